@@ -1,0 +1,697 @@
+//! The engine: binds the caller's input shapes, orders the nodes, infers every value's type
+//! (folding small constant and shape computations), costs every node, and sorts constants into
+//! params, buffers and constants.
+
+use std::cell::OnceCell;
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
+use std::sync::Arc;
+
+use flopscope_ir::{
+    DeclaredType, Dim, Graph, Model, NodeId, ShapeDisplay, TensorType, TensorValue, ValueDef,
+    ValueId, ValueType, display_domain,
+};
+
+use crate::ctx::ValueState;
+use crate::params::{self, ConstClass};
+use crate::{Cost, CostCtx, FlopsByKind, InferCtx, OpDef, OpError, registry};
+
+/// What the caller fixes before profiling.
+#[derive(Debug, Clone, Default)]
+pub struct ProfileOptions {
+    /// Shapes of graph inputs, by input name (`--input NAME=1x3x224x224`).
+    pub inputs: BTreeMap<String, Vec<Dim>>,
+    /// Values of named dims, everywhere they appear (`--dim batch=1`).
+    pub dims: BTreeMap<String, Dim>,
+}
+
+/// Why a model could not be profiled.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProfileError {
+    #[error("node `{node}` ({domain}::{op_type}): {source}")]
+    Node {
+        node: String,
+        op_type: String,
+        domain: String,
+        #[source]
+        source: OpError,
+    },
+    #[error("node `{node}` ({domain}::{op_type}): integer overflow computing {what}")]
+    Overflow {
+        node: String,
+        op_type: String,
+        domain: String,
+        what: &'static str,
+    },
+    #[error("the graph has a cycle: nodes {} depend on each other", nodes.join(", "))]
+    Cycle { nodes: Vec<String> },
+    #[error(
+        "node `{node}` ({op_type}) is in domain `{domain}`, which the model does not import (no \
+         opset_import entry)"
+    )]
+    MissingOpset {
+        node: String,
+        op_type: String,
+        domain: String,
+    },
+    #[error("--input `{name}`: the model has no input of that name (its inputs: {known})")]
+    UnknownInput { name: String, known: String },
+    #[error("--input `{name}`: that is a constant stored in the model, not an input")]
+    ConstantInput { name: String },
+    #[error("input `{name}` has {model} dims in the model, but {given} were given")]
+    RankMismatch {
+        name: String,
+        model: usize,
+        given: usize,
+    },
+    #[error("input `{name}`: dim {axis} is {model} in the model, but {given} was given")]
+    DimMismatch {
+        name: String,
+        axis: usize,
+        model: Dim,
+        given: Dim,
+    },
+    #[error("dim `{symbol}` would be both {first} and {second}")]
+    ConflictingBinding {
+        symbol: String,
+        first: Dim,
+        second: Dim,
+    },
+    #[error("input `{name}` has no declared {what}; give its shape with --input {name}=...")]
+    UndeclaredInput { name: String, what: &'static str },
+    #[error("--dim `{symbol}`: the model's inputs have no dim of that name (they have: {known})")]
+    UnknownSymbol { symbol: String, known: String },
+}
+
+/// Why a node has no cost.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum UncountedReason {
+    /// No record for the op at the model's opset version.
+    NoCounter,
+    /// The op has a counter, but an input's type could not be known, because an uncounted
+    /// node upstream produced it.
+    UnknownInputs,
+}
+
+impl UncountedReason {
+    pub fn describe(self) -> &'static str {
+        match self {
+            UncountedReason::NoCounter => "no counter registered for this op and opset",
+            UncountedReason::UnknownInputs => {
+                "input shapes unknown (produced by an uncounted node)"
+            }
+        }
+    }
+}
+
+/// One node's result.
+#[derive(Debug, Clone)]
+pub struct NodeProfile {
+    pub id: NodeId,
+    /// Display name (the node's name, or `<op_type>_<index>` when it has none).
+    pub name: String,
+    pub op_type: String,
+    /// `""` for the default domain.
+    pub domain: String,
+    /// Output names and types (`None` where the type is unknown).
+    pub outputs: Vec<(String, Option<ValueType>)>,
+    /// `None` when the node is uncounted.
+    pub uncounted: Option<UncountedReason>,
+    pub cost: Cost,
+    /// Minimum memory traffic: every input read once, every output written once.
+    pub bytes: Dim,
+    /// Elements of the params this node reads (a weight shared by two nodes counts for both).
+    pub params: Dim,
+    /// All inputs are constants: a runtime would fold this node before running the model.
+    pub constant: bool,
+}
+
+/// Uncounted nodes of one op type, for one reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Uncounted {
+    pub domain: String,
+    pub op_type: String,
+    pub reason: UncountedReason,
+    pub nodes: Vec<String>,
+}
+
+/// Sums over the whole model.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Totals {
+    pub macs: Dim,
+    pub flops: FlopsByKind,
+    /// Sum of every node's memory traffic.
+    pub bytes: Dim,
+    /// Elements of learnable weights, each unique tensor once.
+    pub params: Dim,
+    /// Elements of running statistics (BatchNormalization mean and variance).
+    pub buffers: Dim,
+    /// Elements of other constants (shapes, axes, indices, scalars).
+    pub constants: Dim,
+    /// Bytes of params and buffers, by dtype.
+    pub weight_bytes: Dim,
+    pub weight_bytes_by_dtype: BTreeMap<String, Dim>,
+    /// Bytes of every activation value (graph inputs and node outputs not computed from
+    /// constants), each once.
+    pub activation_bytes: Dim,
+    /// Some nodes are uncounted: the true cost is at least these totals.
+    pub lower_bound: bool,
+}
+
+impl Totals {
+    /// All FLOPs: two per MAC plus every other kind.
+    pub fn total_flops(&self) -> Dim {
+        &self.macs * 2 + self.flops.total()
+    }
+}
+
+/// The result of profiling a model.
+#[derive(Debug, Clone)]
+pub struct Profile {
+    /// Counted and uncounted nodes, in execution order.
+    pub nodes: Vec<NodeProfile>,
+    /// Every value's type by [`ValueId`] (`None` where unknown).
+    pub value_types: Vec<Option<ValueType>>,
+    /// The elements of node outputs that were folded before run time, by [`ValueId`].
+    pub known_values: Vec<Option<Arc<TensorValue>>>,
+    /// The graph inputs with the shapes they were profiled at.
+    pub inputs: Vec<(String, TensorType)>,
+    /// The values given to named dims (from `--input` and `--dim`).
+    pub bindings: BTreeMap<String, Dim>,
+    pub totals: Totals,
+    /// Uncounted nodes grouped by (domain, op type, reason), sorted.
+    pub uncounted: Vec<Uncounted>,
+}
+
+/// Profiles the main graph of a model.
+pub fn profile(model: &Model, options: &ProfileOptions) -> Result<Profile, ProfileError> {
+    let graph = &model.graph;
+    let order = topological_order(graph)?;
+    let (input_types, bindings) = bind_inputs(graph, options)?;
+
+    let mut states: Vec<ValueState<'_>> = graph
+        .values
+        .iter()
+        .map(|v| match &v.def {
+            ValueDef::Initializer(t) => ValueState {
+                ty: Some(ValueType::Tensor(t.tensor_type())),
+                known: OnceCell::new(),
+                init: Some(t),
+                constant: true,
+            },
+            _ => ValueState::unknown(),
+        })
+        .collect();
+    for (id, ty) in &input_types {
+        states[id.index()].ty = Some(ValueType::Tensor(ty.clone()));
+    }
+
+    let reg = registry();
+    let mut defs: Vec<Option<&'static OpDef>> = vec![None; graph.nodes.len()];
+    let mut nodes = Vec::with_capacity(order.len());
+    for &nid in &order {
+        let node = graph.node(nid);
+        let label = graph.node_name(nid);
+        let node_err = |source: OpError| ProfileError::Node {
+            node: label.to_owned(),
+            op_type: node.op_type.clone(),
+            domain: display_domain(&node.domain).to_owned(),
+            source,
+        };
+        let overflow = |what| ProfileError::Overflow {
+            node: label.to_owned(),
+            op_type: node.op_type.clone(),
+            domain: display_domain(&node.domain).to_owned(),
+            what,
+        };
+        let opset = model
+            .opset(&node.domain)
+            .ok_or_else(|| ProfileError::MissingOpset {
+                node: label.to_owned(),
+                op_type: node.op_type.clone(),
+                domain: display_domain(&node.domain).to_owned(),
+            })?;
+        let def = reg.lookup(&node.domain, &node.op_type, opset);
+        defs[nid.index()] = def;
+        let inputs_typed = node
+            .inputs
+            .iter()
+            .flatten()
+            .all(|id| states[id.index()].ty.is_some());
+        let constant = node
+            .inputs
+            .iter()
+            .flatten()
+            .all(|id| states[id.index()].constant);
+
+        let uncounted = match def {
+            None => Some(UncountedReason::NoCounter),
+            Some(_) if !inputs_typed => Some(UncountedReason::UnknownInputs),
+            Some(_) => None,
+        };
+        let mut cost = Cost::zero();
+        match (def, uncounted) {
+            (Some(def), None) => {
+                let mut cx = InferCtx::new(graph, node, label, &states, opset);
+                (def.infer)(&mut cx).map_err(node_err)?;
+                let (outputs, values) = (cx.outputs, cx.values);
+                for (j, (ty, value)) in outputs.into_iter().zip(values).enumerate() {
+                    let Some(id) = node.outputs[j] else { continue };
+                    let ty = ty.ok_or_else(|| {
+                        node_err(OpError::Invalid(format!(
+                            "the counter inferred no type for output {j} (`{}`)",
+                            graph.value(id).name
+                        )))
+                    })?;
+                    if type_overflows(&ty) {
+                        return Err(overflow("an output shape"));
+                    }
+                    let state = &mut states[id.index()];
+                    state.ty = Some(ty);
+                    state.known = OnceCell::from(Ok(value.map(Arc::new)));
+                    state.constant = constant;
+                }
+                let cx = CostCtx::new(graph, node, &states, opset);
+                cost = (def.cost)(&cx).map_err(node_err)?;
+                if cost.is_overflow() {
+                    return Err(overflow("the cost"));
+                }
+            }
+            _ => {
+                // Without a counter the outputs keep the types the model declares, if any, so
+                // that the rest of the graph can still be inferred.
+                for id in node.outputs.iter().flatten() {
+                    let declared = graph.value(*id).declared.as_ref();
+                    let state = &mut states[id.index()];
+                    state.ty = declared
+                        .and_then(complete_tensor_type)
+                        .map(|t| ValueType::Tensor(substitute_type(&t, &bindings)));
+                    state.constant = false;
+                }
+            }
+        }
+
+        let bytes: Dim = node
+            .inputs
+            .iter()
+            .chain(node.outputs.iter())
+            .flatten()
+            .filter_map(|id| states[id.index()].tensor())
+            .map(TensorType::bytes)
+            .sum();
+        if bytes.is_overflow() {
+            return Err(overflow("the memory traffic"));
+        }
+        nodes.push(NodeProfile {
+            id: nid,
+            name: label.to_owned(),
+            op_type: node.op_type.clone(),
+            domain: node.domain.clone(),
+            outputs: node
+                .outputs
+                .iter()
+                .flatten()
+                .map(|id| (graph.value(*id).name.clone(), states[id.index()].ty.clone()))
+                .collect(),
+            uncounted,
+            cost,
+            bytes,
+            params: Dim::zero(),
+            constant,
+        });
+    }
+
+    let classes = params::classify(graph, &order, &states, &defs);
+    for np in &mut nodes {
+        np.params = classes.node_params(graph.node(np.id), &states);
+    }
+    let totals = totals(graph, &nodes, &states, &classes);
+    if totals_overflow(&totals) {
+        return Err(ProfileError::Overflow {
+            node: "(totals)".into(),
+            op_type: String::new(),
+            domain: String::new(),
+            what: "the model totals",
+        });
+    }
+    let uncounted = group_uncounted(&nodes);
+    let inputs = input_types
+        .into_iter()
+        .map(|(id, ty)| (graph.value(id).name.clone(), ty))
+        .collect();
+    let known_values = states
+        .iter()
+        .map(|s| match (s.init, s.known.get()) {
+            (None, Some(Ok(Some(v)))) => Some(v.clone()),
+            _ => None,
+        })
+        .collect();
+    Ok(Profile {
+        known_values,
+        value_types: states.into_iter().map(|s| s.ty).collect(),
+        nodes,
+        inputs,
+        bindings,
+        totals,
+        uncounted,
+    })
+}
+
+/// Kahn's algorithm, taking ready nodes in file order, so a file that is already sorted keeps
+/// its order and any order is deterministic. Iterative: deep graphs cannot overflow the stack.
+pub fn topological_order(graph: &Graph) -> Result<Vec<NodeId>, ProfileError> {
+    let n = graph.nodes.len();
+    let mut pending = vec![0usize; n];
+    let mut consumers: Vec<Vec<usize>> = vec![Vec::new(); n];
+    for (i, node) in graph.nodes.iter().enumerate() {
+        let producers: BTreeSet<usize> = node
+            .inputs
+            .iter()
+            .flatten()
+            .filter_map(|id| match graph.value(*id).def {
+                ValueDef::Node { node, .. } => Some(node.index()),
+                _ => None,
+            })
+            .collect();
+        pending[i] = producers.len();
+        for p in producers {
+            consumers[p].push(i);
+        }
+    }
+    let mut ready: BinaryHeap<Reverse<usize>> =
+        (0..n).filter(|&i| pending[i] == 0).map(Reverse).collect();
+    let mut order = Vec::with_capacity(n);
+    while let Some(Reverse(i)) = ready.pop() {
+        order.push(NodeId(i as u32));
+        for &c in &consumers[i] {
+            pending[c] -= 1;
+            if pending[c] == 0 {
+                ready.push(Reverse(c));
+            }
+        }
+    }
+    if order.len() < n {
+        let mut nodes: Vec<String> = (0..n)
+            .filter(|&i| pending[i] > 0)
+            .map(|i| graph.node_names[i].clone())
+            .collect();
+        if nodes.len() > 6 {
+            let more = nodes.len() - 5;
+            nodes.truncate(5);
+            nodes.push(format!("and {more} more"));
+        }
+        return Err(ProfileError::Cycle { nodes });
+    }
+    Ok(order)
+}
+
+/// Gives every graph input a concrete type: the `--input` shape where one is given (binding the
+/// model's named dims to it), else the declared shape with fresh symbols for unnamed dims; then
+/// applies every binding.
+#[allow(clippy::type_complexity)]
+fn bind_inputs(
+    graph: &Graph,
+    options: &ProfileOptions,
+) -> Result<(Vec<(ValueId, TensorType)>, BTreeMap<String, Dim>), ProfileError> {
+    for name in options.inputs.keys() {
+        match graph.find_value(name).map(|id| &graph.value(id).def) {
+            Some(ValueDef::Input) => {}
+            Some(ValueDef::Initializer(_)) => {
+                return Err(ProfileError::ConstantInput { name: name.clone() });
+            }
+            _ => {
+                return Err(ProfileError::UnknownInput {
+                    name: name.clone(),
+                    known: graph
+                        .inputs
+                        .iter()
+                        .map(|id| graph.value(*id).name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                });
+            }
+        }
+    }
+
+    let mut bindings: BTreeMap<String, Dim> = BTreeMap::new();
+    let mut bind = |symbol: &str, value: &Dim| -> Result<(), ProfileError> {
+        match bindings.get(symbol) {
+            Some(prev) if prev != value => Err(ProfileError::ConflictingBinding {
+                symbol: symbol.to_owned(),
+                first: prev.clone(),
+                second: value.clone(),
+            }),
+            Some(_) => Ok(()),
+            None => {
+                bindings.insert(symbol.to_owned(), value.clone());
+                Ok(())
+            }
+        }
+    };
+
+    let mut types = Vec::new();
+    // Declared dims that are expressions are checked once every symbol is bound.
+    let mut deferred: Vec<(String, usize, Dim, Dim)> = Vec::new();
+    let mut symbols_seen: BTreeSet<String> = BTreeSet::new();
+    for &id in &graph.inputs {
+        let value = graph.value(id);
+        let name = &value.name;
+        let (dtype, declared_shape) = match &value.declared {
+            Some(DeclaredType::Tensor { dtype, shape }) => (*dtype, shape.clone()),
+            _ => (None, None),
+        };
+        let dtype = dtype.ok_or_else(|| ProfileError::UndeclaredInput {
+            name: name.clone(),
+            what: "element type",
+        })?;
+        let shape = match (options.inputs.get(name), declared_shape) {
+            (Some(given), Some(declared)) => {
+                if given.len() != declared.len() {
+                    return Err(ProfileError::RankMismatch {
+                        name: name.clone(),
+                        model: declared.len(),
+                        given: given.len(),
+                    });
+                }
+                for (axis, (g, d)) in given.iter().zip(&declared).enumerate() {
+                    let Some(d) = d else { continue };
+                    if let Some(symbol) = plain_symbol(d) {
+                        bind(&symbol, g)?;
+                        symbols_seen.insert(symbol);
+                    } else if d.is_const() {
+                        if d != g {
+                            return Err(ProfileError::DimMismatch {
+                                name: name.clone(),
+                                axis,
+                                model: d.clone(),
+                                given: g.clone(),
+                            });
+                        }
+                    } else {
+                        symbols_seen.extend(d.symbols().iter().map(|s| s.to_string()));
+                        deferred.push((name.clone(), axis, d.clone(), g.clone()));
+                    }
+                }
+                given.clone()
+            }
+            (Some(given), None) => given.clone(),
+            (None, Some(declared)) => declared
+                .iter()
+                .enumerate()
+                .map(|(axis, d)| {
+                    let d = d
+                        .clone()
+                        .unwrap_or_else(|| Dim::sym(&fresh_input_dim(name, axis)));
+                    symbols_seen.extend(d.symbols().iter().map(|s| s.to_string()));
+                    d
+                })
+                .collect(),
+            (None, None) => {
+                return Err(ProfileError::UndeclaredInput {
+                    name: name.clone(),
+                    what: "shape",
+                });
+            }
+        };
+        types.push((id, TensorType::new(dtype, shape)));
+    }
+
+    for (symbol, value) in &options.dims {
+        if !symbols_seen.contains(symbol) {
+            return Err(ProfileError::UnknownSymbol {
+                symbol: symbol.clone(),
+                known: if symbols_seen.is_empty() {
+                    "none: every input dim is fixed".into()
+                } else {
+                    symbols_seen.iter().cloned().collect::<Vec<_>>().join(", ")
+                },
+            });
+        }
+        bind(symbol, value)?;
+    }
+
+    for (name, axis, declared, given) in deferred {
+        let model = substitute(&declared, &bindings);
+        if model.is_const() && model != given {
+            return Err(ProfileError::DimMismatch {
+                name,
+                axis,
+                model,
+                given,
+            });
+        }
+    }
+    let types = types
+        .into_iter()
+        .map(|(id, t)| (id, substitute_type(&t, &bindings)))
+        .collect();
+    Ok((types, bindings))
+}
+
+/// The symbol's name if `d` is exactly one symbol.
+fn plain_symbol(d: &Dim) -> Option<String> {
+    match d.symbols().as_slice() {
+        [s] if *d == Dim::sym(s) => Some(s.to_string()),
+        _ => None,
+    }
+}
+
+/// The name of an input dim the model leaves unnamed: `<input>_d<axis>`, made a valid symbol.
+fn fresh_input_dim(input: &str, axis: usize) -> String {
+    let mut s: String = input
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if s.is_empty() || s.starts_with(|c: char| c.is_ascii_digit()) {
+        s.insert(0, 'x');
+    }
+    format!("{s}_d{axis}")
+}
+
+fn substitute(d: &Dim, bindings: &BTreeMap<String, Dim>) -> Dim {
+    if bindings.is_empty() || d.is_const() {
+        return d.clone();
+    }
+    d.substitute(&|s: &str| bindings.get(s).cloned())
+}
+
+fn substitute_type(t: &TensorType, bindings: &BTreeMap<String, Dim>) -> TensorType {
+    TensorType::new(
+        t.dtype,
+        t.shape.iter().map(|d| substitute(d, bindings)).collect(),
+    )
+}
+
+/// A declared tensor type with dtype and every dim known.
+fn complete_tensor_type(declared: &DeclaredType) -> Option<TensorType> {
+    match declared {
+        DeclaredType::Tensor {
+            dtype: Some(dtype),
+            shape: Some(shape),
+        } => Some(TensorType::new(
+            *dtype,
+            shape.iter().cloned().collect::<Option<Vec<_>>>()?,
+        )),
+        _ => None,
+    }
+}
+
+fn type_overflows(ty: &ValueType) -> bool {
+    match ty {
+        ValueType::Tensor(t) => t.shape.iter().any(Dim::is_overflow) || t.bytes().is_overflow(),
+        ValueType::Sequence(t) | ValueType::Optional(t) => type_overflows(t),
+    }
+}
+
+fn totals(
+    graph: &Graph,
+    nodes: &[NodeProfile],
+    states: &[ValueState<'_>],
+    classes: &params::Classes,
+) -> Totals {
+    let mut t = Totals::default();
+    for np in nodes {
+        t.macs += &np.cost.macs;
+        t.flops += &np.cost.flops;
+        t.bytes += &np.bytes;
+        t.lower_bound |= np.uncounted.is_some();
+    }
+    for (id, class) in classes.roots() {
+        let Some(ty) = states[id.index()].tensor() else {
+            continue;
+        };
+        let numel = ty.numel();
+        match class {
+            ConstClass::Param => t.params += &numel,
+            ConstClass::Buffer => t.buffers += &numel,
+            ConstClass::Constant => t.constants += &numel,
+        }
+        if class != ConstClass::Constant {
+            let bytes = ty.bytes();
+            t.weight_bytes += &bytes;
+            *t.weight_bytes_by_dtype
+                .entry(ty.dtype.name().to_owned())
+                .or_default() += &bytes;
+        }
+    }
+    let activations = graph.inputs.iter().copied().chain(
+        nodes
+            .iter()
+            .flat_map(|np| graph.node(np.id).outputs.iter().flatten().copied()),
+    );
+    for id in activations {
+        let state = &states[id.index()];
+        if let (false, Some(ty)) = (state.constant, state.tensor()) {
+            t.activation_bytes += ty.bytes();
+        }
+    }
+    t
+}
+
+fn totals_overflow(t: &Totals) -> bool {
+    [
+        &t.macs,
+        &t.bytes,
+        &t.params,
+        &t.buffers,
+        &t.constants,
+        &t.weight_bytes,
+        &t.activation_bytes,
+    ]
+    .iter()
+    .any(|d| d.is_overflow())
+        || t.flops.named().iter().any(|(_, d)| d.is_overflow())
+        || t.total_flops().is_overflow()
+}
+
+fn group_uncounted(nodes: &[NodeProfile]) -> Vec<Uncounted> {
+    let mut groups: BTreeMap<(String, String, UncountedReason), Vec<String>> = BTreeMap::new();
+    for np in nodes {
+        if let Some(reason) = np.uncounted {
+            groups
+                .entry((np.domain.clone(), np.op_type.clone(), reason))
+                .or_default()
+                .push(np.name.clone());
+        }
+    }
+    groups
+        .into_iter()
+        .map(|((domain, op_type, reason), nodes)| Uncounted {
+            domain,
+            op_type,
+            reason,
+            nodes,
+        })
+        .collect()
+}
+
+/// Formats a shape for messages.
+pub fn shape_string(shape: &[Dim]) -> String {
+    ShapeDisplay(shape).to_string()
+}

@@ -1,0 +1,27 @@
+//! The built-in ops, one module per family. Each module registers its own ops with
+//! `inventory::submit!`; nothing here lists them.
+
+mod constant;
+mod conv;
+mod elementwise;
+mod matmul;
+mod norm;
+mod pool;
+mod shape;
+#[cfg(test)]
+mod testing;
+mod window;
+
+use crate::{Cost, CostCtx, InferCtx, OpError};
+
+/// Output 0 has the type of input 0 (unary elementwise ops, Identity-like ops).
+pub fn same_as_input(cx: &mut InferCtx<'_>) -> Result<(), OpError> {
+    let x = cx.tensor(0)?.clone();
+    cx.set(0, x);
+    Ok(())
+}
+
+/// No arithmetic: data movement and metadata ops.
+pub fn no_flops(_: &CostCtx<'_>) -> Result<Cost, OpError> {
+    Ok(Cost::zero())
+}

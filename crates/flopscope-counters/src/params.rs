@@ -1,0 +1,144 @@
+//! Sorting constants into params, buffers and constants (DESIGN.md, counting conventions).
+//!
+//! A weight can reach the op that uses it through a chain of constant nodes (a
+//! `ConstantOfShape` that makes it, a `Transpose` or `Cast` of it). Each constant value is
+//! traced back to its *origins*: the stored tensors or generating nodes it was computed from,
+//! following only inputs in the data roles (an int64 shape that sizes a `ConstantOfShape` is
+//! not where its weight came from). Each origin is then classed by the roles of the inputs it
+//! reaches, the strongest winning (param over buffer over constant), and counted once however
+//! many nodes read it (tied weights).
+
+use std::collections::BTreeMap;
+
+use flopscope_ir::{Dim, Graph, Node, NodeId, ValueDef, ValueId};
+
+use crate::ctx::ValueState;
+use crate::{OpDef, Role};
+
+/// The class of a constant origin, weakest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum ConstClass {
+    Constant,
+    Buffer,
+    Param,
+}
+
+#[derive(Debug)]
+pub(crate) struct Classes {
+    /// Origins of every constant value.
+    origins: BTreeMap<ValueId, Vec<ValueId>>,
+    /// Every origin (and every stored constant), with its class.
+    class: BTreeMap<ValueId, ConstClass>,
+}
+
+impl Classes {
+    /// Every constant origin with its class, in value order.
+    pub(crate) fn roots(&self) -> impl Iterator<Item = (ValueId, ConstClass)> + '_ {
+        self.class.iter().map(|(id, c)| (*id, *c))
+    }
+
+    /// Elements of the distinct params a node reads.
+    pub(crate) fn node_params(&self, node: &Node, states: &[ValueState<'_>]) -> Dim {
+        let mut seen: Vec<ValueId> = node
+            .inputs
+            .iter()
+            .flatten()
+            .filter_map(|id| self.origins.get(id))
+            .flatten()
+            .copied()
+            .filter(|o| self.class.get(o) == Some(&ConstClass::Param))
+            .collect();
+        seen.sort();
+        seen.dedup();
+        seen.iter()
+            .filter_map(|o| states[o.index()].tensor())
+            .map(|t| t.numel())
+            .sum()
+    }
+}
+
+pub(crate) fn classify(
+    graph: &Graph,
+    order: &[NodeId],
+    states: &[ValueState<'_>],
+    defs: &[Option<&'static OpDef>],
+) -> Classes {
+    let mut origins: BTreeMap<ValueId, Vec<ValueId>> = BTreeMap::new();
+    let mut class: BTreeMap<ValueId, ConstClass> = BTreeMap::new();
+    for (i, v) in graph.values.iter().enumerate() {
+        if matches!(v.def, ValueDef::Initializer(_)) {
+            let id = ValueId(i as u32);
+            origins.insert(id, vec![id]);
+            class.insert(id, ConstClass::Constant);
+        }
+    }
+    let role =
+        |node: NodeId, input: usize| defs[node.index()].map_or(Role::Data, |d| d.role(input));
+
+    for &nid in order {
+        let node = graph.node(nid);
+        // Class every origin this node reads, by the role of the input it arrives at.
+        for (i, input) in node.inputs.iter().enumerate() {
+            let Some(id) = input else { continue };
+            let Some(from) = origins.get(id) else {
+                continue;
+            };
+            let role = role(nid, i);
+            for &o in from {
+                let Some(ty) = states[o.index()].tensor() else {
+                    continue;
+                };
+                let c = match role {
+                    Role::Weight | Role::Bias => ConstClass::Param,
+                    Role::Buffer => ConstClass::Buffer,
+                    Role::Config => ConstClass::Constant,
+                    Role::Data => {
+                        let many = ty.numel().as_i64().is_none_or(|n| n > 1);
+                        if ty.dtype.is_float() && many {
+                            ConstClass::Param
+                        } else {
+                            ConstClass::Constant
+                        }
+                    }
+                };
+                let slot = class.entry(o).or_insert(c);
+                *slot = (*slot).max(c);
+            }
+        }
+        // Trace the origins of the node's outputs if it is computed from constants only.
+        let constant_outputs: Vec<ValueId> = node
+            .outputs
+            .iter()
+            .flatten()
+            .copied()
+            .filter(|id| states[id.index()].constant)
+            .collect();
+        if constant_outputs.is_empty() {
+            continue;
+        }
+        let mut from: Vec<ValueId> = node
+            .inputs
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| matches!(role(nid, *i), Role::Data | Role::Weight | Role::Bias))
+            .filter_map(|(_, id)| origins.get(id.as_ref()?))
+            .flatten()
+            .copied()
+            .collect();
+        from.sort();
+        from.dedup();
+        for out in constant_outputs {
+            // A node with no data inputs (Constant, ConstantOfShape) is itself the origin.
+            let own = if from.is_empty() {
+                vec![out]
+            } else {
+                from.clone()
+            };
+            if from.is_empty() {
+                class.entry(out).or_insert(ConstClass::Constant);
+            }
+            origins.insert(out, own);
+        }
+    }
+    Classes { origins, class }
+}

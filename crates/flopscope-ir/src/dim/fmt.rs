@@ -1,0 +1,114 @@
+//! Printing a [`Dim`] in the syntax that [`Dim::parse`] reads back.
+//!
+//! Terms are ordered by total degree (highest first), then by their factors' text; the
+//! coefficient comes first and only when it is not 1 (`3*batch*height`); powers are repeated
+//! factors (`seq*seq`); negative terms are written with ` - `; the constant comes last. A floor
+//! whose numerator has the constant `c - 1 > 0` is printed as a ceil: `floor((h + 1)/2)` is
+//! `ceil(h/2)`.
+
+use std::fmt::{self, Display, Formatter, Write};
+
+use super::poly::{Atom, FloorAtom, Poly, Term};
+use super::{Dim, Repr};
+
+impl Display for Dim {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        match &self.0 {
+            Repr::Int(v) => write!(f, "{v}"),
+            Repr::Expr(p) => write_poly(f, p),
+            Repr::Overflow => f.write_str("overflow"),
+        }
+    }
+}
+
+impl fmt::Debug for Dim {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        write!(f, "Dim({self})")
+    }
+}
+
+/// Writes a polynomial as a sum of terms in reading order.
+fn write_poly(out: &mut dyn Write, p: &Poly) -> fmt::Result {
+    if p.is_zero() {
+        return out.write_str("0");
+    }
+    // (degree, factor texts, coefficient), sorted for reading.
+    let mut terms: Vec<(u64, Vec<String>, i64)> =
+        p.0.iter()
+            .map(|t: &Term| {
+                let mut factors = Vec::new();
+                for (atom, e) in &t.mono.0 {
+                    let text = atom_text(atom);
+                    for _ in 1..*e {
+                        factors.push(text.clone());
+                    }
+                    factors.push(text);
+                }
+                (t.mono.degree(), factors, t.coeff)
+            })
+            .collect();
+    terms.sort_by(|x, y| y.0.cmp(&x.0).then_with(|| x.1.cmp(&y.1)));
+
+    for (i, (_, factors, coeff)) in terms.iter().enumerate() {
+        // `unsigned_abs` keeps i64::MIN printable; the parser reads `- 9223372036854775808`.
+        let magnitude = coeff.unsigned_abs();
+        match (i, *coeff < 0) {
+            (0, true) => out.write_char('-')?,
+            (0, false) => {}
+            (_, true) => out.write_str(" - ")?,
+            (_, false) => out.write_str(" + ")?,
+        }
+        if factors.is_empty() {
+            write!(out, "{magnitude}")?;
+            continue;
+        }
+        if magnitude != 1 {
+            write!(out, "{magnitude}*")?;
+        }
+        out.write_str(&factors.join("*"))?;
+    }
+    Ok(())
+}
+
+fn poly_text(p: &Poly) -> String {
+    let mut s = String::new();
+    // Writing to a String cannot fail.
+    let _ = write_poly(&mut s, p);
+    s
+}
+
+fn atom_text(atom: &Atom) -> String {
+    match atom {
+        Atom::Sym(name) => name.to_string(),
+        Atom::Floor(fl) => floor_text(fl),
+        Atom::Min(args) => call_text("min", args),
+        Atom::Max(args) => call_text("max", args),
+    }
+}
+
+/// `ceil(num - (c-1) / c)` when the numerator's constant is `c - 1 > 0`, else `floor(num/c)`.
+fn floor_text(fl: &FloorAtom) -> String {
+    let c = fl.div;
+    let (name, num) = if fl.num.constant_term() == c - 1 && c > 1 {
+        ("ceil", Poly(fl.num.nonconst_terms().to_vec()))
+    } else {
+        ("floor", fl.num.clone())
+    };
+    let text = poly_text(&num);
+    if num.0.len() > 1 {
+        format!("{name}(({text})/{c})")
+    } else {
+        format!("{name}({text}/{c})")
+    }
+}
+
+/// `name(a, b, ...)` with the non-constant arguments sorted by text and the constant last.
+fn call_text(name: &str, args: &[Poly]) -> String {
+    let mut texts: Vec<(bool, String)> = args
+        .iter()
+        .map(|a| (a.as_const().is_some(), poly_text(a)))
+        .collect();
+    texts.sort();
+    let joined: Vec<String> = texts.into_iter().map(|(_, t)| t).collect();
+    format!("{name}({})", joined.join(", "))
+}

@@ -1,0 +1,20 @@
+//! The graph IR of flopscope: graphs, nodes, values, tensor types, small constant tensors, and
+//! the symbolic integer algebra ([`Dim`]) that shapes and costs are written in.
+//!
+//! This crate knows nothing of ONNX or protobuf: the frontend (`flopscope-onnx`) lowers a file
+//! into these types, and the engine (`flopscope-counters`) reads them.
+
+mod dim;
+mod dtype;
+mod graph;
+mod tensor;
+
+pub use dim::{Dim, DimError, ParseDimError};
+pub use dtype::DType;
+pub use graph::{
+    Attr, AttrError, DeclaredType, FromAttr, Graph, Model, Node, NodeId, Value, ValueDef, ValueId,
+    display_domain,
+};
+pub use tensor::{
+    ConstTensor, DecodeError, Elements, ShapeDisplay, Storage, TensorType, TensorValue, ValueType,
+};

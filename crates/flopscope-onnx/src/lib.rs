@@ -1,0 +1,130 @@
+//! The ONNX frontend: maps a model file, decodes it zero-copy with lean prost messages, and
+//! lowers it into the IR of `flopscope-ir`.
+//!
+//! Weight bytes are never copied or read: initializers keep `Bytes` slices of the mapped file
+//! and only their dims and dtype are looked at; small integer tensors are decoded later, when
+//! shape inference asks for them. External data files are never opened.
+//!
+//! This is the only crate that sees protobuf.
+
+mod lower;
+mod proto;
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use bytes::Bytes;
+use flopscope_ir::Model;
+use prost::Message;
+
+/// Why a model could not be loaded. Every variant names the file.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("{}: cannot read the file: {source}", path.display())]
+    Open {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{}: the file is empty, not an ONNX model", path.display())]
+    Empty { path: PathBuf },
+    #[error("{}: not a valid ONNX model (protobuf decoding failed: {source})", path.display())]
+    Decode {
+        path: PathBuf,
+        #[source]
+        source: prost::DecodeError,
+    },
+    #[error("{}: {source}", path.display())]
+    Invalid {
+        path: PathBuf,
+        #[source]
+        source: ModelError,
+    },
+}
+
+/// A structural problem in a decoded model.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ModelError {
+    #[error("the model has no graph (is this an ONNX model?)")]
+    NoGraph,
+    #[error("the model's ir_version {0} is not a valid ONNX IR version")]
+    BadIrVersion(i64),
+    #[error("opset import for domain `{domain}` has version {version}, which is not valid")]
+    BadOpsetVersion { domain: String, version: i64 },
+    #[error("opset import for domain `{0}` appears twice")]
+    DuplicateOpset(String),
+    #[error("graph `{graph}`: value `{value}` is defined more than once")]
+    DuplicateValue { graph: String, value: String },
+    #[error("graph `{graph}`: node `{node}` ({op_type}) reads `{value}`, which nothing defines")]
+    UndefinedValue {
+        graph: String,
+        node: String,
+        op_type: String,
+        value: String,
+    },
+    #[error("graph `{graph}`: output `{value}` is not defined by any input, initializer or node")]
+    UndefinedOutput { graph: String, value: String },
+    #[error("graph `{graph}`: node #{index} has no op_type")]
+    MissingOpType { graph: String, index: usize },
+    #[error("tensor `{name}` has element type {code}, which ONNX does not define")]
+    UnknownDtype { name: String, code: i32 },
+    #[error("tensor `{name}` has a negative dim {dim}")]
+    NegativeDim { name: String, dim: i64 },
+    #[error("node `{node}`: attribute #{index} has no name")]
+    UnnamedAttribute { node: String, index: usize },
+    #[error("node `{node}`: attribute `{attr}` has type {code}, which ONNX does not define")]
+    BadAttributeType {
+        node: String,
+        attr: String,
+        code: i32,
+    },
+    #[error("node `{node}`: attribute `{attr}` appears twice")]
+    DuplicateAttribute { node: String, attr: String },
+    #[error(
+        "subgraphs are nested more than {limit} deep (at graph `{graph}`); flopscope refuses \
+         deeper nesting"
+    )]
+    TooDeep { graph: String, limit: usize },
+}
+
+/// Loads a model from a file, memory-mapping it.
+pub fn load(path: impl AsRef<Path>) -> Result<Model, LoadError> {
+    let path = path.as_ref();
+    let open_err = |source| LoadError::Open {
+        path: path.to_owned(),
+        source,
+    };
+    let file = File::open(path).map_err(open_err)?;
+    let meta = file.metadata().map_err(open_err)?;
+    if meta.is_dir() {
+        return Err(open_err(std::io::Error::other("it is a directory")));
+    }
+    if meta.len() == 0 {
+        return Err(LoadError::Empty {
+            path: path.to_owned(),
+        });
+    }
+    // SAFETY: the map is read-only. If another process truncates the file while we read it,
+    // reading past the new end raises SIGBUS; that is the documented limitation of every
+    // mmap-based reader, accepted here for zero-copy access to multi-gigabyte models.
+    #[allow(unsafe_code)]
+    let map = unsafe { memmap2::Mmap::map(&file) }.map_err(open_err)?;
+    load_bytes(Bytes::from_owner(map), path)
+}
+
+/// Loads a model from bytes already in memory; `path` is used in error messages only.
+pub fn load_bytes(bytes: Bytes, path: &Path) -> Result<Model, LoadError> {
+    if bytes.is_empty() {
+        return Err(LoadError::Empty {
+            path: path.to_owned(),
+        });
+    }
+    let proto = proto::ModelProto::decode(bytes).map_err(|source| LoadError::Decode {
+        path: path.to_owned(),
+        source,
+    })?;
+    lower::lower_model(proto).map_err(|source| LoadError::Invalid {
+        path: path.to_owned(),
+        source,
+    })
+}

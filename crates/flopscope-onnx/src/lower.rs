@@ -1,0 +1,553 @@
+//! Lowering of decoded protobuf messages into the IR.
+
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use flopscope_ir::{
+    Attr, ConstTensor, DType, DeclaredType, Dim, Graph, Model, Node, NodeId, Storage, Value,
+    ValueDef, ValueId,
+};
+
+use crate::ModelError;
+use crate::proto::{self, attribute_type as at, type_proto};
+
+/// How deep subgraphs (If/Loop/Scan bodies) may nest. prost itself refuses messages nested
+/// more than 100 levels, which bounds this well before; the check keeps the limit explicit.
+const MAX_GRAPH_DEPTH: usize = 64;
+
+pub(crate) fn lower_model(p: proto::ModelProto) -> Result<Model, ModelError> {
+    let ir_version = p.ir_version.unwrap_or(0);
+    if ir_version < 1 {
+        return Err(ModelError::BadIrVersion(ir_version));
+    }
+    let mut opsets = std::collections::BTreeMap::new();
+    for import in p.opset_import {
+        let domain = normalize_domain(import.domain.unwrap_or_default());
+        let version = import.version.unwrap_or(0);
+        if version < 1 {
+            return Err(ModelError::BadOpsetVersion { domain, version });
+        }
+        if opsets.insert(domain.clone(), version).is_some() {
+            return Err(ModelError::DuplicateOpset(domain));
+        }
+    }
+    // IR versions before 3 had no opset imports: their operators are the first operator set.
+    if ir_version < 3 && opsets.is_empty() {
+        opsets.insert(String::new(), 1);
+    }
+    let graph = p.graph.ok_or(ModelError::NoGraph)?;
+    let graph = lower_graph(graph, 0)?;
+    Ok(Model {
+        ir_version,
+        producer_name: p.producer_name.unwrap_or_default(),
+        producer_version: p.producer_version.unwrap_or_default(),
+        opsets,
+        graph,
+    })
+}
+
+/// `ai.onnx` and `""` are one domain; the IR uses `""`.
+fn normalize_domain(domain: String) -> String {
+    if domain == "ai.onnx" {
+        String::new()
+    } else {
+        domain
+    }
+}
+
+struct GraphBuilder {
+    name: String,
+    depth: usize,
+    values: Vec<Value>,
+    by_name: HashMap<String, ValueId>,
+}
+
+impl GraphBuilder {
+    fn define(&mut self, name: String, def: ValueDef) -> Result<ValueId, ModelError> {
+        let id = ValueId(self.values.len() as u32);
+        match self.by_name.entry(name.clone()) {
+            Entry::Occupied(_) => {
+                return Err(ModelError::DuplicateValue {
+                    graph: self.name.clone(),
+                    value: name,
+                });
+            }
+            Entry::Vacant(slot) => {
+                slot.insert(id);
+            }
+        }
+        self.values.push(Value {
+            name,
+            declared: None,
+            def,
+        });
+        Ok(id)
+    }
+
+    /// Resolves a name read by a node or listed as an output. In a subgraph, a name defined
+    /// nowhere in it refers to an enclosing scope.
+    fn resolve(&mut self, name: &str) -> Option<ValueId> {
+        if let Some(&id) = self.by_name.get(name) {
+            return Some(id);
+        }
+        if self.depth == 0 {
+            return None;
+        }
+        let id = ValueId(self.values.len() as u32);
+        self.by_name.insert(name.to_owned(), id);
+        self.values.push(Value {
+            name: name.to_owned(),
+            declared: None,
+            def: ValueDef::Outer,
+        });
+        Some(id)
+    }
+}
+
+fn lower_graph(g: proto::GraphProto, depth: usize) -> Result<Graph, ModelError> {
+    let name = g.name.unwrap_or_default();
+    if depth > MAX_GRAPH_DEPTH {
+        return Err(ModelError::TooDeep {
+            graph: name,
+            limit: MAX_GRAPH_DEPTH,
+        });
+    }
+    let mut b = GraphBuilder {
+        name,
+        depth,
+        values: Vec::new(),
+        by_name: HashMap::new(),
+    };
+
+    for t in g.initializer {
+        let (tname, tensor) = lower_tensor(t)?;
+        b.define(tname, ValueDef::Initializer(tensor))?;
+    }
+    for s in g.sparse_initializer {
+        let (tname, tensor) = lower_sparse(s)?;
+        b.define(tname, ValueDef::Initializer(tensor))?;
+    }
+
+    // Before IR version 4 initializers were also listed as inputs; such an input is a constant
+    // (its stored value is the one the model runs with), so it is not a caller-provided input.
+    let mut inputs = Vec::new();
+    let mut declared = Vec::new();
+    for vi in g.input {
+        let vname = vi.name.unwrap_or_default();
+        let id = match b.by_name.get(&vname) {
+            Some(&id) => id,
+            None => {
+                let id = b.define(vname.clone(), ValueDef::Input)?;
+                inputs.push(id);
+                id
+            }
+        };
+        if let Some(t) = vi.r#type {
+            declared.push((id, lower_type(t, &vname)?));
+        }
+    }
+
+    // Node outputs are defined before any input is resolved: the file order of nodes need not
+    // be topological.
+    for (index, n) in g.node.iter().enumerate() {
+        for (output, oname) in n.output.iter().enumerate() {
+            if !oname.is_empty() {
+                let node = NodeId(index as u32);
+                b.define(oname.clone(), ValueDef::Node { node, output })?;
+            }
+        }
+    }
+
+    let mut nodes = Vec::with_capacity(g.node.len());
+    for (index, n) in g.node.into_iter().enumerate() {
+        nodes.push(lower_node(&mut b, n, index)?);
+    }
+
+    let mut outputs = Vec::new();
+    for vi in g.output {
+        let vname = vi.name.unwrap_or_default();
+        let id = b
+            .resolve(&vname)
+            .ok_or_else(|| ModelError::UndefinedOutput {
+                graph: b.name.clone(),
+                value: vname.clone(),
+            })?;
+        outputs.push(id);
+        if let Some(t) = vi.r#type {
+            declared.push((id, lower_type(t, &vname)?));
+        }
+    }
+
+    for vi in g.value_info {
+        let vname = vi.name.unwrap_or_default();
+        if let (Some(&id), Some(t)) = (b.by_name.get(&vname), vi.r#type) {
+            declared.push((id, lower_type(t, &vname)?));
+        }
+    }
+    for (id, ty) in declared {
+        // The first declaration wins: graph inputs and outputs come before value_info.
+        let slot = &mut b.values[id.index()].declared;
+        if slot.is_none() {
+            *slot = Some(ty);
+        }
+    }
+
+    let mut graph = Graph {
+        name: b.name,
+        values: b.values,
+        nodes,
+        inputs,
+        outputs,
+        node_names: Vec::new(),
+    };
+    graph.assign_node_names();
+    Ok(graph)
+}
+
+fn lower_node(b: &mut GraphBuilder, n: proto::NodeProto, index: usize) -> Result<Node, ModelError> {
+    let op_type = n.op_type.unwrap_or_default();
+    if op_type.is_empty() {
+        return Err(ModelError::MissingOpType {
+            graph: b.name.clone(),
+            index,
+        });
+    }
+    let name = n.name.unwrap_or_default();
+    let shown = if name.is_empty() {
+        format!("{op_type}_{index}")
+    } else {
+        name.clone()
+    };
+    let mut inputs = Vec::with_capacity(n.input.len());
+    for input in &n.input {
+        if input.is_empty() {
+            inputs.push(None);
+            continue;
+        }
+        let id = b.resolve(input).ok_or_else(|| ModelError::UndefinedValue {
+            graph: b.name.clone(),
+            node: shown.clone(),
+            op_type: op_type.clone(),
+            value: input.clone(),
+        })?;
+        inputs.push(Some(id));
+    }
+    let outputs = n
+        .output
+        .iter()
+        .map(|o| {
+            if o.is_empty() {
+                None
+            } else {
+                b.by_name.get(o).copied()
+            }
+        })
+        .collect();
+    let mut attrs = Vec::with_capacity(n.attribute.len());
+    for (i, a) in n.attribute.into_iter().enumerate() {
+        attrs.push(lower_attr(a, &shown, i, b.depth)?);
+    }
+    attrs.sort_by(|x: &(String, Attr), y| x.0.cmp(&y.0));
+    if let Some(w) = attrs.windows(2).find(|w| w[0].0 == w[1].0) {
+        return Err(ModelError::DuplicateAttribute {
+            node: shown,
+            attr: w[0].0.clone(),
+        });
+    }
+    Ok(Node {
+        name,
+        op_type,
+        domain: normalize_domain(n.domain.unwrap_or_default()),
+        inputs,
+        outputs,
+        attrs,
+    })
+}
+
+fn lower_attr(
+    a: proto::AttributeProto,
+    node: &str,
+    index: usize,
+    depth: usize,
+) -> Result<(String, Attr), ModelError> {
+    let name = a.name.clone().unwrap_or_default();
+    if name.is_empty() {
+        return Err(ModelError::UnnamedAttribute {
+            node: node.to_owned(),
+            index,
+        });
+    }
+    if a.ref_attr_name.as_deref().is_some_and(|r| !r.is_empty()) {
+        return Ok((name, Attr::Other("a reference to a function attribute")));
+    }
+    // Models before IR version 2 may omit the type; it is then the one field that is set.
+    let code = match a.r#type.unwrap_or(0) {
+        0 => infer_attr_type(&a),
+        c => c,
+    };
+    let attr = match code {
+        at::FLOAT => Attr::Float(a.f.unwrap_or(0.0)),
+        at::INT => Attr::Int(a.i.unwrap_or(0)),
+        at::STRING => Attr::String(utf8(a.s.as_ref())),
+        at::TENSOR => match a.t {
+            Some(t) => Attr::Tensor(lower_tensor(t)?.1),
+            None => Attr::Other("an empty tensor attribute"),
+        },
+        at::GRAPH => match a.g {
+            Some(g) => Attr::Graph(Arc::new(lower_graph(g, depth + 1)?)),
+            None => Attr::Other("an empty graph attribute"),
+        },
+        at::SPARSE_TENSOR => match a.sparse_tensor {
+            Some(s) => Attr::Tensor(lower_sparse(s)?.1),
+            None => Attr::Other("an empty sparse tensor attribute"),
+        },
+        at::FLOATS => Attr::Floats(a.floats),
+        at::INTS => Attr::Ints(a.ints),
+        at::STRINGS => Attr::Strings(a.strings.iter().map(|s| utf8(Some(s))).collect()),
+        at::TENSORS => Attr::Tensors(
+            a.tensors
+                .into_iter()
+                .map(|t| lower_tensor(t).map(|x| x.1))
+                .collect::<Result<_, _>>()?,
+        ),
+        at::SPARSE_TENSORS => Attr::Tensors(
+            a.sparse_tensors
+                .into_iter()
+                .map(|t| lower_sparse(t).map(|x| x.1))
+                .collect::<Result<_, _>>()?,
+        ),
+        at::GRAPHS => Attr::Graphs(
+            a.graphs
+                .into_iter()
+                .map(|g| lower_graph(g, depth + 1).map(Arc::new))
+                .collect::<Result<_, _>>()?,
+        ),
+        at::TYPE_PROTO => Attr::Other("a type"),
+        at::TYPE_PROTOS => Attr::Other("a list of types"),
+        other => {
+            return Err(ModelError::BadAttributeType {
+                node: node.to_owned(),
+                attr: name,
+                code: other,
+            });
+        }
+    };
+    Ok((name, attr))
+}
+
+fn infer_attr_type(a: &proto::AttributeProto) -> i32 {
+    if a.f.is_some() {
+        at::FLOAT
+    } else if a.i.is_some() {
+        at::INT
+    } else if a.s.is_some() {
+        at::STRING
+    } else if a.t.is_some() {
+        at::TENSOR
+    } else if a.g.is_some() {
+        at::GRAPH
+    } else if !a.floats.is_empty() {
+        at::FLOATS
+    } else if !a.ints.is_empty() {
+        at::INTS
+    } else if !a.strings.is_empty() {
+        at::STRINGS
+    } else if !a.tensors.is_empty() {
+        at::TENSORS
+    } else if !a.graphs.is_empty() {
+        at::GRAPHS
+    } else {
+        // An attribute with nothing set: an empty list is the only reading that fits.
+        at::INTS
+    }
+}
+
+fn utf8(s: Option<&Bytes>) -> String {
+    s.map(|b| String::from_utf8_lossy(b).into_owned())
+        .unwrap_or_default()
+}
+
+fn lower_dims(dims: &[i64], name: &str) -> Result<Vec<u64>, ModelError> {
+    dims.iter()
+        .map(|&d| {
+            u64::try_from(d).map_err(|_| ModelError::NegativeDim {
+                name: name.to_owned(),
+                dim: d,
+            })
+        })
+        .collect()
+}
+
+fn lower_tensor(t: proto::TensorProto) -> Result<(String, ConstTensor), ModelError> {
+    let name = t.name.unwrap_or_default();
+    let code = t.data_type.unwrap_or(0);
+    let dtype = DType::from_code(code).ok_or_else(|| ModelError::UnknownDtype {
+        name: name.clone(),
+        code,
+    })?;
+    let dims = lower_dims(&t.dims, &name)?;
+    let storage = if t.data_location == Some(proto::DATA_LOCATION_EXTERNAL) {
+        let location = t
+            .external_data
+            .iter()
+            .find(|e| e.key.as_deref() == Some("location"))
+            .and_then(|e| e.value.clone())
+            .unwrap_or_default();
+        Storage::External { location }
+    } else if let Some(raw) = t.raw_data.filter(|r| !r.is_empty()) {
+        Storage::LittleEndian(raw)
+    } else {
+        typed_storage(
+            dtype,
+            t.float_data,
+            t.int32_data,
+            t.int64_data,
+            t.double_data,
+            t.uint64_data,
+            t.string_data,
+        )
+    };
+    Ok((
+        name,
+        ConstTensor {
+            dtype,
+            dims,
+            storage,
+        },
+    ))
+}
+
+/// The storage of a tensor without `raw_data`: the typed field its dtype uses (see the
+/// comments on `TensorProto` in onnx.proto).
+fn typed_storage(
+    dtype: DType,
+    float_data: Option<Bytes>,
+    int32_data: Option<Bytes>,
+    int64_data: Option<Bytes>,
+    double_data: Option<Bytes>,
+    uint64_data: Option<Bytes>,
+    string_data: Vec<Bytes>,
+) -> Storage {
+    use DType::*;
+    let bytes = match dtype {
+        Float32 | Complex64 => return Storage::LittleEndian(float_data.unwrap_or_default()),
+        Float64 | Complex128 => return Storage::LittleEndian(double_data.unwrap_or_default()),
+        String => return Storage::Strings(string_data),
+        Int64 => int64_data,
+        Uint32 | Uint64 => uint64_data,
+        _ => int32_data,
+    };
+    Storage::Varint(bytes.unwrap_or_default())
+}
+
+fn lower_sparse(s: proto::SparseTensorProto) -> Result<(String, ConstTensor), ModelError> {
+    let values = s.values.unwrap_or_default();
+    let name = values.name.clone().unwrap_or_default();
+    let code = values.data_type.unwrap_or(0);
+    let dtype = DType::from_code(code).ok_or_else(|| ModelError::UnknownDtype {
+        name: name.clone(),
+        code,
+    })?;
+    let dims = lower_dims(&s.dims, &name)?;
+    Ok((
+        name,
+        ConstTensor {
+            dtype,
+            dims,
+            storage: Storage::Sparse,
+        },
+    ))
+}
+
+fn lower_type(t: proto::TypeProto, value: &str) -> Result<DeclaredType, ModelError> {
+    Ok(match t.value {
+        Some(type_proto::Value::TensorType(tt)) => lower_tensor_type(tt, value)?,
+        Some(type_proto::Value::SparseTensorType(_)) => DeclaredType::Other("sparse tensor".into()),
+        Some(type_proto::Value::SequenceType(s)) => {
+            DeclaredType::Sequence(Box::new(match s.elem_type {
+                Some(e) => lower_type(*e, value)?,
+                None => DeclaredType::Other("unknown".into()),
+            }))
+        }
+        Some(type_proto::Value::OptionalType(s)) => {
+            DeclaredType::Optional(Box::new(match s.elem_type {
+                Some(e) => lower_type(*e, value)?,
+                None => DeclaredType::Other("unknown".into()),
+            }))
+        }
+        Some(type_proto::Value::MapType(_)) => DeclaredType::Other("map".into()),
+        Some(type_proto::Value::OpaqueType(_)) => DeclaredType::Other("opaque".into()),
+        None => DeclaredType::Other("unknown".into()),
+    })
+}
+
+fn lower_tensor_type(tt: type_proto::Tensor, value: &str) -> Result<DeclaredType, ModelError> {
+    let dtype = match tt.elem_type.unwrap_or(0) {
+        0 => None,
+        code => Some(
+            DType::from_code(code).ok_or_else(|| ModelError::UnknownDtype {
+                name: value.to_owned(),
+                code,
+            })?,
+        ),
+    };
+    let shape = tt.shape.map(|s| {
+        s.dim
+            .into_iter()
+            .map(|d| match d.value {
+                Some(proto::dimension::Value::DimValue(v)) if v >= 0 => Some(Dim::from_i64(v)),
+                Some(proto::dimension::Value::DimParam(p)) if !p.is_empty() => Some(dim_param(&p)),
+                _ => None,
+            })
+            .collect()
+    });
+    Ok(DeclaredType::Tensor { dtype, shape })
+}
+
+/// A named dimension: an identifier is a symbol; an expression (`2*seq`) is parsed; anything
+/// else becomes a symbol with the characters the expression syntax cannot hold replaced.
+fn dim_param(p: &str) -> Dim {
+    if is_identifier(p) {
+        return Dim::sym(p);
+    }
+    if let Ok(d) = Dim::parse(p) {
+        return d;
+    }
+    let mut s: String = p
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if s.starts_with(|c: char| c.is_ascii_digit() || c == '.') {
+        s.insert(0, '_');
+    }
+    Dim::sym(&s)
+}
+
+fn is_identifier(s: &str) -> bool {
+    let mut chars = s.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dim_params_become_symbols_or_expressions() {
+        assert_eq!(dim_param("batch"), Dim::sym("batch"));
+        assert_eq!(dim_param("2*seq"), Dim::sym("seq") * 2);
+        assert_eq!(dim_param("input/0"), Dim::sym("input_0"));
+        assert_eq!(dim_param("0abc"), Dim::sym("_0abc"));
+    }
+}

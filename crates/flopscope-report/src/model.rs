@@ -1,0 +1,274 @@
+//! The report data model: what `--format json` writes (schema version 1).
+//!
+//! Numbers are [`Dim`]s: a JSON integer when every dim is bound, otherwise a string in the
+//! expression syntax (`"3*batch*height*width"`). Later versions may add fields; they never
+//! remove or retype one.
+
+use std::collections::BTreeMap;
+
+use flopscope_counters::{NodeProfile, Profile, Totals, UncountedReason};
+use flopscope_ir::{Dim, Model, ValueType, display_domain};
+use serde::{Deserialize, Serialize};
+
+/// The JSON schema version this crate writes.
+pub const SCHEMA_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    pub schema_version: u32,
+    pub tool: ToolInfo,
+    pub model: ModelInfo,
+    /// Values given to the model's named dims.
+    pub bindings: BTreeMap<String, Dim>,
+    pub totals: TotalsReport,
+    /// Every node in execution order, counted or not.
+    pub nodes: Vec<NodeReport>,
+    /// Nodes without a cost, grouped by op.
+    pub uncounted: Vec<UncountedReport>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ToolInfo {
+    pub name: String,
+    pub version: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelInfo {
+    /// The path as given.
+    pub path: String,
+    pub ir_version: i64,
+    pub producer: String,
+    /// Opset version per domain (`ai.onnx` for the default domain).
+    pub opsets: BTreeMap<String, i64>,
+    pub graph: String,
+    /// Graph inputs at the shapes they were profiled with.
+    pub inputs: Vec<TensorReport>,
+    pub outputs: Vec<TensorReport>,
+}
+
+/// A named value with its type; `dtype` and `shape` are null when unknown.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TensorReport {
+    pub name: String,
+    pub dtype: Option<String>,
+    pub shape: Option<Vec<Dim>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct FlopsByKindReport {
+    /// 2 per MAC.
+    pub mac: Dim,
+    pub add: Dim,
+    pub mul: Dim,
+    pub div: Dim,
+    pub cmp: Dim,
+    pub special: Dim,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TotalsReport {
+    pub macs: Dim,
+    /// All FLOPs: `2·macs` plus every other arithmetic op.
+    pub flops: Dim,
+    pub flops_by_kind: FlopsByKindReport,
+    /// Minimum memory traffic: each node's inputs read once and outputs written once.
+    pub bytes: Dim,
+    pub params: Dim,
+    pub buffers: Dim,
+    pub constants: Dim,
+    /// Bytes of params and buffers.
+    pub weight_bytes: Dim,
+    pub weight_bytes_by_dtype: BTreeMap<String, Dim>,
+    /// Bytes of every activation (graph inputs and computed values), each once.
+    pub activation_bytes: Dim,
+    pub nodes: usize,
+    pub counted_nodes: usize,
+    /// Some nodes are uncounted: the true cost is at least these totals.
+    pub lower_bound: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NodeReport {
+    pub name: String,
+    pub op_type: String,
+    pub domain: String,
+    pub outputs: Vec<TensorReport>,
+    pub macs: Dim,
+    pub flops: Dim,
+    pub flops_by_kind: FlopsByKindReport,
+    pub bytes: Dim,
+    pub params: Dim,
+    /// False for an uncounted node (its costs are then zero and unknown).
+    pub counted: bool,
+    /// Every input is a constant: runtimes fold this node before running the model.
+    pub constant: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UncountedReport {
+    pub domain: String,
+    pub op_type: String,
+    pub reason: String,
+    pub nodes: Vec<String>,
+}
+
+fn tensor_report(name: &str, ty: Option<&ValueType>) -> TensorReport {
+    match ty {
+        Some(ValueType::Tensor(t)) => TensorReport {
+            name: name.to_owned(),
+            dtype: Some(t.dtype.name().to_owned()),
+            shape: Some(t.shape.clone()),
+        },
+        Some(other) => TensorReport {
+            name: name.to_owned(),
+            dtype: Some(other.to_string()),
+            shape: None,
+        },
+        None => TensorReport {
+            name: name.to_owned(),
+            dtype: None,
+            shape: None,
+        },
+    }
+}
+
+fn flops_by_kind(macs: &Dim, f: &flopscope_counters::FlopsByKind) -> FlopsByKindReport {
+    FlopsByKindReport {
+        mac: macs * 2,
+        add: f.add.clone(),
+        mul: f.mul.clone(),
+        div: f.div.clone(),
+        cmp: f.cmp.clone(),
+        special: f.special.clone(),
+    }
+}
+
+fn node_report(np: &NodeProfile) -> NodeReport {
+    NodeReport {
+        name: np.name.clone(),
+        op_type: np.op_type.clone(),
+        domain: display_domain(&np.domain).to_owned(),
+        outputs: np
+            .outputs
+            .iter()
+            .map(|(name, ty)| tensor_report(name, ty.as_ref()))
+            .collect(),
+        macs: np.cost.macs.clone(),
+        flops: np.cost.total_flops(),
+        flops_by_kind: flops_by_kind(&np.cost.macs, &np.cost.flops),
+        bytes: np.bytes.clone(),
+        params: np.params.clone(),
+        counted: np.uncounted.is_none(),
+        constant: np.constant,
+    }
+}
+
+fn totals_report(t: &Totals, nodes: &[NodeProfile]) -> TotalsReport {
+    TotalsReport {
+        macs: t.macs.clone(),
+        flops: t.total_flops(),
+        flops_by_kind: flops_by_kind(&t.macs, &t.flops),
+        bytes: t.bytes.clone(),
+        params: t.params.clone(),
+        buffers: t.buffers.clone(),
+        constants: t.constants.clone(),
+        weight_bytes: t.weight_bytes.clone(),
+        weight_bytes_by_dtype: t.weight_bytes_by_dtype.clone(),
+        activation_bytes: t.activation_bytes.clone(),
+        nodes: nodes.len(),
+        counted_nodes: nodes.iter().filter(|n| n.uncounted.is_none()).count(),
+        lower_bound: t.lower_bound,
+    }
+}
+
+fn reason(r: UncountedReason) -> String {
+    match r {
+        UncountedReason::NoCounter => "no_counter".into(),
+        UncountedReason::UnknownInputs => "unknown_inputs".into(),
+    }
+}
+
+impl Report {
+    /// Builds the report of a profiled model.
+    pub fn new(path: &str, model: &Model, profile: &Profile) -> Report {
+        let graph = &model.graph;
+        Report {
+            schema_version: SCHEMA_VERSION,
+            tool: ToolInfo {
+                name: "flopscope".into(),
+                version: env!("CARGO_PKG_VERSION").into(),
+            },
+            model: ModelInfo {
+                path: path.to_owned(),
+                ir_version: model.ir_version,
+                producer: [
+                    model.producer_name.as_str(),
+                    model.producer_version.as_str(),
+                ]
+                .iter()
+                .filter(|s| !s.is_empty())
+                .copied()
+                .collect::<Vec<_>>()
+                .join(" "),
+                opsets: model
+                    .opsets
+                    .iter()
+                    .map(|(d, v)| (display_domain(d).to_owned(), *v))
+                    .collect(),
+                graph: graph.name.clone(),
+                inputs: profile
+                    .inputs
+                    .iter()
+                    .map(|(name, t)| TensorReport {
+                        name: name.clone(),
+                        dtype: Some(t.dtype.name().to_owned()),
+                        shape: Some(t.shape.clone()),
+                    })
+                    .collect(),
+                outputs: graph
+                    .outputs
+                    .iter()
+                    .map(|id| {
+                        tensor_report(
+                            &graph.value(*id).name,
+                            profile.value_types[id.index()].as_ref(),
+                        )
+                    })
+                    .collect(),
+            },
+            bindings: profile.bindings.clone(),
+            totals: totals_report(&profile.totals, &profile.nodes),
+            nodes: profile.nodes.iter().map(node_report).collect(),
+            uncounted: profile
+                .uncounted
+                .iter()
+                .map(|u| UncountedReport {
+                    domain: display_domain(&u.domain).to_owned(),
+                    op_type: u.op_type.clone(),
+                    reason: reason(u.reason),
+                    nodes: u.nodes.clone(),
+                })
+                .collect(),
+        }
+    }
+
+    /// The report as pretty JSON.
+    pub fn to_json(&self) -> serde_json::Result<String> {
+        serde_json::to_string_pretty(self)
+    }
+
+    /// Reads a report written by [`Report::to_json`].
+    pub fn from_json(json: &str) -> serde_json::Result<Report> {
+        serde_json::from_str(json)
+    }
+}
+
+/// The description of an uncounted reason code.
+pub fn describe_reason(code: &str) -> &'static str {
+    match code {
+        "no_counter" => UncountedReason::NoCounter.describe(),
+        "unknown_inputs" => UncountedReason::UnknownInputs.describe(),
+        _ => "",
+    }
+}

@@ -1,0 +1,255 @@
+//! The `flopscope` command line.
+//!
+//! Exit codes: 0 success; 1 the model could not be loaded or profiled (one line on stderr);
+//! 2 bad command-line usage.
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand, ValueEnum};
+use comfy_table::presets::UTF8_FULL_CONDENSED;
+use comfy_table::{ContentArrangement, Table};
+use flopscope_counters::{ProfileOptions, registry};
+use flopscope_ir::Dim;
+use flopscope_report::render_table;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "flopscope",
+    version,
+    about = "What an ONNX model costs: MACs, FLOPs, params, memory"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Count the MACs, FLOPs, params and memory of a model, per node and in total.
+    Profile(ProfileArgs),
+    /// List the ops flopscope can count, with their cost formulas.
+    Ops(OpsArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Format {
+    Table,
+    Json,
+}
+
+#[derive(Debug, clap::Args)]
+struct ProfileArgs {
+    /// The .onnx file.
+    model: PathBuf,
+    /// Fix an input's shape: NAME=1x3x224x224, or NAME=batch,3,224,224 to keep a dim named.
+    #[arg(long = "input", value_name = "NAME=SHAPE", value_parser = parse_input)]
+    inputs: Vec<(String, Vec<Dim>)>,
+    /// Give a named dim a value everywhere it appears: batch=32.
+    #[arg(long = "dim", value_name = "NAME=VALUE", value_parser = parse_dim)]
+    dims: Vec<(String, Dim)>,
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    format: Format,
+}
+
+#[derive(Debug, clap::Args)]
+struct OpsArgs {
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    format: Format,
+}
+
+/// `NAME=1x3x224x224` (integers separated by `x`) or `NAME=batch,3,224,224` (dim expressions
+/// separated by commas). The name is everything before the last `=`.
+fn parse_input(s: &str) -> Result<(String, Vec<Dim>), String> {
+    let (name, shape) = s
+        .rsplit_once('=')
+        .ok_or_else(|| format!("`{s}` is not NAME=SHAPE (for example input=1x3x224x224)"))?;
+    if name.is_empty() {
+        return Err(format!("`{s}` has no input name before `=`"));
+    }
+    let dims: Result<Vec<Dim>, String> = if shape.trim().is_empty() {
+        Ok(Vec::new())
+    } else if shape.contains(',') {
+        shape
+            .split(',')
+            .map(|d| Dim::parse(d.trim()).map_err(|e| e.to_string()))
+            .collect()
+    } else {
+        shape
+            .split('x')
+            .map(|d| {
+                d.trim()
+                    .parse::<i64>()
+                    .ok()
+                    .filter(|v| *v >= 0)
+                    .map(Dim::from_i64)
+                    .ok_or_else(|| {
+                        format!("`{d}` in `{shape}` is not a dim size (use commas for named dims)")
+                    })
+            })
+            .collect()
+    };
+    Ok((name.to_owned(), dims?))
+}
+
+/// `NAME=VALUE`, the value an integer or a dim expression.
+fn parse_dim(s: &str) -> Result<(String, Dim), String> {
+    let (name, value) = s
+        .split_once('=')
+        .ok_or_else(|| format!("`{s}` is not NAME=VALUE (for example batch=32)"))?;
+    let value = Dim::parse(value.trim()).map_err(|e| e.to_string())?;
+    Ok((name.trim().to_owned(), value))
+}
+
+fn write_stdout(text: &str) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())
+        .and_then(|()| out.flush())
+        .context("cannot write to stdout")
+}
+
+fn profile(args: ProfileArgs) -> Result<()> {
+    let mut options = ProfileOptions::default();
+    for (name, shape) in args.inputs {
+        if options.inputs.insert(name.clone(), shape).is_some() {
+            bail!("--input `{name}` is given twice");
+        }
+    }
+    let mut dims = BTreeMap::new();
+    for (name, value) in args.dims {
+        if dims.insert(name.clone(), value).is_some() {
+            bail!("--dim `{name}` is given twice");
+        }
+    }
+    options.dims = dims;
+    let report = crate::report_file(&args.model, &options)?;
+    match args.format {
+        Format::Table => write_stdout(&render_table(&report)),
+        Format::Json => write_stdout(&(report.to_json()? + "\n")),
+    }
+}
+
+fn ops(args: OpsArgs) -> Result<()> {
+    let defs: Vec<_> = registry().iter().collect();
+    match args.format {
+        Format::Json => {
+            let rows: Vec<serde_json::Value> = defs
+                .iter()
+                .map(|d| {
+                    serde_json::json!({
+                        "domain": d.domain_name(),
+                        "op_type": d.op_type,
+                        "opsets": d.opsets.to_string(),
+                        "formula": d.formula,
+                    })
+                })
+                .collect();
+            write_stdout(&(serde_json::to_string_pretty(&rows)? + "\n"))
+        }
+        Format::Table => {
+            let mut per_domain: BTreeMap<&str, BTreeMap<&str, ()>> = BTreeMap::new();
+            for d in &defs {
+                per_domain
+                    .entry(d.domain_name())
+                    .or_default()
+                    .insert(d.op_type, ());
+            }
+            let mut t = Table::new();
+            t.load_preset(UTF8_FULL_CONDENSED)
+                .set_content_arrangement(ContentArrangement::Disabled)
+                .set_header(vec!["Domain", "Op", "Opsets", "Cost formula"]);
+            for d in &defs {
+                t.add_row(vec![
+                    d.domain_name(),
+                    d.op_type,
+                    &d.opsets.to_string(),
+                    d.formula,
+                ]);
+            }
+            let summary = per_domain
+                .iter()
+                .map(|(d, ops)| format!("{d}: {} ops", ops.len()))
+                .collect::<Vec<_>>()
+                .join(", ");
+            write_stdout(&format!("{t}\n{summary} ({} records)\n", defs.len()))
+        }
+    }
+}
+
+/// Runs the CLI on the given arguments (the first is the program name).
+pub fn run<I, T>(args: I) -> ExitCode
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            // Help and version go to stdout with status 0; usage errors to stderr with 2.
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    let result = match cli.command {
+        Command::Profile(args) => profile(args),
+        Command::Ops(args) => ops(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            let _ = writeln!(std::io::stderr(), "error: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// The entry point of the `flopscope` binary: `fn main() -> ExitCode { flopscope::cli::main() }`.
+/// A binary that links plugin crates calls this too, after `use my_plugin as _;`.
+pub fn main() -> ExitCode {
+    run(std::env::args_os())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn input_specs() {
+        let (name, dims) = parse_input("gpu_0/data_0=1x3x224x224").unwrap();
+        assert_eq!(name, "gpu_0/data_0");
+        assert_eq!(
+            dims,
+            vec![
+                Dim::from_i64(1),
+                Dim::from_i64(3),
+                Dim::from_i64(224),
+                Dim::from_i64(224)
+            ]
+        );
+        let (_, dims) = parse_input("input=batch,3,224,224").unwrap();
+        assert_eq!(dims[0], Dim::sym("batch"));
+        assert!(parse_input("input=1xAx3").is_err());
+        assert!(parse_input("1x3").is_err());
+        assert!(parse_input("=1x3").is_err());
+        let (_, dims) = parse_input("scalar=").unwrap();
+        assert!(dims.is_empty());
+    }
+
+    #[test]
+    fn dim_specs() {
+        assert_eq!(
+            parse_dim("batch=32").unwrap(),
+            ("batch".into(), Dim::from_i64(32))
+        );
+        assert!(parse_dim("batch").is_err());
+        assert!(parse_dim("batch=3+").is_err());
+    }
+}

@@ -1,0 +1,5 @@
+//! The `flopscope` binary.
+
+fn main() -> std::process::ExitCode {
+    flopscope::cli::main()
+}
