@@ -506,13 +506,15 @@ fn lower_tensor_type(tt: type_proto::Tensor, value: &str) -> Result<DeclaredType
     Ok(DeclaredType::Tensor { dtype, shape })
 }
 
-/// A named dimension: an identifier is a symbol; an expression (`2*seq`) is parsed; anything
-/// else becomes a symbol with the characters the expression syntax cannot hold replaced.
+/// A named dimension: an identifier is a symbol; an expression (`2*seq`, or `Min(512, seq)` as
+/// exporters that use sympy write it) is parsed; anything else becomes a symbol with the
+/// characters the expression syntax cannot hold replaced.
 fn dim_param(p: &str) -> Dim {
     if is_identifier(p) {
         return Dim::sym(p);
     }
-    if let Ok(d) = Dim::parse(p) {
+    let lowered = p.replace("Min(", "min(").replace("Max(", "max(");
+    if let Ok(d) = Dim::parse(&lowered) {
         return d;
     }
     let mut s: String = p
@@ -547,6 +549,10 @@ mod tests {
     fn dim_params_become_symbols_or_expressions() {
         assert_eq!(dim_param("batch"), Dim::sym("batch"));
         assert_eq!(dim_param("2*seq"), Dim::sym("seq") * 2);
+        assert_eq!(
+            dim_param("Min(512, seq)"),
+            Dim::sym("seq").min(&Dim::from_i64(512))
+        );
         assert_eq!(dim_param("input/0"), Dim::sym("input_0"));
         assert_eq!(dim_param("0abc"), Dim::sym("_0abc"));
     }

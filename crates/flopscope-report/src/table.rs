@@ -81,7 +81,7 @@ pub fn render_table(report: &Report) -> String {
 
     let t = &report.totals;
     let bound = if t.lower_bound { "≥ " } else { "" };
-    let mut totals = table(&["Total", "", "exact"]);
+    let mut totals = table(&["Total", "value", "exact"]);
     let mut row = |name: &str, value: &Dim, unit: &str, exact_unit: &str, bounded: bool| {
         let prefix = if bounded { bound } else { "" };
         let exact_text = if value.is_const() && !exact_unit.is_empty() {
@@ -158,14 +158,15 @@ pub fn render_table(report: &Report) -> String {
     let hidden = report.nodes.len() - shown.len();
     let _ = writeln!(
         out,
-        "\nNodes: {} in execution order ({} counted){}",
+        "\nNodes in execution order: {} shown{}; {} of {} counted",
         shown.len(),
-        t.counted_nodes,
         if hidden > 0 {
-            format!("; {hidden} constant nodes not shown")
+            format!(", {hidden} constant nodes hidden")
         } else {
             String::new()
-        }
+        },
+        t.counted_nodes,
+        t.nodes,
     );
     let _ = writeln!(out, "{nodes}");
 

@@ -105,14 +105,13 @@ fn parse_dim(s: &str) -> Result<(String, Dim), String> {
     Ok((name.trim().to_owned(), value))
 }
 
-fn write_stdout(text: &str) -> Result<()> {
-    let mut out = std::io::stdout().lock();
+fn write(out: &mut dyn Write, text: &str) -> Result<()> {
     out.write_all(text.as_bytes())
         .and_then(|()| out.flush())
-        .context("cannot write to stdout")
+        .context("cannot write the output")
 }
 
-fn profile(args: ProfileArgs) -> Result<()> {
+fn profile(args: ProfileArgs, out: &mut dyn Write) -> Result<()> {
     let mut options = ProfileOptions::default();
     for (name, shape) in args.inputs {
         if options.inputs.insert(name.clone(), shape).is_some() {
@@ -128,12 +127,12 @@ fn profile(args: ProfileArgs) -> Result<()> {
     options.dims = dims;
     let report = crate::report_file(&args.model, &options)?;
     match args.format {
-        Format::Table => write_stdout(&render_table(&report)),
-        Format::Json => write_stdout(&(report.to_json()? + "\n")),
+        Format::Table => write(out, &render_table(&report)),
+        Format::Json => write(out, &(report.to_json()? + "\n")),
     }
 }
 
-fn ops(args: OpsArgs) -> Result<()> {
+fn ops(args: OpsArgs, out: &mut dyn Write) -> Result<()> {
     let defs: Vec<_> = registry().iter().collect();
     match args.format {
         Format::Json => {
@@ -148,7 +147,7 @@ fn ops(args: OpsArgs) -> Result<()> {
                     })
                 })
                 .collect();
-            write_stdout(&(serde_json::to_string_pretty(&rows)? + "\n"))
+            write(out, &(serde_json::to_string_pretty(&rows)? + "\n"))
         }
         Format::Table => {
             let mut per_domain: BTreeMap<&str, BTreeMap<&str, ()>> = BTreeMap::new();
@@ -175,13 +174,14 @@ fn ops(args: OpsArgs) -> Result<()> {
                 .map(|(d, ops)| format!("{d}: {} ops", ops.len()))
                 .collect::<Vec<_>>()
                 .join(", ");
-            write_stdout(&format!("{t}\n{summary} ({} records)\n", defs.len()))
+            write(out, &format!("{t}\n{summary} ({} records)\n", defs.len()))
         }
     }
 }
 
-/// Runs the CLI on the given arguments (the first is the program name).
-pub fn run<I, T>(args: I) -> ExitCode
+/// Runs the CLI on the given arguments (the first is the program name), writing what it prints
+/// to `out` and `err`.
+pub fn run_with<I, T>(args: I, out: &mut dyn Write, err: &mut dyn Write) -> ExitCode
 where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
@@ -189,23 +189,25 @@ where
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(e) => {
-            // Help and version go to stdout with status 0; usage errors to stderr with 2.
-            let _ = e.print();
+            // Help and version go to `out` with status 0; usage errors to `err` with 2.
+            let text = e.render().to_string();
             return if e.use_stderr() {
+                let _ = write!(err, "{text}");
                 ExitCode::from(2)
             } else {
+                let _ = write!(out, "{text}");
                 ExitCode::SUCCESS
             };
         }
     };
     let result = match cli.command {
-        Command::Profile(args) => profile(args),
-        Command::Ops(args) => ops(args),
+        Command::Profile(args) => profile(args, out),
+        Command::Ops(args) => ops(args, out),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            let _ = writeln!(std::io::stderr(), "error: {e}");
+            let _ = writeln!(err, "error: {e}");
             ExitCode::from(1)
         }
     }
@@ -214,7 +216,11 @@ where
 /// The entry point of the `flopscope` binary: `fn main() -> ExitCode { flopscope::cli::main() }`.
 /// A binary that links plugin crates calls this too, after `use my_plugin as _;`.
 pub fn main() -> ExitCode {
-    run(std::env::args_os())
+    run_with(
+        std::env::args_os(),
+        &mut std::io::stdout().lock(),
+        &mut std::io::stderr().lock(),
+    )
 }
 
 #[cfg(test)]

@@ -1,0 +1,207 @@
+//! The command line on good and bad input: bad input gives one line on stderr and exit code 1
+//! (2 for bad usage), never a panic; an op without a counter is profiled and listed.
+
+use std::process::ExitCode;
+
+use serde_json::Value;
+use tests::{Run, fixture, flopscope};
+
+fn path(relative: &str) -> String {
+    fixture(relative).display().to_string()
+}
+
+/// Asserts a failed run with exit code 1 and one line on stderr containing every `needle`.
+fn assert_one_line_error(run: &Run, needles: &[&str]) {
+    assert_eq!(run.code, ExitCode::from(1), "stderr: {}", run.stderr);
+    assert!(run.stdout.is_empty(), "nothing on stdout: {}", run.stdout);
+    assert_eq!(
+        run.stderr.matches('\n').count(),
+        1,
+        "one line: {:?}",
+        run.stderr
+    );
+    assert!(run.stderr.starts_with("error: "), "{:?}", run.stderr);
+    for needle in needles {
+        assert!(
+            run.stderr.contains(needle),
+            "{needle:?} not in {:?}",
+            run.stderr
+        );
+    }
+}
+
+fn json(run: &Run) -> Value {
+    assert!(run.success(), "stderr: {}", run.stderr);
+    serde_json::from_str(&run.stdout).expect("JSON output")
+}
+
+#[test]
+fn profiles_a_shipped_model() {
+    let run = flopscope(&["profile", &path("models/light_bvlc_alexnet.onnx")]);
+    assert!(run.success(), "{}", run.stderr);
+    assert!(
+        run.stdout.contains("MMACs") && run.stdout.contains("Conv"),
+        "{}",
+        run.stdout
+    );
+    assert!(!run.stdout.contains(" flops"), "units are always explicit");
+}
+
+#[test]
+fn missing_file() {
+    let p = path("models/no_such_model.onnx");
+    assert_one_line_error(&flopscope(&["profile", &p]), &[&p, "cannot read the file"]);
+}
+
+#[test]
+fn a_directory() {
+    let p = path("models");
+    assert_one_line_error(&flopscope(&["profile", &p]), &[&p, "directory"]);
+}
+
+#[test]
+fn empty_file() {
+    let p = path("bad/empty.onnx");
+    assert_one_line_error(&flopscope(&["profile", &p]), &[&p, "empty"]);
+}
+
+#[test]
+fn text_file() {
+    let p = path("bad/not_onnx.txt");
+    assert_one_line_error(
+        &flopscope(&["profile", &p]),
+        &[&p, "not a valid ONNX model"],
+    );
+}
+
+#[test]
+fn truncated_model() {
+    let p = path("bad/truncated.onnx");
+    assert_one_line_error(
+        &flopscope(&["profile", &p]),
+        &[&p, "not a valid ONNX model"],
+    );
+}
+
+#[test]
+fn graph_with_a_cycle() {
+    let p = path("bad/cycle.onnx");
+    assert_one_line_error(&flopscope(&["profile", &p]), &[&p, "cycle"]);
+}
+
+#[test]
+fn missing_opset_import() {
+    let p = path("bad/missing_opset.onnx");
+    assert_one_line_error(
+        &flopscope(&["profile", &p]),
+        &[&p, "does not import", "ai.onnx"],
+    );
+}
+
+#[test]
+fn inconsistent_input_shapes_name_the_input() {
+    let p = path("models/light_bvlc_alexnet.onnx");
+    assert_one_line_error(
+        &flopscope(&["profile", &p, "--input", "data_0=1x4x224x224"]),
+        &["data_0", "dim 1 is 3", "4 was given"],
+    );
+    assert_one_line_error(
+        &flopscope(&["profile", &p, "--input", "nope=1x3x224x224"]),
+        &["nope", "no input of that name", "data_0"],
+    );
+    assert_one_line_error(&flopscope(&["profile", &p, "--dim", "batch=2"]), &["batch"]);
+}
+
+#[test]
+fn shapes_too_large_are_an_overflow_error_naming_the_node() {
+    let p = path("models/mobilenet_v2.onnx");
+    let huge = format!("input={0}x3x{0}x{0}", 1u64 << 40);
+    assert_one_line_error(
+        &flopscope(&["profile", &p, "--input", &huge]),
+        &["overflow", "Conv"],
+    );
+}
+
+#[test]
+fn an_op_without_a_counter_is_listed_and_makes_a_lower_bound() {
+    let p = path("bad/unknown_op.onnx");
+    let report = json(&flopscope(&["profile", &p, "--format", "json"]));
+    assert_eq!(report["totals"]["lower_bound"], true);
+    let uncounted = report["uncounted"].as_array().unwrap();
+    assert_eq!(uncounted.len(), 1, "{uncounted:?}");
+    assert_eq!(uncounted[0]["domain"], "com.example");
+    assert_eq!(uncounted[0]["op_type"], "Mystery");
+    assert_eq!(uncounted[0]["reason"], "no_counter");
+    // The Mystery output's declared type lets the rest of the graph be counted: two Relus of
+    // 8 elements, 8 comparisons each.
+    assert_eq!(report["totals"]["flops_by_kind"]["cmp"], 16);
+    let table = flopscope(&["profile", &p]);
+    assert!(
+        table.stdout.contains("≥") && table.stdout.contains("com.example::Mystery"),
+        "{}",
+        table.stdout
+    );
+}
+
+#[test]
+fn nodes_after_an_undeclared_uncounted_output_are_listed_too() {
+    let p = path("bad/unknown_op_undeclared.onnx");
+    let report = json(&flopscope(&["profile", &p, "--format", "json"]));
+    let reasons: Vec<(String, String)> = report["uncounted"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| {
+            (
+                u["op_type"].as_str().unwrap().into(),
+                u["reason"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    // Sorted by domain (ai.onnx first), then op type.
+    assert_eq!(
+        reasons,
+        vec![
+            ("Relu".into(), "unknown_inputs".into()),
+            ("Mystery".into(), "no_counter".into())
+        ]
+    );
+    assert_eq!(
+        report["totals"]["flops_by_kind"]["cmp"], 8,
+        "only the first Relu is counted"
+    );
+}
+
+#[test]
+fn bad_usage_exits_2() {
+    let run = flopscope(&["profile"]);
+    assert_eq!(run.code, ExitCode::from(2));
+    assert!(run.stderr.contains("MODEL"), "{}", run.stderr);
+    let run = flopscope(&[
+        "profile",
+        &path("models/light_bvlc_alexnet.onnx"),
+        "--input",
+        "data_0",
+    ]);
+    assert_eq!(run.code, ExitCode::from(2));
+    let run = flopscope(&["--help"]);
+    assert!(run.success() && run.stdout.contains("profile"));
+}
+
+#[test]
+fn ops_lists_the_registry() {
+    let run = flopscope(&["ops"]);
+    assert!(run.success());
+    for op in ["Conv", "Gemm", "BatchNormalization", "ConstantOfShape"] {
+        assert!(run.stdout.contains(op), "{op} missing");
+    }
+    assert!(run.stdout.contains("ai.onnx: "), "per-domain count");
+    let ops = json(&flopscope(&["ops", "--format", "json"]));
+    let conv = ops
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["op_type"] == "Conv")
+        .expect("Conv listed");
+    assert!(conv["formula"].as_str().unwrap().contains("macs"));
+}

@@ -1,0 +1,375 @@
+//! `cargo xtask fixtures`: regenerate the committed fixtures under `fixtures/`.
+//!
+//! A fresh clone has no shared zoo, so the repository carries small stand-ins: ONNX's "light"
+//! models as they are, weight-stripped copies of bigger models (see `strip`), and hand-built
+//! hostile inputs. Everything is built in memory first, so `--check` can compare it with the
+//! files on disk. The output is deterministic.
+
+use std::fmt::Write as _;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use onnx_protobuf::tensor_shape_proto::Dimension;
+use onnx_protobuf::{
+    GraphProto, ModelProto, NodeProto, OperatorSetIdProto, TensorShapeProto, TypeProto,
+    ValueInfoProto, type_proto,
+};
+use protobuf::Message;
+
+use crate::strip;
+
+/// ONNX's "light" test models, copied byte for byte: file name and network.
+const LIGHT: [(&str, &str); 9] = [
+    ("light_bvlc_alexnet.onnx", "AlexNet"),
+    ("light_densenet121.onnx", "DenseNet-121"),
+    ("light_inception_v1.onnx", "Inception v1"),
+    ("light_inception_v2.onnx", "Inception v2"),
+    ("light_resnet50.onnx", "ResNet-50"),
+    ("light_shufflenet.onnx", "ShuffleNet"),
+    ("light_squeezenet.onnx", "SqueezeNet"),
+    ("light_vgg19.onnx", "VGG-19"),
+    ("light_zfnet512.onnx", "ZFNet-512"),
+];
+
+/// Zoo models shipped weight-stripped, under the same file name: file name and network.
+const STRIPPED: [(&str, &str); 3] = [
+    (
+        "mobilenet_v2.onnx",
+        "torchvision MobileNetV2, BatchNorm folded into Conv",
+    ),
+    (
+        "mobilenet_v2_bn.onnx",
+        "torchvision MobileNetV2, BatchNormalization kept",
+    ),
+    ("squeezenet1_0.onnx", "torchvision SqueezeNet 1.0"),
+];
+
+/// Tensors with a larger payload lose it in the stripped models.
+const MIN_BYTES: u64 = 1024;
+
+const FLOAT: i32 = 1;
+
+/// One file under `fixtures/`.
+#[derive(Debug)]
+struct Fixture {
+    /// Relative to `fixtures/`, with `/` separators.
+    path: String,
+    bytes: Vec<u8>,
+    /// Where it comes from, for the README.
+    about: String,
+}
+
+/// Regenerates (or, with `check`, verifies) `fixtures/` from `shared/zoo`.
+pub(crate) fn run(shared: Option<PathBuf>, check: bool) -> Result<()> {
+    let root = workspace_root();
+    let shared = shared.unwrap_or_else(|| root.join("../shared"));
+    let zoo = shared.join("zoo");
+    if !zoo.is_dir() {
+        bail!(
+            "{} not found: the shared model zoo is needed to regenerate the model fixtures \
+             (pass --shared DIR)",
+            zoo.display()
+        );
+    }
+    let mut fixtures = models(&zoo)?;
+    fixtures.extend(bad(&fixtures)?);
+    fixtures.push(readme(&fixtures));
+    let dir = root.join("fixtures");
+    if check {
+        check_on_disk(&dir, &fixtures)
+    } else {
+        write(&dir, &fixtures)
+    }
+}
+
+fn workspace_root() -> PathBuf {
+    let xtask = Path::new(env!("CARGO_MANIFEST_DIR"));
+    xtask.parent().unwrap_or(xtask).to_path_buf()
+}
+
+fn write(dir: &Path, fixtures: &[Fixture]) -> Result<()> {
+    let mut unchanged = 0;
+    for fixture in fixtures {
+        let path = dir.join(&fixture.path);
+        let verb = match fs::read(&path) {
+            Ok(old) if old == fixture.bytes => {
+                unchanged += 1;
+                continue;
+            }
+            Ok(_) => "updated",
+            Err(_) => "created",
+        };
+        if let Some(parent) = path.parent() {
+            fs::create_dir_all(parent)
+                .with_context(|| format!("{}: cannot create the directory", parent.display()))?;
+        }
+        fs::write(&path, &fixture.bytes)
+            .with_context(|| format!("{}: cannot write the file", path.display()))?;
+        println!(
+            "{verb} fixtures/{} ({} bytes)",
+            fixture.path,
+            fixture.bytes.len()
+        );
+    }
+    println!(
+        "fixtures: {} written, {unchanged} unchanged",
+        fixtures.len() - unchanged
+    );
+    Ok(())
+}
+
+fn check_on_disk(dir: &Path, fixtures: &[Fixture]) -> Result<()> {
+    let mut stale = 0;
+    for fixture in fixtures {
+        let problem = match fs::read(dir.join(&fixture.path)) {
+            Ok(old) if old == fixture.bytes => continue,
+            Ok(_) => "differs",
+            Err(_) => "missing",
+        };
+        eprintln!("{problem}: fixtures/{}", fixture.path);
+        stale += 1;
+    }
+    if stale > 0 {
+        bail!("{stale} fixture files are out of date: run `cargo xtask fixtures`");
+    }
+    println!("fixtures: all {} files up to date", fixtures.len());
+    Ok(())
+}
+
+/// `models/`: the light models as they are, the bigger ones stripped.
+fn models(zoo: &Path) -> Result<Vec<Fixture>> {
+    let read = |name: &str| {
+        let path = zoo.join(name);
+        fs::read(&path).with_context(|| format!("{}: cannot read the file", path.display()))
+    };
+    let mut fixtures = Vec::new();
+    for (name, network) in LIGHT {
+        fixtures.push(Fixture {
+            path: format!("models/{name}"),
+            bytes: read(name)?,
+            about: format!("{network}: copy of `zoo/{name}`"),
+        });
+    }
+    for (name, network) in STRIPPED {
+        let weights = strip::weights_file_name(Path::new(name))?;
+        let stripped = strip::strip_model(&read(name)?, &weights, MIN_BYTES)
+            .with_context(|| format!("{}: cannot strip the model", zoo.join(name).display()))?;
+        fixtures.push(Fixture {
+            path: format!("models/{name}"),
+            bytes: stripped.bytes,
+            about: format!(
+                "{network}: `zoo/{name}` with the payload of its {} tensors larger than \
+                 {MIN_BYTES} bytes stripped (they point at `{weights}`, which does not exist)",
+                stripped.tensors
+            ),
+        });
+    }
+    Ok(fixtures)
+}
+
+/// `bad/`: hostile inputs. `models` must hold `models/light_bvlc_alexnet.onnx`.
+fn bad(models: &[Fixture]) -> Result<Vec<Fixture>> {
+    let fixture = |name: &str, bytes: Vec<u8>, about: &str| Fixture {
+        path: format!("bad/{name}"),
+        bytes,
+        about: about.to_owned(),
+    };
+    let alexnet = models
+        .iter()
+        .find(|f| f.path == "models/light_bvlc_alexnet.onnx")
+        .context("the AlexNet fixture is missing")?;
+    let x4 = || value("x", Some(&[1, 4]));
+    let x8 = || value("x", Some(&[1, 8]));
+    let y8 = || value("y", Some(&[1, 8]));
+
+    let cycle = graph(
+        "cycle",
+        vec![
+            node("A", "Add", "", &["x", "b_out"], &["a_out"]),
+            node("B", "Relu", "", &["a_out"], &["b_out"]),
+        ],
+        vec![x4()],
+        vec![value("b_out", Some(&[1, 4]))],
+        vec![],
+    );
+    let unknown_nodes = || {
+        vec![
+            node("relu_in", "Relu", "", &["x"], &["r"]),
+            node("mystery", "Mystery", "com.example", &["r"], &["m"]),
+            node("relu_out", "Relu", "", &["m"], &["y"]),
+        ]
+    };
+    let unknown_op = graph(
+        "unknown_op",
+        unknown_nodes(),
+        vec![x8()],
+        vec![y8()],
+        vec![value("m", Some(&[1, 8]))],
+    );
+    let unknown_op_undeclared = graph(
+        "unknown_op_undeclared",
+        unknown_nodes(),
+        vec![x8()],
+        vec![value("y", None)],
+        vec![],
+    );
+    let missing_opset = graph(
+        "missing_opset",
+        vec![node("relu", "Relu", "", &["x"], &["y"])],
+        vec![x4()],
+        vec![value("y", Some(&[1, 4]))],
+        vec![],
+    );
+    let standard = [("", 17)];
+    let with_example = [("", 17), ("com.example", 1)];
+
+    Ok(vec![
+        fixture(
+            "cycle.onnx",
+            model(&standard, cycle)?,
+            "`A = Add(x, b_out) -> a_out`, `B = Relu(a_out) -> b_out`: a cycle through A and B",
+        ),
+        fixture(
+            "unknown_op.onnx",
+            model(&with_example, unknown_op)?,
+            "`Relu -> com.example::Mystery -> Relu`; `value_info` declares the unknown op's \
+             output `m` as float[1,8], so the rest of the graph can be inferred",
+        ),
+        fixture(
+            "unknown_op_undeclared.onnx",
+            model(&with_example, unknown_op_undeclared)?,
+            "the same without the `value_info` for `m` and without a shape on the output `y`, \
+             so the downstream Relu cannot be inferred",
+        ),
+        fixture(
+            "missing_opset.onnx",
+            model(&[("com.example", 1)], missing_opset)?,
+            "one Relu, but no `opset_import` for the default domain (only `com.example` 1)",
+        ),
+        fixture(
+            "truncated.onnx",
+            alexnet.bytes[..alexnet.bytes.len() / 2].to_vec(),
+            "the first half of `models/light_bvlc_alexnet.onnx`",
+        ),
+        fixture(
+            "not_onnx.txt",
+            "this is not an ONNX model\n".repeat(3).into_bytes(),
+            "plain text, not protobuf",
+        ),
+        fixture("empty.onnx", Vec::new(), "a zero-byte file"),
+    ])
+}
+
+fn readme(fixtures: &[Fixture]) -> Fixture {
+    let mut text = String::from(
+        "# Fixtures\n\
+         \n\
+         Small ONNX inputs that ship with the repository, so that tests run on a fresh clone.\n\
+         Generated by `cargo xtask fixtures` (from `../shared/zoo`, or `--shared DIR`); do not\n\
+         edit them, or this file, by hand. `cargo xtask fixtures --check` verifies them.\n\
+         \n\
+         - `models/light_*.onnx` are ONNX's \"light\" test models, from the test data of the\n  \
+         ONNX repository (ONNX is Apache-2.0 licensed).\n\
+         - The other `models/` were exported from torchvision by the project's shared zoo.\n  \
+         They are weight-stripped: large tensors keep their dims and dtypes, but their data\n  \
+         points at an external file that is never written (flopscope never reads weights).\n\
+         - `bad/` holds hostile inputs built by the xtask.\n\
+         \n\
+         | file | bytes | what |\n\
+         |---|---|---|\n",
+    );
+    for fixture in fixtures {
+        let _ = writeln!(
+            text,
+            "| `{}` | {} | {} |",
+            fixture.path,
+            fixture.bytes.len(),
+            fixture.about
+        );
+    }
+    Fixture {
+        path: "README.md".to_owned(),
+        bytes: text.into_bytes(),
+        about: String::new(),
+    }
+}
+
+/// A float tensor value; `dims: None` leaves the shape undeclared.
+fn value(name: &str, dims: Option<&[i64]>) -> ValueInfoProto {
+    let mut tensor = type_proto::Tensor {
+        elem_type: FLOAT,
+        ..Default::default()
+    };
+    if let Some(dims) = dims {
+        let dim = dims
+            .iter()
+            .map(|&d| {
+                let mut dim = Dimension::new();
+                dim.set_dim_value(d);
+                dim
+            })
+            .collect();
+        tensor.shape = Some(TensorShapeProto {
+            dim,
+            ..Default::default()
+        })
+        .into();
+    }
+    let mut ty = TypeProto::new();
+    ty.set_tensor_type(tensor);
+    ValueInfoProto {
+        name: name.to_owned(),
+        type_: Some(ty).into(),
+        ..Default::default()
+    }
+}
+
+fn node(name: &str, op_type: &str, domain: &str, inputs: &[&str], outputs: &[&str]) -> NodeProto {
+    let strings = |names: &[&str]| names.iter().map(|&n| n.to_owned()).collect();
+    NodeProto {
+        name: name.to_owned(),
+        op_type: op_type.to_owned(),
+        domain: domain.to_owned(),
+        input: strings(inputs),
+        output: strings(outputs),
+        ..Default::default()
+    }
+}
+
+fn graph(
+    name: &str,
+    node: Vec<NodeProto>,
+    input: Vec<ValueInfoProto>,
+    output: Vec<ValueInfoProto>,
+    value_info: Vec<ValueInfoProto>,
+) -> GraphProto {
+    GraphProto {
+        name: name.to_owned(),
+        node,
+        input,
+        output,
+        value_info,
+        ..Default::default()
+    }
+}
+
+/// A serialized IR 8 model importing `opsets` (domain, version).
+fn model(opsets: &[(&str, i64)], graph: GraphProto) -> Result<Vec<u8>> {
+    let opset_import = opsets
+        .iter()
+        .map(|&(domain, version)| OperatorSetIdProto {
+            domain: domain.to_owned(),
+            version,
+            ..Default::default()
+        })
+        .collect();
+    let model = ModelProto {
+        ir_version: 8,
+        opset_import,
+        producer_name: "flopscope xtask".to_owned(),
+        graph: Some(graph).into(),
+        ..Default::default()
+    };
+    Ok(model.write_to_bytes()?)
+}
