@@ -556,4 +556,195 @@ mod tests {
         assert_eq!(dim_param("input/0"), Dim::sym("input_0"));
         assert_eq!(dim_param("0abc"), Dim::sym("_0abc"));
     }
+
+    fn value_info(name: &str, elem_type: i32, dims: &[Option<i64>]) -> proto::ValueInfoProto {
+        let dim = dims
+            .iter()
+            .map(|d| proto::Dimension {
+                value: d.map(proto::dimension::Value::DimValue),
+            })
+            .collect();
+        proto::ValueInfoProto {
+            name: Some(name.into()),
+            r#type: Some(proto::TypeProto {
+                value: Some(type_proto::Value::TensorType(type_proto::Tensor {
+                    elem_type: Some(elem_type),
+                    shape: Some(proto::TensorShapeProto { dim }),
+                })),
+            }),
+        }
+    }
+
+    fn node(op: &str, inputs: &[&str], outputs: &[&str]) -> proto::NodeProto {
+        proto::NodeProto {
+            input: inputs.iter().map(|s| (*s).into()).collect(),
+            output: outputs.iter().map(|s| (*s).into()).collect(),
+            name: Some(format!("{op}_node")),
+            op_type: Some(op.into()),
+            ..Default::default()
+        }
+    }
+
+    fn model(graph: proto::GraphProto, opsets: &[(&str, i64)]) -> proto::ModelProto {
+        proto::ModelProto {
+            ir_version: Some(8),
+            opset_import: opsets
+                .iter()
+                .map(|(d, v)| proto::OperatorSetIdProto {
+                    domain: Some((*d).into()),
+                    version: Some(*v),
+                })
+                .collect(),
+            graph: Some(graph),
+            ..Default::default()
+        }
+    }
+
+    fn relu_graph() -> proto::GraphProto {
+        proto::GraphProto {
+            node: vec![node("Relu", &["x"], &["y"])],
+            input: vec![value_info("x", 1, &[Some(1), None])],
+            output: vec![value_info("y", 1, &[Some(1), Some(4)])],
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn opset_domains_are_normalized() {
+        let m = lower_model(model(
+            relu_graph(),
+            &[("ai.onnx", 13), ("com.microsoft", 1)],
+        ))
+        .unwrap();
+        assert_eq!(m.opset(""), Some(13));
+        assert_eq!(m.opset("com.microsoft"), Some(1));
+        let err = lower_model(model(relu_graph(), &[("", 13), ("ai.onnx", 14)])).unwrap_err();
+        assert_eq!(err, ModelError::DuplicateOpset(String::new()));
+        let mut old = model(relu_graph(), &[]);
+        old.ir_version = Some(2);
+        assert_eq!(lower_model(old).unwrap().opset(""), Some(1));
+    }
+
+    #[test]
+    fn declared_types_keep_known_and_unknown_dims() {
+        let m = lower_model(model(relu_graph(), &[("", 13)])).unwrap();
+        let x = &m.graph.values[m.graph.inputs[0].index()];
+        assert_eq!(
+            x.declared,
+            Some(DeclaredType::Tensor {
+                dtype: Some(DType::Float32),
+                shape: Some(vec![Some(Dim::from_i64(1)), None]),
+            })
+        );
+    }
+
+    #[test]
+    fn structural_errors_name_what_is_wrong() {
+        let mut g = relu_graph();
+        g.node.push(node("Relu", &["x"], &["y"]));
+        assert_eq!(
+            lower_model(model(g, &[("", 13)])).unwrap_err(),
+            ModelError::DuplicateValue {
+                graph: String::new(),
+                value: "y".into()
+            }
+        );
+        let mut g = relu_graph();
+        g.node[0].input = vec!["nowhere".into()];
+        let err = lower_model(model(g, &[("", 13)])).unwrap_err().to_string();
+        assert!(
+            err.contains("Relu_node") && err.contains("nowhere"),
+            "{err}"
+        );
+        let mut g = relu_graph();
+        g.output[0].name = Some("missing".into());
+        assert!(matches!(
+            lower_model(model(g, &[("", 13)])),
+            Err(ModelError::UndefinedOutput { .. })
+        ));
+        let mut m = model(relu_graph(), &[("", 13)]);
+        m.graph = None;
+        assert_eq!(lower_model(m).unwrap_err(), ModelError::NoGraph);
+    }
+
+    #[test]
+    fn tensor_storage_follows_the_field_used() {
+        let floats = proto::TensorProto {
+            dims: vec![2],
+            data_type: Some(1),
+            float_data: Some(Bytes::from_static(&[0, 0, 128, 63, 0, 0, 0, 64])),
+            name: Some("f".into()),
+            ..Default::default()
+        };
+        let (_, t) = lower_tensor(floats).unwrap();
+        assert_eq!(
+            t.decode(8).unwrap().unwrap().as_f64s(),
+            Some(vec![1.0, 2.0])
+        );
+        let ints = proto::TensorProto {
+            dims: vec![2],
+            data_type: Some(7),
+            int64_data: Some(Bytes::from_static(&[3, 4])),
+            ..Default::default()
+        };
+        let (_, t) = lower_tensor(ints).unwrap();
+        assert!(matches!(t.storage, Storage::Varint(_)));
+        assert_eq!(t.decode(8).unwrap().unwrap().as_i64s(), Some(vec![3, 4]));
+        let external = proto::TensorProto {
+            dims: vec![1000, 1000],
+            data_type: Some(1),
+            data_location: Some(proto::DATA_LOCATION_EXTERNAL),
+            external_data: vec![proto::StringStringEntryProto {
+                key: Some("location".into()),
+                value: Some("weights.bin".into()),
+            }],
+            ..Default::default()
+        };
+        let (_, t) = lower_tensor(external).unwrap();
+        assert!(matches!(&t.storage, Storage::External { location } if location == "weights.bin"));
+        let bad = proto::TensorProto {
+            dims: vec![-1],
+            data_type: Some(1),
+            name: Some("w".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            lower_tensor(bad).unwrap_err(),
+            ModelError::NegativeDim {
+                name: "w".into(),
+                dim: -1
+            }
+        );
+    }
+
+    #[test]
+    fn attributes_without_a_type_and_subgraph_captures() {
+        let mut g = relu_graph();
+        g.node[0].attribute = vec![
+            proto::AttributeProto {
+                name: Some("alpha".into()),
+                f: Some(0.5),
+                ..Default::default()
+            },
+            proto::AttributeProto {
+                name: Some("body".into()),
+                r#type: Some(at::GRAPH),
+                g: Some(proto::GraphProto {
+                    node: vec![node("Neg", &["x"], &["z"])],
+                    output: vec![value_info("z", 1, &[])],
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+        ];
+        let m = lower_model(model(g, &[("", 13)])).unwrap();
+        let n = &m.graph.nodes[0];
+        assert_eq!(n.attr::<f32>("alpha"), Ok(Some(0.5)));
+        let body = n.req_attr::<&Graph>("body").unwrap();
+        let x = body.find_value("x").unwrap();
+        assert!(
+            matches!(body.value(x).def, ValueDef::Outer),
+            "x comes from the outer scope"
+        );
+    }
 }

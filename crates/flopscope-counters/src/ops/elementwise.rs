@@ -310,6 +310,24 @@ mod tests {
             .run();
         assert_eq!(r.flops_add(), 2 * 16);
 
+        let r = Case::new("Sub")
+            .input(t("float32", &[3, 1]))
+            .input(t("float32", &[1, 5]))
+            .run();
+        assert_eq!(r.shape(0), "[3, 5]");
+        assert_eq!(r.flops_add(), 15);
+
+        // Variadic max/min: (inputs - 1) comparisons per output element.
+        for op in ["Max", "Min"] {
+            let r = Case::new(op)
+                .input(t("float32", &[4, 6]))
+                .input(t("float32", &[6]))
+                .input(t("float32", &[4, 1]))
+                .run();
+            assert_eq!(r.shape(0), "[4, 6]");
+            assert_eq!(r.flops_cmp(), 2 * 24, "{op}");
+        }
+
         let r = Case::new("Mean")
             .input(t("float32", &[6]))
             .input(t("float32", &[6]))

@@ -716,6 +716,17 @@ mod tests {
     }
 
     #[test]
+    fn size_is_the_element_count() {
+        let r = Case::new("Size")
+            .input_sym("float32", &["batch", "3", "7"])
+            .run();
+        assert_eq!(
+            (r.shape(0), r.value(0)),
+            ("[]".into(), Some("[21*batch]".into()))
+        );
+    }
+
+    #[test]
     fn movement_ops_cost_nothing() {
         let r = Case::new("Dropout")
             .input(t("float32", &[4, 4]))
