@@ -297,21 +297,7 @@ impl<'a> InferCtx<'a> {
 
     /// A fresh symbol for a size only known at run time, named after the node and `what`.
     pub fn fresh_symbol(&self, what: &str) -> Dim {
-        let mut name: String = format!("{}_{what}", self.node_label)
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || c == '_' {
-                    c
-                } else {
-                    '_'
-                }
-            })
-            .collect();
-        name = name.trim_start_matches('_').to_owned();
-        if name.is_empty() || name.starts_with(|c: char| c.is_ascii_digit()) {
-            name.insert(0, 'n');
-        }
-        Dim::sym(&name)
+        Dim::sym(&Dim::symbol_name(&format!("{}_{what}", self.node_label)))
     }
 }
 

@@ -558,20 +558,7 @@ fn plain_symbol(d: &Dim) -> Option<String> {
 
 /// The name of an input dim the model leaves unnamed: `<input>_d<axis>`, made a valid symbol.
 fn fresh_input_dim(input: &str, axis: usize) -> String {
-    let mut s: String = input
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    if s.is_empty() || s.starts_with(|c: char| c.is_ascii_digit()) {
-        s.insert(0, 'x');
-    }
-    format!("{s}_d{axis}")
+    Dim::symbol_name(&format!("{input}_d{axis}"))
 }
 
 fn substitute(d: &Dim, bindings: &BTreeMap<String, Dim>) -> Dim {

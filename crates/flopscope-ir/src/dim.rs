@@ -110,6 +110,26 @@ impl Dim {
         Dim(Repr::Expr(Arc::new(Poly::symbol(name))))
     }
 
+    /// `raw` made into a name the expression syntax can hold (`[A-Za-z_][A-Za-z0-9_.]*`): other
+    /// characters become `_`, and a name that would start with a digit or a dot gets a leading
+    /// `_`. Use it for symbols named after model values (`input/0` → `input_0`).
+    pub fn symbol_name(raw: &str) -> String {
+        let mut name: String = raw
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '_' || c == '.' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        if !name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_') {
+            name.insert(0, '_');
+        }
+        name
+    }
+
     /// The poisoned value that overflowing operations produce.
     pub const fn overflow() -> Dim {
         Dim(Repr::Overflow)

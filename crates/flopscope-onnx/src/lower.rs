@@ -510,35 +510,15 @@ fn lower_tensor_type(tt: type_proto::Tensor, value: &str) -> Result<DeclaredType
 /// exporters that use sympy write it) is parsed; anything else becomes a symbol with the
 /// characters the expression syntax cannot hold replaced.
 fn dim_param(p: &str) -> Dim {
-    if is_identifier(p) {
+    let name = Dim::symbol_name(p);
+    if name == p {
         return Dim::sym(p);
     }
     let lowered = p.replace("Min(", "min(").replace("Max(", "max(");
     if let Ok(d) = Dim::parse(&lowered) {
         return d;
     }
-    let mut s: String = p
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '_' || c == '.' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    if s.starts_with(|c: char| c.is_ascii_digit() || c == '.') {
-        s.insert(0, '_');
-    }
-    Dim::sym(&s)
-}
-
-fn is_identifier(s: &str) -> bool {
-    let mut chars = s.chars();
-    chars
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
+    Dim::sym(&name)
 }
 
 #[cfg(test)]

@@ -855,3 +855,16 @@ fn random_identities() {
         }
     }
 }
+
+#[test]
+fn symbol_names_are_made_parseable() {
+    assert_eq!(Dim::symbol_name("batch"), "batch");
+    assert_eq!(Dim::symbol_name("input/0"), "input_0");
+    assert_eq!(Dim::symbol_name("0abc"), "_0abc");
+    assert_eq!(Dim::symbol_name(""), "_");
+    assert_eq!(Dim::symbol_name("gpu_0/data_0_d1"), "gpu_0_data_0_d1");
+    for raw in ["a b", "x-y", "Min(512, seq)", "é"] {
+        let name = Dim::symbol_name(raw);
+        assert_eq!(Dim::parse(&name), Ok(Dim::sym(&name)), "{raw} -> {name}");
+    }
+}
