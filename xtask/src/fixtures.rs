@@ -62,7 +62,7 @@ struct Fixture {
 
 /// Regenerates (or, with `check`, verifies) `fixtures/` from `shared/zoo`.
 pub(crate) fn run(shared: Option<PathBuf>, check: bool) -> Result<()> {
-    let root = workspace_root();
+    let root = crate::workspace_root();
     let shared = shared.unwrap_or_else(|| root.join("../shared"));
     let zoo = shared.join("zoo");
     if !zoo.is_dir() {
@@ -81,11 +81,6 @@ pub(crate) fn run(shared: Option<PathBuf>, check: bool) -> Result<()> {
     } else {
         write(&dir, &fixtures)
     }
-}
-
-fn workspace_root() -> PathBuf {
-    let xtask = Path::new(env!("CARGO_MANIFEST_DIR"));
-    xtask.parent().unwrap_or(xtask).to_path_buf()
 }
 
 fn write(dir: &Path, fixtures: &[Fixture]) -> Result<()> {

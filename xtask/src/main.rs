@@ -3,6 +3,7 @@
 // A developer tool: printing to the terminal is its job.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+mod conformance;
 mod fixtures;
 mod strip;
 
@@ -32,6 +33,21 @@ enum Task {
         #[arg(long, default_value_t = 1024)]
         min_bytes: u64,
     },
+    /// Check shape inference against ONNX's node conformance cases (model.onnx +
+    /// test_data_set_0/{input,output}_N.pb per folder).
+    Conformance {
+        /// The folder of case folders (../shared/onnx-node).
+        dir: PathBuf,
+        /// Only the cases whose folder name contains this.
+        #[arg(long)]
+        filter: Option<String>,
+        /// Rewrite the known-failures list (it may only shrink).
+        #[arg(long)]
+        update: bool,
+        /// List every op type and every failing case with its reason.
+        #[arg(long, short)]
+        verbose: bool,
+    },
     /// Regenerate the committed fixtures under `fixtures/` from the shared model zoo.
     Fixtures {
         /// The shared directory holding `zoo/` [default: ../shared, from the workspace root].
@@ -54,6 +70,12 @@ fn main() -> ExitCode {
     }
 }
 
+/// The workspace root (xtask's parent folder).
+pub(crate) fn workspace_root() -> PathBuf {
+    let xtask = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    xtask.parent().unwrap_or(xtask).to_path_buf()
+}
+
 fn run(task: Task) -> anyhow::Result<()> {
     match task {
         Task::StripWeights {
@@ -62,5 +84,11 @@ fn run(task: Task) -> anyhow::Result<()> {
             min_bytes,
         } => strip::run(&input, &output, min_bytes),
         Task::Fixtures { shared, check } => fixtures::run(shared, check),
+        Task::Conformance {
+            dir,
+            filter,
+            update,
+            verbose,
+        } => conformance::run(&dir, filter.as_deref(), update, verbose),
     }
 }

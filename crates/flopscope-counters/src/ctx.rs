@@ -168,6 +168,20 @@ macro_rules! input_access {
             }
         }
 
+        /// The type of input `i` of any kind (tensor, sequence, optional); `None` if omitted.
+        pub fn input_type(&self, i: usize) -> Result<Option<&'a ValueType>, OpError> {
+            let Some((_, state)) = self.inputs.state(i) else {
+                return Ok(None);
+            };
+            match &state.ty {
+                Some(t) => Ok(Some(t)),
+                None => Err(OpError::Invalid(format!(
+                    "input {i} (`{}`) has no known type",
+                    self.inputs.name(i)
+                ))),
+            }
+        }
+
         /// The elements of input `i` when they are known before run time.
         pub fn value(&self, i: usize) -> Result<Option<&'a TensorValue>, OpError> {
             let Some((_, state)) = self.inputs.state(i) else {
@@ -287,6 +301,13 @@ impl<'a> InferCtx<'a> {
         }
     }
 
+    /// Sets the type of output `i` to any kind of value (sequences, optionals).
+    pub fn set_type(&mut self, i: usize, ty: ValueType) {
+        if let Some(slot) = self.outputs.get_mut(i) {
+            *slot = Some(ty);
+        }
+    }
+
     /// Sets output `i` to a value known before run time (its type follows from it).
     pub fn set_value(&mut self, i: usize, value: TensorValue) {
         self.set(i, value.tensor_type());
@@ -333,6 +354,12 @@ impl<'a> CostCtx<'a> {
         self.inputs.states[id.index()].tensor()
     }
 
+    /// The type of output `i` of any kind, if the node produces it.
+    pub fn output_type(&self, i: usize) -> Option<&'a ValueType> {
+        let id = (*self.inputs.node.outputs.get(i)?)?;
+        self.inputs.states[id.index()].ty.as_ref()
+    }
+
     /// The type of output `i`, required.
     pub fn req_output(&self, i: usize) -> Result<&'a TensorType, OpError> {
         self.output(i)
@@ -353,9 +380,16 @@ pub fn normalize_axis(axis: i64, rank: usize) -> Result<usize, OpError> {
     }
 }
 
-/// Like [`normalize_axis`] for ops (Unsqueeze, Concat-like) where `rank` itself is allowed.
+/// Resolves an axis that may also be `rank` itself (Flatten's split point): `-rank..=rank`,
+/// negative values counting from the end.
 pub fn normalize_axis_inclusive(axis: i64, rank: usize) -> Result<usize, OpError> {
-    normalize_axis(axis, rank + 1)
+    let r = rank as i64;
+    let a = if axis < 0 { axis + r } else { axis };
+    if (0..=r).contains(&a) {
+        Ok(a as usize)
+    } else {
+        invalid!("axis {axis} is out of range for rank {rank}")
+    }
 }
 
 /// Multidirectional (NumPy) broadcasting of several shapes. Where one side is symbolic and the
@@ -440,6 +474,8 @@ mod tests {
         assert_eq!(normalize_axis(0, 1).unwrap(), 0);
         assert!(normalize_axis(4, 4).is_err());
         assert!(normalize_axis(-5, 4).is_err());
-        assert_eq!(normalize_axis_inclusive(-1, 2).unwrap(), 2);
+        assert_eq!(normalize_axis_inclusive(-1, 2).unwrap(), 1);
+        assert_eq!(normalize_axis_inclusive(2, 2).unwrap(), 2);
+        assert!(normalize_axis_inclusive(-3, 2).is_err());
     }
 }

@@ -8,8 +8,8 @@ use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
 use std::sync::Arc;
 
 use flopscope_ir::{
-    DeclaredType, Dim, Graph, Model, NodeId, ShapeDisplay, TensorType, TensorValue, ValueDef,
-    ValueId, ValueType, display_domain,
+    ConstTensor, ConstValue, DeclaredType, Dim, Graph, Model, NodeId, ShapeDisplay, TensorType,
+    TensorValue, ValueDef, ValueId, ValueType, display_domain,
 };
 
 use crate::ctx::ValueState;
@@ -23,6 +23,9 @@ pub struct ProfileOptions {
     pub inputs: BTreeMap<String, Vec<Dim>>,
     /// Values of named dims, everywhere they appear (`--dim batch=1`).
     pub dims: BTreeMap<String, Dim>,
+    /// Stored values for graph inputs, by input name (`--input-value NAME=FILE.pb`): the input
+    /// takes the value's type, and a small tensor's elements are known to shape inference.
+    pub input_values: BTreeMap<String, ConstValue>,
 }
 
 /// Why a model could not be profiled.
@@ -174,8 +177,8 @@ pub struct Profile {
     pub value_types: Vec<Option<ValueType>>,
     /// The elements of node outputs that were folded before run time, by [`ValueId`].
     pub known_values: Vec<Option<Arc<TensorValue>>>,
-    /// The graph inputs with the shapes they were profiled at.
-    pub inputs: Vec<(String, TensorType)>,
+    /// The graph inputs with the types they were profiled at.
+    pub inputs: Vec<(String, ValueType)>,
     /// The values given to named dims (from `--input` and `--dim`).
     pub bindings: BTreeMap<String, Dim>,
     pub totals: Totals,
@@ -184,7 +187,7 @@ pub struct Profile {
 }
 
 /// Profiles the main graph of a model.
-pub fn profile(model: &Model, options: &ProfileOptions) -> Result<Profile, ProfileError> {
+pub fn profile<'a>(model: &'a Model, options: &'a ProfileOptions) -> Result<Profile, ProfileError> {
     let graph = &model.graph;
     let order = topological_order(graph)?;
     let (input_types, bindings) = bind_inputs(graph, options)?;
@@ -202,8 +205,10 @@ pub fn profile(model: &Model, options: &ProfileOptions) -> Result<Profile, Profi
             _ => ValueState::unknown(),
         })
         .collect();
-    for (id, ty) in &input_types {
-        states[id.index()].ty = Some(ValueType::Tensor(ty.clone()));
+    for (id, ty, init) in &input_types {
+        let state = &mut states[id.index()];
+        state.ty = Some(ty.clone());
+        state.init = *init;
     }
 
     let reg = registry();
@@ -337,7 +342,7 @@ pub fn profile(model: &Model, options: &ProfileOptions) -> Result<Profile, Profi
     let uncounted = group_uncounted(&nodes);
     let inputs = input_types
         .into_iter()
-        .map(|(id, ty)| (graph.value(id).name.clone(), ty))
+        .map(|(id, ty, _)| (graph.value(id).name.clone(), ty))
         .collect();
     let known_values = states
         .iter()
@@ -405,15 +410,17 @@ pub fn topological_order(graph: &Graph) -> Result<Vec<NodeId>, ProfileError> {
     Ok(order)
 }
 
-/// Gives every graph input a concrete type: the `--input` shape where one is given (binding the
-/// model's named dims to it), else the declared shape with fresh symbols for unnamed dims; then
-/// applies every binding.
-#[allow(clippy::type_complexity)]
-fn bind_inputs(
+/// An input's type, and its stored value when the caller gave one.
+type BoundInput<'a> = (ValueId, ValueType, Option<&'a ConstTensor>);
+
+/// Gives every graph input a type: from the value given for it (`--input-value`), else the
+/// `--input` shape (binding the model's named dims to it), else the declared type with fresh
+/// symbols for unnamed dims; then applies every binding.
+fn bind_inputs<'a>(
     graph: &Graph,
-    options: &ProfileOptions,
-) -> Result<(Vec<(ValueId, TensorType)>, BTreeMap<String, Dim>), ProfileError> {
-    for name in options.inputs.keys() {
+    options: &'a ProfileOptions,
+) -> Result<(Vec<BoundInput<'a>>, BTreeMap<String, Dim>), ProfileError> {
+    for name in options.inputs.keys().chain(options.input_values.keys()) {
         match graph.find_value(name).map(|id| &graph.value(id).def) {
             Some(ValueDef::Input) => {}
             Some(ValueDef::Initializer(_)) => {
@@ -433,105 +440,86 @@ fn bind_inputs(
         }
     }
 
-    let mut bindings: BTreeMap<String, Dim> = BTreeMap::new();
-    let mut bind = |symbol: &str, value: &Dim| -> Result<(), ProfileError> {
-        match bindings.get(symbol) {
-            Some(prev) if prev != value => Err(ProfileError::ConflictingBinding {
-                symbol: symbol.to_owned(),
-                first: prev.clone(),
-                second: value.clone(),
-            }),
-            Some(_) => Ok(()),
-            None => {
-                bindings.insert(symbol.to_owned(), value.clone());
-                Ok(())
-            }
-        }
-    };
-
-    let mut types = Vec::new();
-    // Declared dims that are expressions are checked once every symbol is bound.
-    let mut deferred: Vec<(String, usize, Dim, Dim)> = Vec::new();
-    let mut symbols_seen: BTreeSet<String> = BTreeSet::new();
+    let mut b = Binder::default();
+    let mut inputs = Vec::new();
     for &id in &graph.inputs {
         let value = graph.value(id);
         let name = &value.name;
-        let (dtype, declared_shape) = match &value.declared {
-            Some(DeclaredType::Tensor { dtype, shape }) => (*dtype, shape.clone()),
-            _ => (None, None),
-        };
-        let dtype = dtype.ok_or_else(|| ProfileError::UndeclaredInput {
-            name: name.clone(),
-            what: "element type",
-        })?;
-        let shape = match (options.inputs.get(name), declared_shape) {
-            (Some(given), Some(declared)) => {
-                if given.len() != declared.len() {
-                    return Err(ProfileError::RankMismatch {
+        let declared = value.declared.as_ref();
+        let stored = options.input_values.get(name);
+        let (ty, init) = match (stored, options.inputs.get(name)) {
+            (Some(stored), given) => {
+                let ty = b.type_of_value(name, stored, declared)?;
+                if let (Some(given), ValueType::Tensor(t)) = (given, &ty)
+                    && given != &t.shape
+                {
+                    return Err(ProfileError::DimMismatch {
                         name: name.clone(),
-                        model: declared.len(),
-                        given: given.len(),
+                        axis: 0,
+                        model: Dim::from_i64(t.rank() as i64),
+                        given: Dim::from_i64(given.len() as i64),
                     });
                 }
-                for (axis, (g, d)) in given.iter().zip(&declared).enumerate() {
-                    let Some(d) = d else { continue };
-                    if let Some(symbol) = plain_symbol(d) {
-                        bind(&symbol, g)?;
-                        symbols_seen.insert(symbol);
-                    } else if d.is_const() {
-                        if d != g {
-                            return Err(ProfileError::DimMismatch {
-                                name: name.clone(),
-                                axis,
-                                model: d.clone(),
-                                given: g.clone(),
-                            });
-                        }
-                    } else {
-                        symbols_seen.extend(d.symbols().iter().map(|s| s.to_string()));
-                        deferred.push((name.clone(), axis, d.clone(), g.clone()));
-                    }
-                }
-                given.clone()
+                let init = match stored {
+                    ConstValue::Tensor(t) => Some(t),
+                    _ => None,
+                };
+                (ty, init)
             }
-            (Some(given), None) => given.clone(),
-            (None, Some(declared)) => declared
-                .iter()
-                .enumerate()
-                .map(|(axis, d)| {
-                    let d = d
-                        .clone()
-                        .unwrap_or_else(|| Dim::sym(&fresh_input_dim(name, axis)));
-                    symbols_seen.extend(d.symbols().iter().map(|s| s.to_string()));
-                    d
-                })
-                .collect(),
+            (None, Some(given)) => {
+                let dtype = match declared {
+                    Some(DeclaredType::Tensor {
+                        dtype: Some(dtype), ..
+                    }) => *dtype,
+                    _ => {
+                        return Err(ProfileError::UndeclaredInput {
+                            name: name.clone(),
+                            what: "element type",
+                        });
+                    }
+                };
+                if let Some(DeclaredType::Tensor {
+                    shape: Some(shape), ..
+                }) = declared
+                {
+                    b.unify(name, shape, given)?;
+                }
+                (
+                    ValueType::Tensor(TensorType::new(dtype, given.clone())),
+                    None,
+                )
+            }
             (None, None) => {
-                return Err(ProfileError::UndeclaredInput {
+                let declared = declared.ok_or_else(|| ProfileError::UndeclaredInput {
                     name: name.clone(),
-                    what: "shape",
-                });
+                    what: "type",
+                })?;
+                (b.type_of_declared(name, declared)?, None)
             }
         };
-        types.push((id, TensorType::new(dtype, shape)));
+        inputs.push((id, ty, init));
     }
 
     for (symbol, value) in &options.dims {
-        if !symbols_seen.contains(symbol) {
+        if !b.symbols_seen.contains(symbol) {
             return Err(ProfileError::UnknownSymbol {
                 symbol: symbol.clone(),
-                known: if symbols_seen.is_empty() {
+                known: if b.symbols_seen.is_empty() {
                     "none: every input dim is fixed".into()
                 } else {
-                    symbols_seen.iter().cloned().collect::<Vec<_>>().join(", ")
+                    b.symbols_seen
+                        .iter()
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 },
             });
         }
-        bind(symbol, value)?;
+        b.bind(symbol, value)?;
     }
 
-    for (name, axis, declared, given) in deferred {
-        let model = substitute(&declared, &bindings);
+    for (name, axis, declared, given) in std::mem::take(&mut b.deferred) {
+        let model = substitute(&declared, &b.bindings);
         if model.is_const() && model != given {
             return Err(ProfileError::DimMismatch {
                 name,
@@ -541,11 +529,220 @@ fn bind_inputs(
             });
         }
     }
-    let types = types
+    let inputs = inputs
         .into_iter()
-        .map(|(id, t)| (id, substitute_type(&t, &bindings)))
+        .map(|(id, ty, init)| (id, substitute_value_type(&ty, &b.bindings), init))
         .collect();
-    Ok((types, bindings))
+    Ok((inputs, b.bindings))
+}
+
+/// Collects the values given to the model's named dims while inputs are bound.
+#[derive(Default)]
+struct Binder {
+    bindings: BTreeMap<String, Dim>,
+    symbols_seen: BTreeSet<String>,
+    /// Declared dims that are expressions, checked once every symbol is bound:
+    /// (input, axis, declared, given).
+    deferred: Vec<(String, usize, Dim, Dim)>,
+}
+
+impl Binder {
+    fn bind(&mut self, symbol: &str, value: &Dim) -> Result<(), ProfileError> {
+        match self.bindings.get(symbol) {
+            Some(prev) if prev != value => Err(ProfileError::ConflictingBinding {
+                symbol: symbol.to_owned(),
+                first: prev.clone(),
+                second: value.clone(),
+            }),
+            Some(_) => Ok(()),
+            None => {
+                self.bindings.insert(symbol.to_owned(), value.clone());
+                Ok(())
+            }
+        }
+    }
+
+    /// Matches a given shape against the declared one, binding the declared named dims.
+    fn unify(
+        &mut self,
+        name: &str,
+        declared: &[Option<Dim>],
+        given: &[Dim],
+    ) -> Result<(), ProfileError> {
+        if given.len() != declared.len() {
+            return Err(ProfileError::RankMismatch {
+                name: name.to_owned(),
+                model: declared.len(),
+                given: given.len(),
+            });
+        }
+        for (axis, (g, d)) in given.iter().zip(declared).enumerate() {
+            let Some(d) = d else { continue };
+            if let Some(symbol) = plain_symbol(d) {
+                self.bind(&symbol, g)?;
+                self.symbols_seen.insert(symbol);
+            } else if d.is_const() {
+                if d != g {
+                    return Err(ProfileError::DimMismatch {
+                        name: name.to_owned(),
+                        axis,
+                        model: d.clone(),
+                        given: g.clone(),
+                    });
+                }
+            } else {
+                self.symbols_seen
+                    .extend(d.symbols().iter().map(|s| s.to_string()));
+                self.deferred
+                    .push((name.to_owned(), axis, d.clone(), g.clone()));
+            }
+        }
+        Ok(())
+    }
+
+    /// The type a declaration gives, with a fresh symbol for every unnamed dim.
+    fn type_of_declared(
+        &mut self,
+        name: &str,
+        declared: &DeclaredType,
+    ) -> Result<ValueType, ProfileError> {
+        match declared {
+            DeclaredType::Tensor {
+                dtype: Some(dtype),
+                shape: Some(shape),
+            } => {
+                let shape = shape
+                    .iter()
+                    .enumerate()
+                    .map(|(axis, d)| {
+                        let d = d
+                            .clone()
+                            .unwrap_or_else(|| Dim::sym(&fresh_input_dim(name, axis)));
+                        self.symbols_seen
+                            .extend(d.symbols().iter().map(|s| s.to_string()));
+                        d
+                    })
+                    .collect();
+                Ok(ValueType::Tensor(TensorType::new(*dtype, shape)))
+            }
+            DeclaredType::Tensor { dtype: None, .. } => Err(ProfileError::UndeclaredInput {
+                name: name.to_owned(),
+                what: "element type",
+            }),
+            DeclaredType::Tensor { shape: None, .. } => Err(ProfileError::UndeclaredInput {
+                name: name.to_owned(),
+                what: "shape",
+            }),
+            DeclaredType::Sequence(elem) => Ok(ValueType::Sequence(Box::new(
+                self.type_of_declared(name, elem)?,
+            ))),
+            DeclaredType::Optional(elem) => Ok(ValueType::Optional(Box::new(
+                self.type_of_declared(name, elem)?,
+            ))),
+            DeclaredType::Other(kind) => Err(ProfileError::UndeclaredInput {
+                name: name.to_owned(),
+                what: if kind == "map" {
+                    "supported type (maps are not)"
+                } else {
+                    "supported type"
+                },
+            }),
+        }
+    }
+
+    /// The type of a stored value; a tensor binds the declared named dims to its dims. A
+    /// sequence's element type is what its elements agree on (fresh symbols where they
+    /// differ); an empty sequence or optional takes the declared element type.
+    fn type_of_value(
+        &mut self,
+        name: &str,
+        value: &ConstValue,
+        declared: Option<&DeclaredType>,
+    ) -> Result<ValueType, ProfileError> {
+        match value {
+            ConstValue::Tensor(t) => {
+                let ty = t.tensor_type();
+                if let Some(DeclaredType::Tensor {
+                    shape: Some(shape), ..
+                }) = declared
+                {
+                    self.unify(name, shape, &ty.shape)?;
+                }
+                Ok(ValueType::Tensor(ty))
+            }
+            ConstValue::Sequence(items) => {
+                let elem_declared = match declared {
+                    Some(DeclaredType::Sequence(e)) => Some(e.as_ref()),
+                    _ => None,
+                };
+                let mut merged: Option<ValueType> = None;
+                for (i, item) in items.iter().enumerate() {
+                    let ty = self.type_of_value(&format!("{name}_{i}"), item, None)?;
+                    merged = Some(match merged {
+                        None => ty,
+                        Some(prev) => merge_types(&prev, &ty, name),
+                    });
+                }
+                let elem = match (merged, elem_declared) {
+                    (Some(t), _) => t,
+                    (None, Some(d)) => self.type_of_declared(name, d)?,
+                    (None, None) => {
+                        return Err(ProfileError::UndeclaredInput {
+                            name: name.to_owned(),
+                            what: "sequence element type",
+                        });
+                    }
+                };
+                Ok(ValueType::Sequence(Box::new(elem)))
+            }
+            ConstValue::Optional(inner) => {
+                let elem_declared = match declared {
+                    Some(DeclaredType::Optional(e)) => Some(e.as_ref()),
+                    _ => None,
+                };
+                let elem = match (inner, elem_declared) {
+                    (Some(v), d) => self.type_of_value(name, v, d)?,
+                    (None, Some(d)) => self.type_of_declared(name, d)?,
+                    (None, None) => {
+                        return Err(ProfileError::UndeclaredInput {
+                            name: name.to_owned(),
+                            what: "optional element type",
+                        });
+                    }
+                };
+                Ok(ValueType::Optional(Box::new(elem)))
+            }
+        }
+    }
+}
+
+/// The type two values agree on: equal dims stay, differing ones become fresh symbols.
+fn merge_types(a: &ValueType, b: &ValueType, name: &str) -> ValueType {
+    match (a, b) {
+        (ValueType::Tensor(x), ValueType::Tensor(y)) if x.rank() == y.rank() => {
+            let shape = x
+                .shape
+                .iter()
+                .zip(&y.shape)
+                .enumerate()
+                .map(|(axis, (p, q))| {
+                    if p == q {
+                        p.clone()
+                    } else {
+                        Dim::sym(&fresh_input_dim(&format!("{name}_elem"), axis))
+                    }
+                })
+                .collect();
+            ValueType::Tensor(TensorType::new(x.dtype, shape))
+        }
+        (ValueType::Sequence(x), ValueType::Sequence(y)) => {
+            ValueType::Sequence(Box::new(merge_types(x, y, name)))
+        }
+        (ValueType::Optional(x), ValueType::Optional(y)) => {
+            ValueType::Optional(Box::new(merge_types(x, y, name)))
+        }
+        _ => a.clone(),
+    }
 }
 
 /// The symbol's name if `d` is exactly one symbol.
@@ -573,6 +770,14 @@ fn substitute_type(t: &TensorType, bindings: &BTreeMap<String, Dim>) -> TensorTy
         t.dtype,
         t.shape.iter().map(|d| substitute(d, bindings)).collect(),
     )
+}
+
+fn substitute_value_type(t: &ValueType, bindings: &BTreeMap<String, Dim>) -> ValueType {
+    match t {
+        ValueType::Tensor(t) => ValueType::Tensor(substitute_type(t, bindings)),
+        ValueType::Sequence(e) => ValueType::Sequence(Box::new(substitute_value_type(e, bindings))),
+        ValueType::Optional(e) => ValueType::Optional(Box::new(substitute_value_type(e, bindings))),
+    }
 }
 
 /// A declared tensor type with dtype and every dim known.

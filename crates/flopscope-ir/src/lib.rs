@@ -16,5 +16,6 @@ pub use graph::{
     display_domain,
 };
 pub use tensor::{
-    ConstTensor, DecodeError, Elements, ShapeDisplay, Storage, TensorType, TensorValue, ValueType,
+    ConstTensor, ConstValue, DecodeError, Elements, ShapeDisplay, Storage, TensorType, TensorValue,
+    ValueType,
 };

@@ -147,6 +147,15 @@ pub struct ConstTensor {
     pub storage: Storage,
 }
 
+/// A stored value of any type: what a serialized input (a `.pb` file) holds.
+#[derive(Debug, Clone)]
+pub enum ConstValue {
+    Tensor(ConstTensor),
+    Sequence(Vec<ConstValue>),
+    /// An optional: `None` is the empty optional.
+    Optional(Option<Box<ConstValue>>),
+}
+
 /// Why a stored constant could not be decoded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DecodeError {

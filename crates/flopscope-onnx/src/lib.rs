@@ -14,7 +14,7 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
-use flopscope_ir::Model;
+use flopscope_ir::{ConstValue, Model};
 use prost::Message;
 
 /// Why a model could not be loaded. Every variant names the file.
@@ -90,6 +90,57 @@ pub enum ModelError {
 /// Loads a model from a file, memory-mapping it.
 pub fn load(path: impl AsRef<Path>) -> Result<Model, LoadError> {
     let path = path.as_ref();
+    load_bytes(map_file(path)?, path)
+}
+
+/// What kind of value a serialized `.pb` file holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ValueKind {
+    /// A `TensorProto`.
+    Tensor,
+    /// A `SequenceProto`.
+    Sequence,
+    /// An `OptionalProto`.
+    Optional,
+}
+
+/// Loads one serialized value (a test input such as `input_0.pb`, or `--input-value`): its
+/// name (possibly empty) and the value, whose large payloads stay slices of the mapped file.
+pub fn load_value(
+    path: impl AsRef<Path>,
+    kind: ValueKind,
+) -> Result<(String, ConstValue), LoadError> {
+    let path = path.as_ref();
+    let bytes = map_file(path)?;
+    let decode_err = |source| LoadError::Decode {
+        path: path.to_owned(),
+        source,
+    };
+    let invalid = |source| LoadError::Invalid {
+        path: path.to_owned(),
+        source,
+    };
+    match kind {
+        ValueKind::Tensor => {
+            let t = proto::TensorProto::decode(bytes).map_err(decode_err)?;
+            let (name, t) = lower::lower_tensor(t).map_err(invalid)?;
+            Ok((name, ConstValue::Tensor(t)))
+        }
+        ValueKind::Sequence => {
+            let s = proto::SequenceProto::decode(bytes).map_err(decode_err)?;
+            let name = s.name.clone().unwrap_or_default();
+            Ok((name, lower::lower_sequence(s).map_err(invalid)?))
+        }
+        ValueKind::Optional => {
+            let o = proto::OptionalProto::decode(bytes).map_err(decode_err)?;
+            let name = o.name.clone().unwrap_or_default();
+            Ok((name, lower::lower_optional(o).map_err(invalid)?))
+        }
+    }
+}
+
+/// Maps a file into memory as `Bytes` (an empty file is returned as empty bytes).
+fn map_file(path: &Path) -> Result<Bytes, LoadError> {
     let open_err = |source| LoadError::Open {
         path: path.to_owned(),
         source,
@@ -100,16 +151,14 @@ pub fn load(path: impl AsRef<Path>) -> Result<Model, LoadError> {
         return Err(open_err(std::io::Error::other("it is a directory")));
     }
     if meta.len() == 0 {
-        return Err(LoadError::Empty {
-            path: path.to_owned(),
-        });
+        return Ok(Bytes::new());
     }
     // SAFETY: the map is read-only. If another process truncates the file while we read it,
     // reading past the new end raises SIGBUS; that is the documented limitation of every
     // mmap-based reader, accepted here for zero-copy access to multi-gigabyte models.
     #[allow(unsafe_code)]
     let map = unsafe { memmap2::Mmap::map(&file) }.map_err(open_err)?;
-    load_bytes(Bytes::from_owner(map), path)
+    Ok(Bytes::from_owner(map))
 }
 
 /// Loads a model from bytes already in memory; `path` is used in error messages only.

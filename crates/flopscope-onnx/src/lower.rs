@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use flopscope_ir::{
-    Attr, ConstTensor, DType, DeclaredType, Dim, Graph, Model, Node, NodeId, Storage, Value,
-    ValueDef, ValueId,
+    Attr, ConstTensor, ConstValue, DType, DeclaredType, Dim, Graph, Model, Node, NodeId, Storage,
+    Value, ValueDef, ValueId,
 };
 
 use crate::ModelError;
@@ -380,7 +380,34 @@ fn lower_dims(dims: &[i64], name: &str) -> Result<Vec<u64>, ModelError> {
         .collect()
 }
 
-fn lower_tensor(t: proto::TensorProto) -> Result<(String, ConstTensor), ModelError> {
+pub(crate) fn lower_sequence(s: proto::SequenceProto) -> Result<ConstValue, ModelError> {
+    let mut items = Vec::new();
+    for t in s.tensor_values {
+        items.push(ConstValue::Tensor(lower_tensor(t)?.1));
+    }
+    for q in s.sequence_values {
+        items.push(lower_sequence(q)?);
+    }
+    for o in s.optional_values {
+        items.push(lower_optional(o)?);
+    }
+    Ok(ConstValue::Sequence(items))
+}
+
+pub(crate) fn lower_optional(o: proto::OptionalProto) -> Result<ConstValue, ModelError> {
+    let inner = if let Some(t) = o.tensor_value {
+        Some(ConstValue::Tensor(lower_tensor(t)?.1))
+    } else if let Some(s) = o.sequence_value {
+        Some(lower_sequence(*s)?)
+    } else if let Some(inner) = o.optional_value {
+        Some(lower_optional(*inner)?)
+    } else {
+        None
+    };
+    Ok(ConstValue::Optional(inner.map(Box::new)))
+}
+
+pub(crate) fn lower_tensor(t: proto::TensorProto) -> Result<(String, ConstTensor), ModelError> {
     let name = t.name.unwrap_or_default();
     let code = t.data_type.unwrap_or(0);
     let dtype = DType::from_code(code).ok_or_else(|| ModelError::UnknownDtype {

@@ -257,3 +257,33 @@ pub(crate) struct SparseTensorProto {
     #[prost(int64, repeated, packed = "false", tag = "3")]
     pub(crate) dims: Vec<i64>,
 }
+
+/// A serialized sequence (`onnx-ml.proto` `SequenceProto`), as test inputs store them.
+#[derive(Clone, PartialEq, prost::Message)]
+pub(crate) struct SequenceProto {
+    #[prost(string, optional, tag = "1")]
+    pub(crate) name: Option<String>,
+    #[prost(int32, optional, tag = "2")]
+    pub(crate) elem_type: Option<i32>,
+    #[prost(message, repeated, tag = "3")]
+    pub(crate) tensor_values: Vec<TensorProto>,
+    #[prost(message, repeated, tag = "5")]
+    pub(crate) sequence_values: Vec<SequenceProto>,
+    #[prost(message, repeated, tag = "7")]
+    pub(crate) optional_values: Vec<OptionalProto>,
+}
+
+/// A serialized optional (`OptionalProto`).
+#[derive(Clone, PartialEq, prost::Message)]
+pub(crate) struct OptionalProto {
+    #[prost(string, optional, tag = "1")]
+    pub(crate) name: Option<String>,
+    #[prost(int32, optional, tag = "2")]
+    pub(crate) elem_type: Option<i32>,
+    #[prost(message, optional, tag = "3")]
+    pub(crate) tensor_value: Option<TensorProto>,
+    #[prost(message, optional, boxed, tag = "5")]
+    pub(crate) sequence_value: Option<Box<SequenceProto>>,
+    #[prost(message, optional, boxed, tag = "7")]
+    pub(crate) optional_value: Option<Box<OptionalProto>>,
+}

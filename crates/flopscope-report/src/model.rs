@@ -220,11 +220,7 @@ impl Report {
                 inputs: profile
                     .inputs
                     .iter()
-                    .map(|(name, t)| TensorReport {
-                        name: name.clone(),
-                        dtype: Some(t.dtype.name().to_owned()),
-                        shape: Some(t.shape.clone()),
-                    })
+                    .map(|(name, t)| tensor_report(name, Some(t)))
                     .collect(),
                 outputs: graph
                     .outputs

@@ -15,7 +15,7 @@ use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{ContentArrangement, Table};
 use flopscope_counters::{ProfileOptions, registry};
 use flopscope_ir::Dim;
-use flopscope_report::render_table;
+use flopscope_report::{Report, render_table};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -52,6 +52,10 @@ struct ProfileArgs {
     /// Give a named dim a value everywhere it appears: batch=32.
     #[arg(long = "dim", value_name = "NAME=VALUE", value_parser = parse_dim)]
     dims: Vec<(String, Dim)>,
+    /// Bind an input to a serialized TensorProto (or SequenceProto / OptionalProto): its shape,
+    /// and for a small tensor its values (for models whose shapes are computed from inputs).
+    #[arg(long = "input-value", value_name = "NAME=FILE.pb", value_parser = parse_input_value)]
+    input_values: Vec<(String, PathBuf)>,
     #[arg(long, value_enum, default_value_t = Format::Table)]
     format: Format,
 }
@@ -96,6 +100,16 @@ fn parse_input(s: &str) -> Result<(String, Vec<Dim>), String> {
     Ok((name.to_owned(), dims?))
 }
 
+/// `NAME=FILE`.
+fn parse_input_value(s: &str) -> Result<(String, PathBuf), String> {
+    match s.rsplit_once('=') {
+        Some((name, file)) if !name.is_empty() && !file.is_empty() => {
+            Ok((name.to_owned(), PathBuf::from(file)))
+        }
+        _ => Err(format!("`{s}` is not NAME=FILE.pb")),
+    }
+}
+
 /// `NAME=VALUE`, the value an integer or a dim expression.
 fn parse_dim(s: &str) -> Result<(String, Dim), String> {
     let (name, value) = s
@@ -125,7 +139,15 @@ fn profile(args: ProfileArgs, out: &mut dyn Write) -> Result<()> {
         }
     }
     options.dims = dims;
-    let report = crate::report_file(&args.model, &options)?;
+    let model = flopscope_onnx::load(&args.model)?;
+    for (name, file) in &args.input_values {
+        let value = crate::load_input_value(&model, name, file)?;
+        if options.input_values.insert(name.clone(), value).is_some() {
+            bail!("--input-value `{name}` is given twice");
+        }
+    }
+    let profile = crate::profile_model(&args.model, &model, &options)?;
+    let report = Report::new(&args.model.display().to_string(), &model, &profile);
     match args.format {
         Format::Table => write(out, &render_table(&report)),
         Format::Json => write(out, &(report.to_json()? + "\n")),

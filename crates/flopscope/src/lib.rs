@@ -15,8 +15,8 @@ pub use flopscope_onnx as onnx;
 pub use flopscope_report as report;
 
 use flopscope_counters::{Profile, ProfileError, ProfileOptions};
-use flopscope_ir::Model;
-use flopscope_onnx::LoadError;
+use flopscope_ir::{ConstValue, DeclaredType, Model};
+use flopscope_onnx::{LoadError, ValueKind};
 use flopscope_report::Report;
 
 /// Why a model could not be profiled; every variant names the file.
@@ -35,12 +35,35 @@ pub enum Error {
 /// Loads and profiles a model file.
 pub fn profile_file(path: &Path, options: &ProfileOptions) -> Result<(Model, Profile), Error> {
     let model = flopscope_onnx::load(path)?;
-    let profile =
-        flopscope_counters::profile(&model, options).map_err(|source| Error::Profile {
-            path: path.to_owned(),
-            source,
-        })?;
+    let profile = profile_model(path, &model, options)?;
     Ok((model, profile))
+}
+
+/// Profiles a loaded model; `path` names it in errors.
+pub fn profile_model(
+    path: &Path,
+    model: &Model,
+    options: &ProfileOptions,
+) -> Result<Profile, Error> {
+    flopscope_counters::profile(model, options).map_err(|source| Error::Profile {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+/// Loads the serialized value (`TensorProto`, `SequenceProto` or `OptionalProto`, whichever
+/// the model declares for the input) to bind to graph input `input`.
+pub fn load_input_value(model: &Model, input: &str, file: &Path) -> Result<ConstValue, Error> {
+    let declared = model
+        .graph
+        .find_value(input)
+        .and_then(|id| model.graph.value(id).declared.as_ref());
+    let kind = match declared {
+        Some(DeclaredType::Sequence(_)) => ValueKind::Sequence,
+        Some(DeclaredType::Optional(_)) => ValueKind::Optional,
+        _ => ValueKind::Tensor,
+    };
+    Ok(flopscope_onnx::load_value(file, kind)?.1)
 }
 
 /// Loads and profiles a model file into a [`Report`].

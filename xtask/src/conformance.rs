@@ -1,0 +1,326 @@
+//! `cargo xtask conformance DIR`: shape inference against ONNX's own operator test cases.
+//!
+//! Each case folder holds `model.onnx` and `test_data_set_0/{input_N,output_N}.pb`. Every graph
+//! input is bound to its stored value (shape, and elements for small tensors), the model is
+//! profiled, and each output's inferred type must equal the stored output's dtype and dims.
+//! The cases that fail are compared with a committed list, which may only shrink: a new
+//! failure, or a listed case that now passes, fails the run (`--update` rewrites the list when
+//! it only shrinks).
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use flopscope::counters::ProfileOptions;
+use flopscope::ir::{ConstValue, DeclaredType, Model, ValueType};
+use flopscope::onnx::ValueKind;
+
+/// The committed list of failing cases, relative to the workspace root.
+const KNOWN_FAILURES: &str = "tests/conformance/known-failures.txt";
+
+#[derive(Debug)]
+struct Outcome {
+    case: String,
+    /// Op types of the case's main graph.
+    ops: Vec<String>,
+    /// `None` when every output matches.
+    failure: Option<String>,
+    panicked: bool,
+}
+
+pub(crate) fn run(dir: &Path, filter: Option<&str>, update: bool, verbose: bool) -> Result<()> {
+    let started = Instant::now();
+    let mut cases: Vec<PathBuf> = std::fs::read_dir(dir)
+        .with_context(|| format!("cannot read {}", dir.display()))?
+        .filter_map(|e| Some(e.ok()?.path()))
+        .filter(|p| p.join("model.onnx").is_file())
+        .filter(|p| filter.is_none_or(|f| p.to_string_lossy().contains(f)))
+        .collect();
+    cases.sort();
+    if cases.is_empty() {
+        bail!("no case folders with a model.onnx under {}", dir.display());
+    }
+    let outcomes: Vec<Outcome> = cases.iter().map(|c| run_case(c)).collect();
+    let elapsed = started.elapsed();
+
+    print_per_op(&outcomes, verbose);
+    let failed: BTreeMap<&str, &str> = outcomes
+        .iter()
+        .filter_map(|o| Some((o.case.as_str(), o.failure.as_deref()?)))
+        .collect();
+    let passed = outcomes.len() - failed.len();
+    #[allow(clippy::cast_precision_loss)]
+    let rate = passed as f64 * 100.0 / outcomes.len() as f64;
+    println!(
+        "\n{passed} of {} cases give the expected output types ({rate:.2}%), {} fail; {:.2} s",
+        outcomes.len(),
+        failed.len(),
+        elapsed.as_secs_f64()
+    );
+
+    let panicked: Vec<&Outcome> = outcomes.iter().filter(|o| o.panicked).collect();
+    for o in &panicked {
+        println!("PANIC {}: {}", o.case, o.failure.as_deref().unwrap_or(""));
+    }
+
+    let list_path = crate::workspace_root().join(KNOWN_FAILURES);
+    let known = read_known(&list_path)?;
+    // With a filter only the cases that ran are compared.
+    let ran: std::collections::BTreeSet<&str> = outcomes.iter().map(|o| o.case.as_str()).collect();
+    let new: Vec<(&str, &str)> = failed
+        .iter()
+        .filter(|(c, _)| !known.contains_key(**c))
+        .map(|(c, r)| (*c, *r))
+        .collect();
+    let fixed: Vec<&str> = known
+        .keys()
+        .map(String::as_str)
+        .filter(|c| ran.contains(c) && !failed.contains_key(c))
+        .collect();
+
+    if update {
+        if !new.is_empty() && list_path.exists() {
+            for (c, r) in &new {
+                println!("NEW FAILURE {c}: {r}");
+            }
+            bail!(
+                "{} cases fail that the list does not hold; the list may only shrink (fix them, or add them by hand with a reason)",
+                new.len()
+            );
+        }
+        let mut merged: BTreeMap<String, String> = known
+            .into_iter()
+            .filter(|(c, _)| !ran.contains(c.as_str()))
+            .collect();
+        for (c, r) in &failed {
+            merged.insert((*c).to_owned(), (*r).to_owned());
+        }
+        write_known(&list_path, &merged)?;
+        println!("wrote {} ({} cases)", list_path.display(), merged.len());
+        return if panicked.is_empty() {
+            Ok(())
+        } else {
+            bail!("{} cases panicked", panicked.len())
+        };
+    }
+
+    for (c, r) in &new {
+        println!("NEW FAILURE {c}: {r}");
+    }
+    for c in &fixed {
+        println!(
+            "NOW PASSES {c} (remove it from {KNOWN_FAILURES}: cargo xtask conformance DIR --update)"
+        );
+    }
+    if !panicked.is_empty() || !new.is_empty() || !fixed.is_empty() {
+        bail!(
+            "{} panics, {} new failures, {} listed cases that now pass",
+            panicked.len(),
+            new.len(),
+            fixed.len()
+        );
+    }
+    Ok(())
+}
+
+fn run_case(dir: &Path) -> Outcome {
+    let case = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let model = match flopscope::onnx::load(dir.join("model.onnx")) {
+        Ok(m) => m,
+        Err(e) => {
+            return Outcome {
+                case,
+                ops: Vec::new(),
+                failure: Some(format!("load: {e}")),
+                panicked: false,
+            };
+        }
+    };
+    let mut ops: Vec<String> = model
+        .graph
+        .nodes
+        .iter()
+        .map(|n| {
+            if n.domain.is_empty() {
+                n.op_type.clone()
+            } else {
+                format!("{}::{}", n.domain, n.op_type)
+            }
+        })
+        .collect();
+    ops.sort();
+    ops.dedup();
+    let result = catch_unwind(AssertUnwindSafe(|| check_case(dir, &model)));
+    let (failure, panicked) = match result {
+        Ok(Ok(())) => (None, false),
+        Ok(Err(e)) => (Some(one_line(&e.to_string())), false),
+        Err(payload) => {
+            let msg = payload
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| payload.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+                .unwrap_or_default();
+            (Some(format!("panicked: {}", one_line(&msg))), true)
+        }
+    };
+    Outcome {
+        case,
+        ops,
+        failure,
+        panicked,
+    }
+}
+
+fn one_line(s: &str) -> String {
+    s.replace('\n', " ")
+}
+
+fn kind_of(declared: Option<&DeclaredType>) -> ValueKind {
+    match declared {
+        Some(DeclaredType::Sequence(_)) => ValueKind::Sequence,
+        Some(DeclaredType::Optional(_)) => ValueKind::Optional,
+        _ => ValueKind::Tensor,
+    }
+}
+
+fn check_case(dir: &Path, model: &Model) -> Result<()> {
+    let data = dir.join("test_data_set_0");
+    let graph = &model.graph;
+    let mut options = ProfileOptions::default();
+    for (i, &id) in graph.inputs.iter().enumerate() {
+        let file = data.join(format!("input_{i}.pb"));
+        if !file.exists() {
+            continue;
+        }
+        let name = graph.value(id).name.clone();
+        let value = flopscope::load_input_value(model, &name, &file)?;
+        options.input_values.insert(name, value);
+    }
+    let model_path = dir.join("model.onnx");
+    let profile = flopscope::profile_model(&model_path, model, &options)?;
+    if !profile.uncounted.is_empty() {
+        let ops: Vec<String> = profile
+            .uncounted
+            .iter()
+            .map(|u| format!("{} ({})", u.op_type, u.reason.describe()))
+            .collect();
+        bail!("uncounted: {}", ops.join(", "));
+    }
+    for (j, &id) in graph.outputs.iter().enumerate() {
+        let file = data.join(format!("output_{j}.pb"));
+        let value = graph.value(id);
+        let (_, expected) = flopscope::onnx::load_value(&file, kind_of(value.declared.as_ref()))?;
+        let inferred = profile.value_types[id.index()].as_ref();
+        if let Err(why) = compare(&expected, inferred) {
+            bail!("output {j} `{}`: {why}", value.name);
+        }
+    }
+    Ok(())
+}
+
+/// Whether an inferred type describes a stored value exactly.
+fn compare(expected: &ConstValue, inferred: Option<&ValueType>) -> std::result::Result<(), String> {
+    match (expected, inferred) {
+        (_, None) => Err("no inferred type".into()),
+        (ConstValue::Tensor(t), Some(ValueType::Tensor(ty))) => {
+            let want = t.tensor_type();
+            if ty.dtype != want.dtype || ty.shape != want.shape {
+                Err(format!("inferred {ty}, expected {want}"))
+            } else {
+                Ok(())
+            }
+        }
+        (ConstValue::Sequence(items), Some(ValueType::Sequence(elem))) => {
+            for (i, item) in items.iter().enumerate() {
+                compare(item, Some(elem)).map_err(|e| format!("element {i}: {e}"))?;
+            }
+            Ok(())
+        }
+        (ConstValue::Optional(None), Some(ValueType::Optional(_))) => Ok(()),
+        (ConstValue::Optional(Some(v)), Some(ValueType::Optional(elem))) => compare(v, Some(elem)),
+        (expected, Some(other)) => Err(format!(
+            "inferred {other}, expected {}",
+            match expected {
+                ConstValue::Tensor(_) => "a tensor",
+                ConstValue::Sequence(_) => "a sequence",
+                ConstValue::Optional(_) => "an optional",
+            }
+        )),
+    }
+}
+
+fn print_per_op(outcomes: &[Outcome], verbose: bool) {
+    let mut per_op: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
+    for o in outcomes {
+        for op in &o.ops {
+            let e = per_op.entry(op.as_str()).or_default();
+            e.0 += 1;
+            if o.failure.is_some() {
+                e.1 += 1;
+            }
+        }
+    }
+    let mut out = String::from("op                                   cases  fail\n");
+    for (op, (cases, fail)) in &per_op {
+        if *fail > 0 || verbose {
+            let _ = writeln!(out, "{op:<36} {cases:>5} {fail:>5}");
+        }
+    }
+    let clean = per_op.values().filter(|(_, f)| *f == 0).count();
+    let _ = writeln!(
+        out,
+        "({clean} of {} op types pass every case they appear in{})",
+        per_op.len(),
+        if verbose {
+            ""
+        } else {
+            "; --verbose lists them all"
+        }
+    );
+    print!("{out}");
+    if verbose {
+        for o in outcomes {
+            if let Some(f) = &o.failure {
+                println!("FAIL {}: {f}", o.case);
+            }
+        }
+    }
+}
+
+/// `case  # reason` lines; `#` starts a comment.
+fn read_known(path: &Path) -> Result<BTreeMap<String, String>> {
+    if !path.exists() {
+        return Ok(BTreeMap::new());
+    }
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    Ok(text
+        .lines()
+        .filter_map(|line| {
+            let (case, reason) = line.split_once('#').unwrap_or((line, ""));
+            let case = case.trim();
+            (!case.is_empty()).then(|| (case.to_owned(), reason.trim().to_owned()))
+        })
+        .collect())
+}
+
+fn write_known(path: &Path, known: &BTreeMap<String, String>) -> Result<()> {
+    let mut text = String::from(
+        "# ONNX node conformance cases (../shared/onnx-node) whose output types flopscope does not\n\
+         # infer yet, with the reason. `cargo xtask conformance ../shared/onnx-node` fails on a\n\
+         # new failure and on a listed case that passes: this list may only shrink.\n",
+    );
+    for (case, reason) in known {
+        let _ = writeln!(text, "{case}  # {reason}");
+    }
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))
+}
