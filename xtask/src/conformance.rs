@@ -238,7 +238,7 @@ fn compare(expected: &ConstValue, inferred: Option<&ValueType>) -> std::result::
         }
         (ConstValue::Sequence(items), Some(ValueType::Sequence(elem))) => {
             for (i, item) in items.iter().enumerate() {
-                compare(item, Some(elem)).map_err(|e| format!("element {i}: {e}"))?;
+                compare(item, elem.as_deref()).map_err(|e| format!("element {i}: {e}"))?;
             }
             Ok(())
         }

@@ -106,6 +106,35 @@ impl Cost {
         self
     }
 
+    /// This cost `times` over (a loop body run `times` times).
+    pub fn scaled(&self, times: &Dim) -> Cost {
+        Cost {
+            macs: &self.macs * times,
+            flops: FlopsByKind {
+                add: &self.flops.add * times,
+                mul: &self.flops.mul * times,
+                div: &self.flops.div * times,
+                cmp: &self.flops.cmp * times,
+                special: &self.flops.special * times,
+            },
+        }
+    }
+
+    /// Per field, the larger of two costs (where a comparison is not provable, their max
+    /// expression): what either of two alternatives costs at most.
+    pub fn max(&self, other: &Cost) -> Cost {
+        Cost {
+            macs: self.macs.max(&other.macs),
+            flops: FlopsByKind {
+                add: self.flops.add.max(&other.flops.add),
+                mul: self.flops.mul.max(&other.flops.mul),
+                div: self.flops.div.max(&other.flops.div),
+                cmp: self.flops.cmp.max(&other.flops.cmp),
+                special: self.flops.special.max(&other.flops.special),
+            },
+        }
+    }
+
     /// All FLOPs: 2 per MAC plus every other kind.
     pub fn total_flops(&self) -> Dim {
         &self.macs * 2 + self.flops.total()

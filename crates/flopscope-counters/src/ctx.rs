@@ -4,6 +4,7 @@
 use std::cell::OnceCell;
 use std::sync::Arc;
 
+use crate::engine::{Env, Scope};
 use flopscope_ir::{
     AttrError, ConstTensor, DecodeError, Dim, FromAttr, Graph, Node, ShapeDisplay, TensorType,
     TensorValue, ValueId, ValueType,
@@ -256,30 +257,46 @@ macro_rules! input_access {
 pub struct InferCtx<'a> {
     inputs: Inputs<'a>,
     opset: i64,
-    node_label: &'a str,
+    pub(crate) node_label: &'a str,
+    pub(crate) env: &'a Env<'a>,
+    pub(crate) scope: &'a Scope<'a>,
     pub(crate) outputs: Vec<Option<ValueType>>,
     pub(crate) values: Vec<Option<TensorValue>>,
+    /// Cost of the node's subgraphs, added to what its cost function returns.
+    pub(crate) extra_cost: crate::Cost,
+    /// Uncounted nodes found in the node's subgraphs.
+    pub(crate) inner_uncounted: Vec<(String, String, crate::UncountedReason, String)>,
 }
 
 impl<'a> InferCtx<'a> {
     pub(crate) fn new(
-        graph: &'a Graph,
+        env: &'a Env<'a>,
+        scope: &'a Scope<'a>,
         node: &'a Node,
         node_label: &'a str,
-        states: &'a [ValueState<'a>],
         opset: i64,
     ) -> Self {
         InferCtx {
             inputs: Inputs {
-                graph,
+                graph: scope.graph,
                 node,
-                states,
+                states: scope.states,
             },
             opset,
             node_label,
+            env,
+            scope,
             outputs: vec![None; node.outputs.len()],
             values: vec![None; node.outputs.len()],
+            extra_cost: crate::Cost::zero(),
+            inner_uncounted: Vec::new(),
         }
+    }
+
+    /// The opset version the model imports for another domain (for ops that call into
+    /// subgraphs or other domains).
+    pub fn domain_opset(&self, domain: &str) -> Option<i64> {
+        self.env.opsets.get(domain).copied()
     }
 
     input_access!();

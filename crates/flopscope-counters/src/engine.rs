@@ -120,6 +120,8 @@ pub struct NodeProfile {
     pub outputs: Vec<(String, Option<ValueType>)>,
     /// `None` when the node is uncounted.
     pub uncounted: Option<UncountedReason>,
+    /// Uncounted nodes inside this node's subgraphs: (domain, op type, reason, path).
+    pub inner_uncounted: Vec<(String, String, UncountedReason, String)>,
     pub cost: Cost,
     /// Minimum memory traffic: every input read once, every output written once.
     pub bytes: Dim,
@@ -189,142 +191,24 @@ pub struct Profile {
 /// Profiles the main graph of a model.
 pub fn profile<'a>(model: &'a Model, options: &'a ProfileOptions) -> Result<Profile, ProfileError> {
     let graph = &model.graph;
-    let order = topological_order(graph)?;
     let (input_types, bindings) = bind_inputs(graph, options)?;
-
-    let mut states: Vec<ValueState<'_>> = graph
-        .values
-        .iter()
-        .map(|v| match &v.def {
-            ValueDef::Initializer(t) => ValueState {
-                ty: Some(ValueType::Tensor(t.tensor_type())),
-                known: OnceCell::new(),
-                init: Some(t),
-                constant: true,
-            },
-            _ => ValueState::unknown(),
-        })
-        .collect();
+    let mut states = initial_states(graph);
     for (id, ty, init) in &input_types {
         let state = &mut states[id.index()];
         state.ty = Some(ty.clone());
         state.init = *init;
     }
-
-    let reg = registry();
-    let mut defs: Vec<Option<&'static OpDef>> = vec![None; graph.nodes.len()];
-    let mut nodes = Vec::with_capacity(order.len());
-    for &nid in &order {
-        let node = graph.node(nid);
-        let label = graph.node_name(nid);
-        let node_err = |source: OpError| ProfileError::Node {
-            node: label.to_owned(),
-            op_type: node.op_type.clone(),
-            domain: display_domain(&node.domain).to_owned(),
-            source,
-        };
-        let overflow = |what| ProfileError::Overflow {
-            node: label.to_owned(),
-            op_type: node.op_type.clone(),
-            domain: display_domain(&node.domain).to_owned(),
-            what,
-        };
-        let opset = model
-            .opset(&node.domain)
-            .ok_or_else(|| ProfileError::MissingOpset {
-                node: label.to_owned(),
-                op_type: node.op_type.clone(),
-                domain: display_domain(&node.domain).to_owned(),
-            })?;
-        let def = reg.lookup(&node.domain, &node.op_type, opset);
-        defs[nid.index()] = def;
-        let inputs_typed = node
-            .inputs
-            .iter()
-            .flatten()
-            .all(|id| states[id.index()].ty.is_some());
-        let constant = node
-            .inputs
-            .iter()
-            .flatten()
-            .all(|id| states[id.index()].constant);
-
-        let uncounted = match def {
-            None => Some(UncountedReason::NoCounter),
-            Some(_) if !inputs_typed => Some(UncountedReason::UnknownInputs),
-            Some(_) => None,
-        };
-        let mut cost = Cost::zero();
-        match (def, uncounted) {
-            (Some(def), None) => {
-                let mut cx = InferCtx::new(graph, node, label, &states, opset);
-                (def.infer)(&mut cx).map_err(node_err)?;
-                let (outputs, values) = (cx.outputs, cx.values);
-                for (j, (ty, value)) in outputs.into_iter().zip(values).enumerate() {
-                    let Some(id) = node.outputs[j] else { continue };
-                    let ty = ty.ok_or_else(|| {
-                        node_err(OpError::Invalid(format!(
-                            "the counter inferred no type for output {j} (`{}`)",
-                            graph.value(id).name
-                        )))
-                    })?;
-                    if type_overflows(&ty) {
-                        return Err(overflow("an output shape"));
-                    }
-                    let state = &mut states[id.index()];
-                    state.ty = Some(ty);
-                    state.known = OnceCell::from(Ok(value.map(Arc::new)));
-                    state.constant = constant;
-                }
-                let cx = CostCtx::new(graph, node, &states, opset);
-                cost = (def.cost)(&cx).map_err(node_err)?;
-                if cost.is_overflow() {
-                    return Err(overflow("the cost"));
-                }
-            }
-            _ => {
-                // Without a counter the outputs keep the types the model declares, if any, so
-                // that the rest of the graph can still be inferred.
-                for id in node.outputs.iter().flatten() {
-                    let declared = graph.value(*id).declared.as_ref();
-                    let state = &mut states[id.index()];
-                    state.ty = declared
-                        .and_then(complete_tensor_type)
-                        .map(|t| ValueType::Tensor(substitute_type(&t, &bindings)));
-                    state.constant = false;
-                }
-            }
-        }
-
-        let bytes: Dim = node
-            .inputs
-            .iter()
-            .chain(node.outputs.iter())
-            .flatten()
-            .filter_map(|id| states[id.index()].tensor())
-            .map(TensorType::bytes)
-            .sum();
-        if bytes.is_overflow() {
-            return Err(overflow("the memory traffic"));
-        }
-        nodes.push(NodeProfile {
-            id: nid,
-            name: label.to_owned(),
-            op_type: node.op_type.clone(),
-            domain: node.domain.clone(),
-            outputs: node
-                .outputs
-                .iter()
-                .flatten()
-                .map(|id| (graph.value(*id).name.clone(), states[id.index()].ty.clone()))
-                .collect(),
-            uncounted,
-            cost,
-            bytes,
-            params: Dim::zero(),
-            constant,
-        });
-    }
+    let env = Env {
+        opsets: &model.opsets,
+        bindings: &bindings,
+        depth: 0,
+    };
+    let GraphRun {
+        order,
+        states,
+        defs,
+        mut nodes,
+    } = run_graph(&env, graph, states, None)?;
 
     let classes = params::classify(graph, &order, &states, &defs);
     for np in &mut nodes {
@@ -362,6 +246,243 @@ pub fn profile<'a>(model: &'a Model, options: &'a ProfileOptions) -> Result<Prof
     })
 }
 
+/// What every graph of a model shares while it is profiled (the main graph and subgraphs).
+#[derive(Debug)]
+pub(crate) struct Env<'e> {
+    pub(crate) opsets: &'e BTreeMap<String, i64>,
+    /// Values of the model's named dims.
+    pub(crate) bindings: &'e BTreeMap<String, Dim>,
+    /// How many subgraphs deep this graph is.
+    pub(crate) depth: usize,
+}
+
+/// A graph being profiled, as its subgraphs see it: they read its values by name.
+#[derive(Debug)]
+pub(crate) struct Scope<'a> {
+    pub(crate) graph: &'a Graph,
+    pub(crate) states: &'a [ValueState<'a>],
+    pub(crate) parent: Option<&'a Scope<'a>>,
+}
+
+impl<'a> Scope<'a> {
+    /// The state of a value visible from this graph: its own, or an enclosing graph's.
+    fn lookup(&self, name: &str) -> Option<&'a ValueState<'a>> {
+        match self.graph.find_value(name) {
+            // Defined here (an outer reference of this graph itself continues upwards).
+            Some(id) if !matches!(self.graph.value(id).def, ValueDef::Outer) => {
+                Some(&self.states[id.index()])
+            }
+            _ => self.parent.and_then(|p| p.lookup(name)),
+        }
+    }
+}
+
+/// The states of a graph's values before any node runs: initializers typed and decodable.
+fn initial_states(graph: &Graph) -> Vec<ValueState<'_>> {
+    graph
+        .values
+        .iter()
+        .map(|v| match &v.def {
+            ValueDef::Initializer(t) => ValueState {
+                ty: Some(ValueType::Tensor(t.tensor_type())),
+                known: OnceCell::new(),
+                init: Some(t),
+                constant: true,
+            },
+            _ => ValueState::unknown(),
+        })
+        .collect()
+}
+
+/// The result of running the node loop over one graph.
+pub(crate) struct GraphRun<'g> {
+    pub(crate) order: Vec<NodeId>,
+    pub(crate) states: Vec<ValueState<'g>>,
+    pub(crate) defs: Vec<Option<&'static OpDef>>,
+    pub(crate) nodes: Vec<NodeProfile>,
+}
+
+/// Infers and costs every node of `graph` in topological order, starting from `states` (inputs,
+/// initializers and captured outer values already set).
+pub(crate) fn run_graph<'g>(
+    env: &Env<'_>,
+    graph: &'g Graph,
+    mut states: Vec<ValueState<'g>>,
+    parent: Option<&Scope<'_>>,
+) -> Result<GraphRun<'g>, ProfileError> {
+    let order = topological_order(graph)?;
+    let reg = registry();
+    let mut defs: Vec<Option<&'static OpDef>> = vec![None; graph.nodes.len()];
+    let mut nodes = Vec::with_capacity(order.len());
+    for &nid in &order {
+        let node = graph.node(nid);
+        let label = graph.node_name(nid);
+        let node_err = |source: OpError| ProfileError::Node {
+            node: label.to_owned(),
+            op_type: node.op_type.clone(),
+            domain: display_domain(&node.domain).to_owned(),
+            source,
+        };
+        let overflow = |what| ProfileError::Overflow {
+            node: label.to_owned(),
+            op_type: node.op_type.clone(),
+            domain: display_domain(&node.domain).to_owned(),
+            what,
+        };
+        let opset =
+            env.opsets
+                .get(&node.domain)
+                .copied()
+                .ok_or_else(|| ProfileError::MissingOpset {
+                    node: label.to_owned(),
+                    op_type: node.op_type.clone(),
+                    domain: display_domain(&node.domain).to_owned(),
+                })?;
+        let def = reg.lookup(&node.domain, &node.op_type, opset);
+        defs[nid.index()] = def;
+        let inputs_typed = node
+            .inputs
+            .iter()
+            .flatten()
+            .all(|id| states[id.index()].ty.is_some());
+        let constant = node
+            .inputs
+            .iter()
+            .flatten()
+            .all(|id| states[id.index()].constant)
+            && !has_subgraph(node);
+
+        let uncounted = match def {
+            None => Some(UncountedReason::NoCounter),
+            Some(_) if !inputs_typed => Some(UncountedReason::UnknownInputs),
+            Some(_) => None,
+        };
+        let mut cost = Cost::zero();
+        let mut inner_uncounted = Vec::new();
+        match (def, uncounted) {
+            (Some(def), None) => {
+                let scope = Scope {
+                    graph,
+                    states: &states,
+                    parent,
+                };
+                let mut cx = InferCtx::new(env, &scope, node, label, opset);
+                (def.infer)(&mut cx).map_err(node_err)?;
+                let InferCtx {
+                    outputs,
+                    values,
+                    extra_cost,
+                    inner_uncounted: inner,
+                    ..
+                } = cx;
+                for (j, (ty, value)) in outputs.into_iter().zip(values).enumerate() {
+                    let Some(id) = node.outputs[j] else { continue };
+                    let ty = ty.ok_or_else(|| {
+                        node_err(OpError::Invalid(format!(
+                            "the counter inferred no type for output {j} (`{}`)",
+                            graph.value(id).name
+                        )))
+                    })?;
+                    if type_overflows(&ty) {
+                        return Err(overflow("an output shape"));
+                    }
+                    let state = &mut states[id.index()];
+                    state.ty = Some(ty);
+                    state.known = OnceCell::from(Ok(value.map(Arc::new)));
+                    state.constant = constant;
+                }
+                let cx = CostCtx::new(graph, node, &states, opset);
+                cost = (def.cost)(&cx).map_err(node_err)?;
+                cost += &extra_cost;
+                inner_uncounted = inner;
+                if cost.is_overflow() {
+                    return Err(overflow("the cost"));
+                }
+            }
+            _ => {
+                // Without a counter the outputs keep the types the model declares, if any, so
+                // that the rest of the graph can still be inferred.
+                for id in node.outputs.iter().flatten() {
+                    let declared = graph.value(*id).declared.as_ref();
+                    let state = &mut states[id.index()];
+                    state.ty = declared
+                        .and_then(complete_tensor_type)
+                        .map(|t| ValueType::Tensor(substitute_type(&t, env.bindings)));
+                    state.constant = false;
+                }
+            }
+        }
+        let bytes: Dim = node
+            .inputs
+            .iter()
+            .chain(node.outputs.iter())
+            .flatten()
+            .filter_map(|id| states[id.index()].tensor())
+            .map(TensorType::bytes)
+            .sum();
+        if bytes.is_overflow() {
+            return Err(overflow("the memory traffic"));
+        }
+        nodes.push(NodeProfile {
+            id: nid,
+            name: label.to_owned(),
+            op_type: node.op_type.clone(),
+            domain: node.domain.clone(),
+            outputs: node
+                .outputs
+                .iter()
+                .flatten()
+                .map(|id| (graph.value(*id).name.clone(), states[id.index()].ty.clone()))
+                .collect(),
+            uncounted,
+            inner_uncounted,
+            cost,
+            bytes,
+            params: Dim::zero(),
+            constant,
+        });
+    }
+    Ok(GraphRun {
+        order,
+        states,
+        defs,
+        nodes,
+    })
+}
+
+/// Whether a node carries a subgraph (If, Loop, Scan, ...): its outputs then depend on more than
+/// its inputs, so it is never folded as a constant.
+fn has_subgraph(node: &flopscope_ir::Node) -> bool {
+    node.attrs.iter().any(|(_, a)| {
+        matches!(
+            a,
+            flopscope_ir::Attr::Graph(_) | flopscope_ir::Attr::Graphs(_)
+        )
+    })
+}
+
+/// The names a node's subgraphs read from enclosing scopes (recursively): implicit inputs that
+/// order the node after their producers.
+fn captured_names(node: &flopscope_ir::Node, out: &mut Vec<String>) {
+    for (_, attr) in &node.attrs {
+        let graphs: Vec<&Graph> = match attr {
+            flopscope_ir::Attr::Graph(g) => vec![g.as_ref()],
+            flopscope_ir::Attr::Graphs(gs) => gs.iter().map(|g| g.as_ref()).collect(),
+            _ => continue,
+        };
+        for g in graphs {
+            for v in &g.values {
+                if matches!(v.def, ValueDef::Outer) {
+                    out.push(v.name.clone());
+                }
+            }
+            for inner in &g.nodes {
+                captured_names(inner, out);
+            }
+        }
+    }
+}
+
 /// Kahn's algorithm, taking ready nodes in file order, so a file that is already sorted keeps
 /// its order and any order is deterministic. Iterative: deep graphs cannot overflow the stack.
 pub fn topological_order(graph: &Graph) -> Result<Vec<NodeId>, ProfileError> {
@@ -369,14 +490,20 @@ pub fn topological_order(graph: &Graph) -> Result<Vec<NodeId>, ProfileError> {
     let mut pending = vec![0usize; n];
     let mut consumers: Vec<Vec<usize>> = vec![Vec::new(); n];
     for (i, node) in graph.nodes.iter().enumerate() {
+        let mut captured = Vec::new();
+        captured_names(node, &mut captured);
+        let implicit = captured.iter().filter_map(|name| graph.find_value(name));
         let producers: BTreeSet<usize> = node
             .inputs
             .iter()
             .flatten()
-            .filter_map(|id| match graph.value(*id).def {
+            .copied()
+            .chain(implicit)
+            .filter_map(|id| match graph.value(id).def {
                 ValueDef::Node { node, .. } => Some(node.index()),
                 _ => None,
             })
+            .filter(|&p| p != i)
             .collect();
         pending[i] = producers.len();
         for p in producers {
@@ -633,9 +760,9 @@ impl Binder {
                 name: name.to_owned(),
                 what: "shape",
             }),
-            DeclaredType::Sequence(elem) => Ok(ValueType::Sequence(Box::new(
+            DeclaredType::Sequence(elem) => Ok(ValueType::Sequence(Some(Box::new(
                 self.type_of_declared(name, elem)?,
-            ))),
+            )))),
             DeclaredType::Optional(elem) => Ok(ValueType::Optional(Box::new(
                 self.type_of_declared(name, elem)?,
             ))),
@@ -684,16 +811,11 @@ impl Binder {
                     });
                 }
                 let elem = match (merged, elem_declared) {
-                    (Some(t), _) => t,
-                    (None, Some(d)) => self.type_of_declared(name, d)?,
-                    (None, None) => {
-                        return Err(ProfileError::UndeclaredInput {
-                            name: name.to_owned(),
-                            what: "sequence element type",
-                        });
-                    }
+                    (Some(t), _) => Some(t),
+                    (None, Some(d)) => self.type_of_declared(name, d).ok(),
+                    (None, None) => None,
                 };
-                Ok(ValueType::Sequence(Box::new(elem)))
+                Ok(ValueType::Sequence(elem.map(Box::new)))
             }
             ConstValue::Optional(inner) => {
                 let elem_declared = match declared {
@@ -735,8 +857,11 @@ fn merge_types(a: &ValueType, b: &ValueType, name: &str) -> ValueType {
                 .collect();
             ValueType::Tensor(TensorType::new(x.dtype, shape))
         }
+        (ValueType::Sequence(Some(x)), ValueType::Sequence(Some(y))) => {
+            ValueType::Sequence(Some(Box::new(merge_types(x, y, name))))
+        }
         (ValueType::Sequence(x), ValueType::Sequence(y)) => {
-            ValueType::Sequence(Box::new(merge_types(x, y, name)))
+            ValueType::Sequence(x.clone().or(y.clone()))
         }
         (ValueType::Optional(x), ValueType::Optional(y)) => {
             ValueType::Optional(Box::new(merge_types(x, y, name)))
@@ -775,7 +900,10 @@ fn substitute_type(t: &TensorType, bindings: &BTreeMap<String, Dim>) -> TensorTy
 fn substitute_value_type(t: &ValueType, bindings: &BTreeMap<String, Dim>) -> ValueType {
     match t {
         ValueType::Tensor(t) => ValueType::Tensor(substitute_type(t, bindings)),
-        ValueType::Sequence(e) => ValueType::Sequence(Box::new(substitute_value_type(e, bindings))),
+        ValueType::Sequence(e) => ValueType::Sequence(
+            e.as_ref()
+                .map(|e| Box::new(substitute_value_type(e, bindings))),
+        ),
         ValueType::Optional(e) => ValueType::Optional(Box::new(substitute_value_type(e, bindings))),
     }
 }
@@ -797,7 +925,8 @@ fn complete_tensor_type(declared: &DeclaredType) -> Option<TensorType> {
 fn type_overflows(ty: &ValueType) -> bool {
     match ty {
         ValueType::Tensor(t) => t.shape.iter().any(Dim::is_overflow) || t.bytes().is_overflow(),
-        ValueType::Sequence(t) | ValueType::Optional(t) => type_overflows(t),
+        ValueType::Sequence(Some(t)) | ValueType::Optional(t) => type_overflows(t),
+        ValueType::Sequence(None) => false,
     }
 }
 
@@ -812,7 +941,7 @@ fn totals(
         t.macs += &np.cost.macs;
         t.flops += &np.cost.flops;
         t.bytes += &np.bytes;
-        t.lower_bound |= np.uncounted.is_some();
+        t.lower_bound |= np.uncounted.is_some() || !np.inner_uncounted.is_empty();
     }
     for (id, class) in classes.roots() {
         let Some(ty) = states[id.index()].tensor() else {
@@ -871,6 +1000,12 @@ fn group_uncounted(nodes: &[NodeProfile]) -> Vec<Uncounted> {
                 .or_default()
                 .push(np.name.clone());
         }
+        for (domain, op_type, reason, path) in &np.inner_uncounted {
+            groups
+                .entry((domain.clone(), op_type.clone(), *reason))
+                .or_default()
+                .push(path.clone());
+        }
     }
     groups
         .into_iter()
@@ -886,4 +1021,122 @@ fn group_uncounted(nodes: &[NodeProfile]) -> Vec<Uncounted> {
 /// Formats a shape for messages.
 pub fn shape_string(shape: &[Dim]) -> String {
     ShapeDisplay(shape).to_string()
+}
+
+/// How deep subgraphs may nest while profiling (the frontend refuses deeper files already).
+const MAX_SUBGRAPH_DEPTH: usize = 64;
+
+/// What inferring a subgraph (an If branch, a Loop or Scan body) gave.
+#[derive(Debug, Clone)]
+pub struct SubgraphRun {
+    /// The subgraph's output types, in order (`None` where unknown).
+    pub outputs: Vec<Option<ValueType>>,
+    /// Output elements known before run time.
+    pub values: Vec<Option<Arc<TensorValue>>>,
+    /// The cost of one run of the subgraph.
+    pub cost: Cost,
+    /// Uncounted nodes inside it: (domain, op type, reason, path).
+    pub uncounted: Vec<(String, String, UncountedReason, String)>,
+}
+
+impl<'a> InferCtx<'a> {
+    /// Infers the subgraph held in attribute `attr` with its inputs of the given types (and
+    /// optionally known elements). Values it reads from enclosing graphs are taken from the
+    /// graphs being profiled.
+    pub fn run_subgraph(
+        &self,
+        attr: &str,
+        graph: &Graph,
+        inputs: &[(ValueType, Option<TensorValue>)],
+    ) -> Result<SubgraphRun, OpError> {
+        if self.env.depth >= MAX_SUBGRAPH_DEPTH {
+            return Err(OpError::Unsupported(format!(
+                "subgraphs nest more than {MAX_SUBGRAPH_DEPTH} deep"
+            )));
+        }
+        if inputs.len() != graph.inputs.len() {
+            return Err(OpError::Invalid(format!(
+                "subgraph `{attr}` has {} inputs, the op gives it {}",
+                graph.inputs.len(),
+                inputs.len()
+            )));
+        }
+        let mut states = initial_states(graph);
+        for (&id, (ty, value)) in graph.inputs.iter().zip(inputs) {
+            let state = &mut states[id.index()];
+            state.ty = Some(ty.clone());
+            state.known = OnceCell::from(Ok(value.clone().map(Arc::new)));
+        }
+        for (i, v) in graph.values.iter().enumerate() {
+            if !matches!(v.def, ValueDef::Outer) {
+                continue;
+            }
+            let outer = self.scope.lookup(&v.name).ok_or_else(|| {
+                OpError::Invalid(format!(
+                    "subgraph `{attr}` reads `{}`, which no enclosing graph defines",
+                    v.name
+                ))
+            })?;
+            let known = match outer.known() {
+                Ok(Some(value)) => Some(Arc::new(value.clone())),
+                _ => None,
+            };
+            states[i] = ValueState {
+                ty: outer.ty.clone(),
+                known: OnceCell::from(Ok(known)),
+                init: None,
+                constant: outer.constant,
+            };
+        }
+        let env = Env {
+            opsets: self.env.opsets,
+            bindings: self.env.bindings,
+            depth: self.env.depth + 1,
+        };
+        let run = run_graph(&env, graph, states, Some(self.scope))
+            .map_err(|e| OpError::Invalid(format!("in subgraph `{attr}`: {e}")))?;
+        let mut cost = Cost::zero();
+        let mut uncounted = Vec::new();
+        for np in &run.nodes {
+            cost += &np.cost;
+            let path = format!("{}/{attr}/{}", self.node_label, np.name);
+            if let Some(reason) = np.uncounted {
+                uncounted.push((np.domain.clone(), np.op_type.clone(), reason, path.clone()));
+            }
+            for (d, o, r, p) in &np.inner_uncounted {
+                uncounted.push((
+                    d.clone(),
+                    o.clone(),
+                    *r,
+                    format!("{}/{attr}/{p}", self.node_label),
+                ));
+            }
+        }
+        let outputs = graph
+            .outputs
+            .iter()
+            .map(|id| run.states[id.index()].ty.clone())
+            .collect();
+        let values = graph
+            .outputs
+            .iter()
+            .map(|id| match run.states[id.index()].known.get() {
+                Some(Ok(Some(v))) => Some(v.clone()),
+                _ => None,
+            })
+            .collect();
+        Ok(SubgraphRun {
+            outputs,
+            values,
+            cost,
+            uncounted,
+        })
+    }
+
+    /// Adds `times` runs of a subgraph to this node's cost, and its uncounted nodes to the
+    /// node's.
+    pub fn add_subgraph(&mut self, run: &SubgraphRun, times: &Dim) {
+        self.extra_cost += &run.cost.scaled(times);
+        self.inner_uncounted.extend(run.uncounted.iter().cloned());
+    }
 }

@@ -20,8 +20,8 @@ pub use ctx::{
     normalize_axis_inclusive, product,
 };
 pub use engine::{
-    NodeProfile, Profile, ProfileError, ProfileOptions, Totals, Uncounted, UncountedReason,
-    profile, shape_string, topological_order,
+    NodeProfile, Profile, ProfileError, ProfileOptions, SubgraphRun, Totals, Uncounted,
+    UncountedReason, profile, shape_string, topological_order,
 };
 pub use registry::{Conflict, CostFn, InferFn, OpDef, Opsets, Registry, Role, registry};
 

@@ -75,6 +75,8 @@ pub enum Attr {
     Strings(Vec<String>),
     Tensors(Vec<ConstTensor>),
     Graphs(Vec<Arc<Graph>>),
+    /// A type (`Optional`'s `type` attribute).
+    Type(DeclaredType),
     /// Kinds this IR keeps only by name (sparse tensors, type protos).
     Other(&'static str),
 }
@@ -93,6 +95,7 @@ impl Attr {
             Attr::Strings(_) => "a list of strings",
             Attr::Tensors(_) => "a list of tensors",
             Attr::Graphs(_) => "a list of graphs",
+            Attr::Type(_) => "a type",
             Attr::Other(kind) => kind,
         }
     }
@@ -139,6 +142,7 @@ from_attr!(&'a [f32], "a list of floats", Attr::Floats(v) => v.as_slice());
 from_attr!(&'a [String], "a list of strings", Attr::Strings(v) => v.as_slice());
 from_attr!(&'a ConstTensor, "a tensor", Attr::Tensor(v) => v);
 from_attr!(&'a Graph, "a graph", Attr::Graph(v) => v.as_ref());
+from_attr!(&'a DeclaredType, "a type", Attr::Type(v) => v);
 
 /// One operation of a graph.
 #[derive(Debug, Clone)]

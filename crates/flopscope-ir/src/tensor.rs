@@ -59,7 +59,9 @@ impl fmt::Display for TensorType {
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum ValueType {
     Tensor(TensorType),
-    Sequence(Box<ValueType>),
+    /// A sequence of values of one type; `None` while nothing says what the elements are (an
+    /// empty sequence before anything is inserted).
+    Sequence(Option<Box<ValueType>>),
     Optional(Box<ValueType>),
 }
 
@@ -86,7 +88,8 @@ impl fmt::Display for ValueType {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ValueType::Tensor(t) => write!(f, "{t}"),
-            ValueType::Sequence(t) => write!(f, "seq({t})"),
+            ValueType::Sequence(Some(t)) => write!(f, "seq({t})"),
+            ValueType::Sequence(None) => write!(f, "seq(?)"),
             ValueType::Optional(t) => write!(f, "optional({t})"),
         }
     }

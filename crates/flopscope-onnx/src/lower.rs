@@ -324,7 +324,10 @@ fn lower_attr(
                 .map(|g| lower_graph(g, depth + 1).map(Arc::new))
                 .collect::<Result<_, _>>()?,
         ),
-        at::TYPE_PROTO => Attr::Other("a type"),
+        at::TYPE_PROTO => match a.tp {
+            Some(tp) => Attr::Type(lower_type(tp, &name)?),
+            None => Attr::Other("an empty type attribute"),
+        },
         at::TYPE_PROTOS => Attr::Other("a list of types"),
         other => {
             return Err(ModelError::BadAttributeType {

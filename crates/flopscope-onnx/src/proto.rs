@@ -103,6 +103,8 @@ pub(crate) struct AttributeProto {
     pub(crate) g: Option<GraphProto>,
     #[prost(message, optional, tag = "22")]
     pub(crate) sparse_tensor: Option<SparseTensorProto>,
+    #[prost(message, optional, tag = "14")]
+    pub(crate) tp: Option<TypeProto>,
     #[prost(float, repeated, packed = "false", tag = "7")]
     pub(crate) floats: Vec<f32>,
     #[prost(int64, repeated, packed = "false", tag = "8")]

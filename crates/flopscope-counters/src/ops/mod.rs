@@ -2,11 +2,13 @@
 //! `inventory::submit!`; nothing here lists them.
 
 mod constant;
+mod control_flow;
 mod conv;
 mod elementwise;
 mod matmul;
 mod norm;
 mod pool;
+mod sequence;
 mod shape;
 #[cfg(test)]
 mod testing;

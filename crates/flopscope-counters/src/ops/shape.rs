@@ -2,7 +2,7 @@
 //! inputs' elements are known (shape computations such as Shape → Gather → Concat → Reshape)
 //! the outputs' elements are folded, symbolically where dims are symbols.
 
-use flopscope_ir::{DType, Dim, Elements, TensorType, TensorValue};
+use flopscope_ir::{DType, Dim, Elements, TensorType, TensorValue, ValueType};
 
 use super::{no_flops, same_as_input};
 use crate::{
@@ -507,11 +507,20 @@ inventory::submit! {
         op_type: "Identity",
         opsets: Opsets::since(1),
         roles: &[Role::Data],
-        infer: |cx| {
-            let x = cx.tensor(0)?.clone();
-            let data = elements(cx, 0)?;
-            set_maybe_value(cx, x, data);
-            Ok(())
+        infer: |cx| match cx.input_type(0)? {
+            Some(ValueType::Tensor(x)) => {
+                let x = x.clone();
+                let data = elements(cx, 0)?;
+                set_maybe_value(cx, x, data);
+                Ok(())
+            }
+            // Sequences and optionals (opset 14 and 16) pass through.
+            Some(other) => {
+                let other = other.clone();
+                cx.set_type(0, other);
+                Ok(())
+            }
+            None => Err(OpError::MissingInput(0)),
         },
         cost: no_flops,
         formula: "0 (data movement)",
