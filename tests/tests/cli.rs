@@ -205,3 +205,22 @@ fn ops_lists_the_registry() {
         .expect("Conv listed");
     assert!(conv["formula"].as_str().unwrap().contains("macs"));
 }
+
+#[test]
+fn model_local_functions_are_inferred_through() {
+    // `y = Relu(x * alpha)` inside `local::ScaledRelu`, x: [batch, 8]; alpha comes from the
+    // calling node's attribute.
+    let p = path("models/local_function.onnx");
+    let report = json(&flopscope(&["profile", &p, "--format", "json"]));
+    assert_eq!(report["uncounted"].as_array().unwrap().len(), 0);
+    assert_eq!(
+        report["model"]["outputs"][0]["shape"],
+        serde_json::json!(["batch", 8])
+    );
+    assert_eq!(report["totals"]["flops_by_kind"]["mul"], "8*batch");
+    let report = json(&flopscope(&[
+        "profile", &p, "--dim", "batch=3", "--format", "json",
+    ]));
+    assert_eq!(report["totals"]["flops_by_kind"]["mul"], 3 * 8);
+    assert_eq!(report["totals"]["flops_by_kind"]["cmp"], 3 * 8);
+}

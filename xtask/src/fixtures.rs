@@ -12,8 +12,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use onnx_protobuf::tensor_shape_proto::Dimension;
 use onnx_protobuf::{
-    GraphProto, ModelProto, NodeProto, OperatorSetIdProto, TensorShapeProto, TypeProto,
-    ValueInfoProto, type_proto,
+    AttributeProto, FunctionProto, GraphProto, ModelProto, NodeProto, OperatorSetIdProto,
+    TensorShapeProto, TypeProto, ValueInfoProto, attribute_proto, type_proto,
 };
 use protobuf::Message;
 
@@ -160,6 +160,14 @@ fn models(zoo: &Path) -> Result<Vec<Fixture>> {
             ),
         });
     }
+    fixtures.push(Fixture {
+        path: "models/local_function.onnx".to_owned(),
+        bytes: local_function(&[("", 17), ("local", 1)])?,
+        about: "built by the xtask: `x` float[batch, 8] → `local::ScaledRelu(alpha = 2)` → `y`, \
+                a model-local function whose body is `Relu(Mul(x, Constant(value_float = \
+                @alpha)))`"
+            .to_owned(),
+    });
     Ok(fixtures)
 }
 
@@ -254,6 +262,66 @@ fn bad(models: &[Fixture]) -> Result<Vec<Fixture>> {
         ),
         fixture("empty.onnx", Vec::new(), "a zero-byte file"),
     ])
+}
+
+/// A model calling a model-local function that reads one of the caller's attributes.
+fn local_function(opsets: &[(&str, i64)]) -> Result<Vec<u8>> {
+    let float_attr = |name: &str, reference: Option<&str>, value: f32| AttributeProto {
+        name: name.to_owned(),
+        ref_attr_name: reference.unwrap_or_default().to_owned(),
+        f: if reference.is_some() { 0.0 } else { value },
+        type_: protobuf::EnumOrUnknown::new(attribute_proto::AttributeType::FLOAT),
+        ..Default::default()
+    };
+    let mut scale = node("scale", "Constant", "", &[], &["scale"]);
+    scale
+        .attribute
+        .push(float_attr("value_float", Some("alpha"), 0.0));
+    let function = FunctionProto {
+        name: "ScaledRelu".to_owned(),
+        domain: "local".to_owned(),
+        input: vec!["x".to_owned()],
+        output: vec!["y".to_owned()],
+        attribute: vec!["alpha".to_owned()],
+        node: vec![
+            scale,
+            node("mul", "Mul", "", &["x", "scale"], &["s"]),
+            node("relu", "Relu", "", &["s"], &["y"]),
+        ],
+        opset_import: vec![OperatorSetIdProto {
+            domain: String::new(),
+            version: 17,
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    let mut call = node("call", "ScaledRelu", "local", &["x"], &["y"]);
+    call.attribute.push(float_attr("alpha", None, 2.0));
+    let batch_by_8 = |name: &str| {
+        let mut v = value(name, Some(&[1, 8]));
+        if let Some(t) = v.type_.as_mut() {
+            let mut batch = Dimension::new();
+            batch.set_dim_param("batch".to_owned());
+            if let Some(type_proto::Value::TensorType(tensor)) = t.value.as_mut()
+                && let Some(shape) = tensor.shape.as_mut()
+            {
+                shape.dim[0] = batch;
+            }
+        }
+        v
+    };
+    let g = graph(
+        "local_function",
+        vec![call],
+        vec![batch_by_8("x")],
+        vec![batch_by_8("y")],
+        vec![],
+    );
+    let mut bytes = model(opsets, g)?;
+    let mut m = ModelProto::parse_from_bytes(&bytes)?;
+    m.functions.push(function);
+    bytes = m.write_to_bytes()?;
+    Ok(bytes)
 }
 
 fn readme(fixtures: &[Fixture]) -> Fixture {

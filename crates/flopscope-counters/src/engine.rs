@@ -8,8 +8,8 @@ use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
 use std::sync::Arc;
 
 use flopscope_ir::{
-    ConstTensor, ConstValue, DeclaredType, Dim, Graph, Model, NodeId, ShapeDisplay, TensorType,
-    TensorValue, ValueDef, ValueId, ValueType, display_domain,
+    ConstTensor, ConstValue, DeclaredType, Dim, Function, Graph, Model, NodeId, ShapeDisplay,
+    TensorType, TensorValue, ValueDef, ValueId, ValueType, display_domain,
 };
 
 use crate::ctx::ValueState;
@@ -201,6 +201,7 @@ pub fn profile<'a>(model: &'a Model, options: &'a ProfileOptions) -> Result<Prof
     let env = Env {
         opsets: &model.opsets,
         bindings: &bindings,
+        functions: &model.functions,
         depth: 0,
     };
     let GraphRun {
@@ -252,6 +253,8 @@ pub(crate) struct Env<'e> {
     pub(crate) opsets: &'e BTreeMap<String, i64>,
     /// Values of the model's named dims.
     pub(crate) bindings: &'e BTreeMap<String, Dim>,
+    /// Model-local functions, called like ops.
+    pub(crate) functions: &'e [Function],
     /// How many subgraphs deep this graph is.
     pub(crate) depth: usize,
 }
@@ -352,13 +355,38 @@ pub(crate) fn run_graph<'g>(
             .all(|id| states[id.index()].constant)
             && !has_subgraph(node);
 
-        let uncounted = match def {
-            None => Some(UncountedReason::NoCounter),
-            Some(_) if !inputs_typed => Some(UncountedReason::UnknownInputs),
+        // A node without a record may call a model-local function.
+        let function = match def {
+            None => env
+                .functions
+                .iter()
+                .find(|f| f.domain == node.domain && f.name == node.op_type),
             Some(_) => None,
+        };
+        let uncounted = match (def, function) {
+            (None, None) => Some(UncountedReason::NoCounter),
+            _ if !inputs_typed => Some(UncountedReason::UnknownInputs),
+            _ => None,
         };
         let mut cost = Cost::zero();
         let mut inner_uncounted = Vec::new();
+        if let (Some(f), None) = (function, uncounted) {
+            let call = call_function(env, f, node, label, &states).map_err(node_err)?;
+            for (j, (ty, value)) in call.outputs.into_iter().zip(call.values).enumerate() {
+                let Some(id) = node.outputs.get(j).copied().flatten() else {
+                    continue;
+                };
+                let state = &mut states[id.index()];
+                state.ty = ty;
+                state.known = OnceCell::from(Ok(value));
+                state.constant = false;
+            }
+            cost = call.cost;
+            inner_uncounted = call.uncounted;
+            if cost.is_overflow() {
+                return Err(overflow("the cost"));
+            }
+        }
         match (def, uncounted) {
             (Some(def), None) => {
                 let scope = Scope {
@@ -399,6 +427,7 @@ pub(crate) fn run_graph<'g>(
                     return Err(overflow("the cost"));
                 }
             }
+            (None, None) => {}
             _ => {
                 // Without a counter the outputs keep the types the model declares, if any, so
                 // that the rest of the graph can still be inferred.
@@ -1091,6 +1120,7 @@ impl<'a> InferCtx<'a> {
         let env = Env {
             opsets: self.env.opsets,
             bindings: self.env.bindings,
+            functions: self.env.functions,
             depth: self.env.depth + 1,
         };
         let run = run_graph(&env, graph, states, Some(self.scope))
@@ -1138,5 +1168,113 @@ impl<'a> InferCtx<'a> {
     pub fn add_subgraph(&mut self, run: &SubgraphRun, times: &Dim) {
         self.extra_cost += &run.cost.scaled(times);
         self.inner_uncounted.extend(run.uncounted.iter().cloned());
+    }
+}
+
+/// Runs a model-local function's body for one calling node: its formal inputs take the node's
+/// input types, attribute references take the node's attributes (or their defaults).
+fn call_function(
+    env: &Env<'_>,
+    f: &Function,
+    node: &flopscope_ir::Node,
+    label: &str,
+    states: &[ValueState<'_>],
+) -> Result<SubgraphRun, OpError> {
+    if env.depth >= MAX_SUBGRAPH_DEPTH {
+        return Err(OpError::Unsupported(format!(
+            "functions and subgraphs nest more than {MAX_SUBGRAPH_DEPTH} deep"
+        )));
+    }
+    let mut body = f.body.clone();
+    bind_attribute_refs(&mut body, node, f);
+    let mut body_states = initial_states(&body);
+    for (k, &id) in body.inputs.iter().enumerate() {
+        if let Some(Some(caller)) = node.inputs.get(k) {
+            let from = &states[caller.index()];
+            let known = match from.known() {
+                Ok(Some(v)) => Some(Arc::new(v.clone())),
+                _ => None,
+            };
+            body_states[id.index()] = ValueState {
+                ty: from.ty.clone(),
+                known: OnceCell::from(Ok(known)),
+                init: None,
+                constant: from.constant,
+            };
+        }
+    }
+    let mut opsets = env.opsets.clone();
+    opsets.extend(f.opsets.iter().map(|(d, v)| (d.clone(), *v)));
+    let inner = Env {
+        opsets: &opsets,
+        bindings: env.bindings,
+        functions: env.functions,
+        depth: env.depth + 1,
+    };
+    let run = run_graph(&inner, &body, body_states, None)
+        .map_err(|e| OpError::Invalid(format!("in function `{}`: {e}", f.name)))?;
+    let mut cost = Cost::zero();
+    let mut uncounted = Vec::new();
+    for np in &run.nodes {
+        cost += &np.cost;
+        if let Some(reason) = np.uncounted {
+            uncounted.push((
+                np.domain.clone(),
+                np.op_type.clone(),
+                reason,
+                format!("{label}/{}", np.name),
+            ));
+        }
+        for (d, o, r, p) in &np.inner_uncounted {
+            uncounted.push((d.clone(), o.clone(), *r, format!("{label}/{p}")));
+        }
+    }
+    Ok(SubgraphRun {
+        outputs: body
+            .outputs
+            .iter()
+            .map(|id| run.states[id.index()].ty.clone())
+            .collect(),
+        values: body
+            .outputs
+            .iter()
+            .map(|id| match run.states[id.index()].known.get() {
+                Some(Ok(Some(v))) => Some(v.clone()),
+                _ => None,
+            })
+            .collect(),
+        cost,
+        uncounted,
+    })
+}
+
+/// Replaces every `Attr::Ref` in a function body (and its subgraphs) by the calling node's
+/// attribute of that name, or the function's default; a reference to neither is dropped (the
+/// attribute is then absent, as ONNX specifies).
+fn bind_attribute_refs(graph: &mut Graph, caller: &flopscope_ir::Node, f: &Function) {
+    for node in &mut graph.nodes {
+        let mut attrs = Vec::with_capacity(node.attrs.len());
+        for (name, attr) in node.attrs.drain(..) {
+            match attr {
+                flopscope_ir::Attr::Ref(reference) => {
+                    let value = caller.raw_attr(&reference).cloned().or_else(|| {
+                        f.attributes
+                            .iter()
+                            .find(|(n, _)| *n == reference)
+                            .and_then(|(_, d)| d.clone())
+                    });
+                    if let Some(value) = value {
+                        attrs.push((name, value));
+                    }
+                }
+                flopscope_ir::Attr::Graph(g) => {
+                    let mut g = (*g).clone();
+                    bind_attribute_refs(&mut g, caller, f);
+                    attrs.push((name, flopscope_ir::Attr::Graph(Arc::new(g))));
+                }
+                other => attrs.push((name, other)),
+            }
+        }
+        node.attrs = attrs;
     }
 }

@@ -77,6 +77,8 @@ pub enum Attr {
     Graphs(Vec<Arc<Graph>>),
     /// A type (`Optional`'s `type` attribute).
     Type(DeclaredType),
+    /// Inside a function body: the value of the calling node's attribute of this name.
+    Ref(String),
     /// Kinds this IR keeps only by name (sparse tensors, type protos).
     Other(&'static str),
 }
@@ -96,6 +98,7 @@ impl Attr {
             Attr::Tensors(_) => "a list of tensors",
             Attr::Graphs(_) => "a list of graphs",
             Attr::Type(_) => "a type",
+            Attr::Ref(_) => "a reference to a function attribute",
             Attr::Other(kind) => kind,
         }
     }
@@ -269,6 +272,19 @@ impl Graph {
     }
 }
 
+/// A model-local function: nodes of `domain::name` run its body.
+#[derive(Debug, Clone, Default)]
+pub struct Function {
+    pub domain: String,
+    pub name: String,
+    /// The body: its inputs and outputs are the function's formal inputs and outputs, in order.
+    pub body: Graph,
+    /// Attributes the caller may set; those with a default carry it.
+    pub attributes: Vec<(String, Option<Attr>)>,
+    /// The function's own opset imports (they override the model's for its body).
+    pub opsets: BTreeMap<String, i64>,
+}
+
 /// A whole model: the main graph and what it was built with.
 #[derive(Debug, Clone, Default)]
 pub struct Model {
@@ -278,6 +294,8 @@ pub struct Model {
     /// Operator set version per domain (the default domain is `""`).
     pub opsets: BTreeMap<String, i64>,
     pub graph: Graph,
+    /// Model-local functions.
+    pub functions: Vec<Function>,
 }
 
 impl Model {

@@ -12,8 +12,8 @@ mod tensor;
 pub use dim::{Dim, DimError, ParseDimError};
 pub use dtype::DType;
 pub use graph::{
-    Attr, AttrError, DeclaredType, FromAttr, Graph, Model, Node, NodeId, Value, ValueDef, ValueId,
-    display_domain,
+    Attr, AttrError, DeclaredType, FromAttr, Function, Graph, Model, Node, NodeId, Value, ValueDef,
+    ValueId, display_domain,
 };
 pub use tensor::{
     ConstTensor, ConstValue, DecodeError, Elements, ShapeDisplay, Storage, TensorType, TensorValue,

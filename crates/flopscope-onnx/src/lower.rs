@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use flopscope_ir::{
-    Attr, ConstTensor, ConstValue, DType, DeclaredType, Dim, Graph, Model, Node, NodeId, Storage,
-    Value, ValueDef, ValueId,
+    Attr, ConstTensor, ConstValue, DType, DeclaredType, Dim, Function, Graph, Model, Node, NodeId,
+    Storage, Value, ValueDef, ValueId,
 };
 
 use crate::ModelError;
@@ -39,12 +39,57 @@ pub(crate) fn lower_model(p: proto::ModelProto) -> Result<Model, ModelError> {
     }
     let graph = p.graph.ok_or(ModelError::NoGraph)?;
     let graph = lower_graph(graph, 0)?;
+    let functions = p
+        .functions
+        .into_iter()
+        .map(lower_function)
+        .collect::<Result<_, _>>()?;
     Ok(Model {
         ir_version,
         producer_name: p.producer_name.unwrap_or_default(),
         producer_version: p.producer_version.unwrap_or_default(),
         opsets,
         graph,
+        functions,
+    })
+}
+
+/// A model-local function: its body becomes a graph whose inputs and outputs are the formal
+/// parameters.
+fn lower_function(f: proto::FunctionProto) -> Result<Function, ModelError> {
+    let name = f.name.unwrap_or_default();
+    let named = |n: &String| proto::ValueInfoProto {
+        name: Some(n.clone()),
+        r#type: None,
+    };
+    let body = proto::GraphProto {
+        node: f.node,
+        name: Some(name.clone()),
+        input: f.input.iter().map(named).collect(),
+        output: f.output.iter().map(named).collect(),
+        value_info: f.value_info,
+        ..Default::default()
+    };
+    let body = lower_graph(body, 1)?;
+    let mut attributes: Vec<(String, Option<Attr>)> =
+        f.attribute.into_iter().map(|a| (a, None)).collect();
+    for (i, a) in f.attribute_proto.into_iter().enumerate() {
+        let (attr_name, value) = lower_attr(a, &name, i, 1)?;
+        attributes.push((attr_name, Some(value)));
+    }
+    let mut opsets = std::collections::BTreeMap::new();
+    for import in f.opset_import {
+        opsets.insert(
+            normalize_domain(import.domain.unwrap_or_default()),
+            import.version.unwrap_or(1),
+        );
+    }
+    Ok(Function {
+        domain: normalize_domain(f.domain.unwrap_or_default()),
+        name,
+        body,
+        attributes,
+        opsets,
     })
 }
 
@@ -279,8 +324,8 @@ fn lower_attr(
             index,
         });
     }
-    if a.ref_attr_name.as_deref().is_some_and(|r| !r.is_empty()) {
-        return Ok((name, Attr::Other("a reference to a function attribute")));
+    if let Some(reference) = a.ref_attr_name.clone().filter(|r| !r.is_empty()) {
+        return Ok((name, Attr::Ref(reference)));
     }
     // Models before IR version 2 may omit the type; it is then the one field that is set.
     let code = match a.r#type.unwrap_or(0) {

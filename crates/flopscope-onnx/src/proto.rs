@@ -21,6 +21,35 @@ pub(crate) struct ModelProto {
     pub(crate) producer_version: Option<String>,
     #[prost(message, optional, tag = "7")]
     pub(crate) graph: Option<GraphProto>,
+    #[prost(message, repeated, tag = "25")]
+    pub(crate) functions: Vec<FunctionProto>,
+}
+
+/// A model-local function: a named sub-graph that nodes call like an op.
+#[derive(Clone, PartialEq, prost::Message)]
+pub(crate) struct FunctionProto {
+    #[prost(string, optional, tag = "1")]
+    pub(crate) name: Option<String>,
+    #[prost(string, repeated, tag = "4")]
+    pub(crate) input: Vec<String>,
+    #[prost(string, repeated, tag = "5")]
+    pub(crate) output: Vec<String>,
+    /// Attribute names without defaults.
+    #[prost(string, repeated, tag = "6")]
+    pub(crate) attribute: Vec<String>,
+    /// Attributes with defaults.
+    #[prost(message, repeated, tag = "11")]
+    pub(crate) attribute_proto: Vec<AttributeProto>,
+    #[prost(message, repeated, tag = "7")]
+    pub(crate) node: Vec<NodeProto>,
+    #[prost(message, repeated, tag = "9")]
+    pub(crate) opset_import: Vec<OperatorSetIdProto>,
+    #[prost(string, optional, tag = "10")]
+    pub(crate) domain: Option<String>,
+    #[prost(string, optional, tag = "13")]
+    pub(crate) overload: Option<String>,
+    #[prost(message, repeated, tag = "12")]
+    pub(crate) value_info: Vec<ValueInfoProto>,
 }
 
 #[derive(Clone, PartialEq, prost::Message)]
