@@ -6,6 +6,7 @@
 mod conformance;
 mod fixtures;
 mod strip;
+mod verify;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -48,6 +49,18 @@ enum Task {
         #[arg(long, short)]
         verbose: bool,
     },
+    /// Compare every value's inferred shape with ONNX Runtime's (needs ONNX Runtime: set
+    /// ORT_DYLIB_PATH, or pip install onnxruntime).
+    VerifyShapes {
+        /// The model to check.
+        model: Option<PathBuf>,
+        /// An input's shape: NAME=1x3x224x224.
+        #[arg(long = "input", value_name = "NAME=SHAPE")]
+        inputs: Vec<String>,
+        /// Check every model of a zoo folder at the input sizes its ANCHORS.json lists.
+        #[arg(long, value_name = "DIR")]
+        zoo: Option<PathBuf>,
+    },
     /// Regenerate the committed fixtures under `fixtures/` from the shared model zoo.
     Fixtures {
         /// The shared directory holding `zoo/` [default: ../shared, from the workspace root].
@@ -84,6 +97,9 @@ fn run(task: Task) -> anyhow::Result<()> {
             min_bytes,
         } => strip::run(&input, &output, min_bytes),
         Task::Fixtures { shared, check } => fixtures::run(shared, check),
+        Task::VerifyShapes { model, inputs, zoo } => {
+            verify::run(model.as_deref(), &inputs, zoo.as_deref())
+        }
         Task::Conformance {
             dir,
             filter,

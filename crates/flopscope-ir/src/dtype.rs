@@ -76,6 +76,13 @@ impl DType {
         })
     }
 
+    /// The standard code of this type (the inverse of [`DType::from_code`]).
+    pub fn code(self) -> i32 {
+        (1..=26)
+            .find(|&c| DType::from_code(c) == Some(self))
+            .unwrap_or(0)
+    }
+
     /// Storage size of one element in bits; `None` for strings (variable size).
     pub fn bits(self) -> Option<u32> {
         use DType::*;
@@ -198,6 +205,9 @@ mod tests {
         names.dedup();
         assert_eq!(names.len(), 26);
         assert_eq!(DType::from_code(7), Some(DType::Int64));
+        for d in all {
+            assert_eq!(DType::from_code(d.code()), Some(d));
+        }
     }
 
     #[test]

@@ -1,0 +1,252 @@
+//! The ONNX Runtime bridge: runs a model through the `ort` crate (`load-dynamic`: the shared
+//! library is found at run time, never downloaded at build time) and reports the runtime type
+//! of every output. The shape oracle of the tests: `cargo xtask verify-shapes` exposes every
+//! intermediate value as an output and compares its runtime shape with flopscope's.
+
+use std::borrow::Cow;
+use std::path::{Path, PathBuf};
+
+use flopscope_ir::DType;
+use ort::session::builder::GraphOptimizationLevel;
+use ort::session::{Session, SessionInputValue};
+use ort::value::{DynValue, Tensor, TensorElementType, ValueType as OrtType};
+
+/// Why ONNX Runtime could not be used or could not run the model.
+#[derive(Debug, thiserror::Error)]
+pub enum OrtError {
+    #[error(
+        "ONNX Runtime is not available: {0}. Install it with `pip install onnxruntime` and set \
+         ORT_DYLIB_PATH to its libonnxruntime.so (in onnxruntime/capi/)"
+    )]
+    NotFound(String),
+    #[error("ONNX Runtime: {0}")]
+    Runtime(String),
+    #[error("input `{name}` has element type {dtype}, which flopscope cannot make random data for")]
+    UnsupportedInput { name: String, dtype: DType },
+}
+
+fn runtime<E: std::fmt::Display>(e: E) -> OrtError {
+    OrtError::Runtime(e.to_string())
+}
+
+/// The shared library: `ORT_DYLIB_PATH`, else the one inside an installed `onnxruntime` Python
+/// package.
+pub fn find_library() -> Result<PathBuf, OrtError> {
+    if let Some(path) = std::env::var_os("ORT_DYLIB_PATH") {
+        let path = PathBuf::from(path);
+        return if path.is_file() {
+            Ok(path)
+        } else {
+            Err(OrtError::NotFound(format!(
+                "ORT_DYLIB_PATH={} is not a file",
+                path.display()
+            )))
+        };
+    }
+    let output = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import onnxruntime, os; print(os.path.dirname(onnxruntime.__file__))",
+        ])
+        .output()
+        .map_err(|e| {
+            OrtError::NotFound(format!(
+                "ORT_DYLIB_PATH is not set and python3 could not be run ({e})"
+            ))
+        })?;
+    let dir = String::from_utf8_lossy(&output.stdout).trim().to_owned();
+    if !output.status.success() || dir.is_empty() {
+        return Err(OrtError::NotFound(
+            "ORT_DYLIB_PATH is not set and no onnxruntime Python package was found".into(),
+        ));
+    }
+    let capi = Path::new(&dir).join("capi");
+    let mut libs: Vec<PathBuf> = std::fs::read_dir(&capi)
+        .map_err(|e| OrtError::NotFound(format!("{}: {e}", capi.display())))?
+        .filter_map(|e| Some(e.ok()?.path()))
+        .filter(|p| {
+            p.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
+                n.starts_with("libonnxruntime.so")
+                    || n.starts_with("libonnxruntime.") && n.ends_with(".dylib")
+            })
+        })
+        .collect();
+    libs.sort();
+    libs.pop()
+        .ok_or_else(|| OrtError::NotFound(format!("no libonnxruntime in {}", capi.display())))
+}
+
+/// A loaded ONNX Runtime.
+#[derive(Debug)]
+pub struct Runtime {
+    env: ort::environment::Environment,
+}
+
+/// The runtime type of one output.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RuntimeValue {
+    Tensor {
+        dtype: Option<DType>,
+        shape: Vec<i64>,
+    },
+    /// A sequence, map or optional (kind named).
+    Other(String),
+}
+
+/// An input to feed: a name, an element type and a shape; the data is made up.
+#[derive(Debug, Clone)]
+pub struct InputSpec {
+    pub name: String,
+    pub dtype: DType,
+    pub shape: Vec<usize>,
+}
+
+impl Runtime {
+    /// Loads the shared library found by [`find_library`].
+    pub fn load() -> Result<Runtime, OrtError> {
+        let library = find_library()?;
+        let env = ort::init_from(&library)
+            .map_err(|e| OrtError::NotFound(format!("{}: {e}", library.display())))?
+            .build()
+            .map_err(runtime)?;
+        Ok(Runtime { env })
+    }
+
+    /// Runs a serialized model once on deterministic pseudo-random inputs and returns every
+    /// graph output's runtime type, in the model's output order. Graph optimizations are off,
+    /// so every value is computed as the graph states it.
+    pub fn run(
+        &self,
+        model: &[u8],
+        inputs: &[InputSpec],
+    ) -> Result<Vec<(String, RuntimeValue)>, OrtError> {
+        let mut session = Session::builder(&self.env)
+            .map_err(runtime)?
+            .with_optimization_level(GraphOptimizationLevel::Disable)
+            .map_err(runtime)?
+            .with_intra_threads(1)
+            .map_err(runtime)?
+            .commit_from_memory(model)
+            .map_err(runtime)?;
+        let mut feeds: Vec<(Cow<'_, str>, SessionInputValue<'_>)> =
+            Vec::with_capacity(inputs.len());
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        for spec in inputs {
+            let value = random_tensor(spec, &mut seed)?;
+            feeds.push((
+                Cow::Owned(spec.name.clone()),
+                SessionInputValue::from(value),
+            ));
+        }
+        let outputs = session.run(feeds).map_err(runtime)?;
+        Ok(outputs
+            .iter()
+            .map(|(name, value)| (name.to_owned(), describe(&value)))
+            .collect())
+    }
+}
+
+fn describe(value: &ort::value::DynValueRef<'_>) -> RuntimeValue {
+    match value.dtype() {
+        OrtType::Tensor { ty, shape, .. } => RuntimeValue::Tensor {
+            dtype: dtype_of(*ty),
+            shape: shape.iter().copied().collect(),
+        },
+        OrtType::Sequence(_) => RuntimeValue::Other("a sequence".into()),
+        OrtType::Map { .. } => RuntimeValue::Other("a map".into()),
+        OrtType::Optional(_) => RuntimeValue::Other("an optional".into()),
+    }
+}
+
+fn dtype_of(t: TensorElementType) -> Option<DType> {
+    use TensorElementType as T;
+    Some(match t {
+        T::Float32 => DType::Float32,
+        T::Uint8 => DType::Uint8,
+        T::Int8 => DType::Int8,
+        T::Uint16 => DType::Uint16,
+        T::Int16 => DType::Int16,
+        T::Int32 => DType::Int32,
+        T::Int64 => DType::Int64,
+        T::String => DType::String,
+        T::Bool => DType::Bool,
+        T::Float16 => DType::Float16,
+        T::Float64 => DType::Float64,
+        T::Uint32 => DType::Uint32,
+        T::Uint64 => DType::Uint64,
+        T::Bfloat16 => DType::Bfloat16,
+        T::Complex64 => DType::Complex64,
+        T::Complex128 => DType::Complex128,
+        T::Float8E4M3FN => DType::Float8e4m3fn,
+        T::Float8E4M3FNUZ => DType::Float8e4m3fnuz,
+        T::Float8E5M2 => DType::Float8e5m2,
+        T::Float8E5M2FNUZ => DType::Float8e5m2fnuz,
+        T::Uint4 => DType::Uint4,
+        T::Int4 => DType::Int4,
+        T::Float4E2M1 => DType::Float4e2m1,
+        T::Uint2 => DType::Uint2,
+        T::Int2 => DType::Int2,
+        T::Float8E8M0 => DType::Float8e8m0,
+        _ => return None,
+    })
+}
+
+/// xorshift64: deterministic data, the same on every run.
+fn next(seed: &mut u64) -> u64 {
+    *seed ^= *seed << 13;
+    *seed ^= *seed >> 7;
+    *seed ^= *seed << 17;
+    *seed
+}
+
+/// Made-up data of the input's type: floats in [-1, 1), integers in [0, 8) (small enough to be
+/// valid token ids and indices), bools false.
+fn random_tensor(spec: &InputSpec, seed: &mut u64) -> Result<DynValue, OrtError> {
+    let shape: Vec<i64> = spec.shape.iter().map(|&d| d as i64).collect();
+    let count: usize = spec.shape.iter().product();
+    let value = match spec.dtype {
+        DType::Float32 => {
+            #[allow(clippy::cast_precision_loss)]
+            let data: Vec<f32> = (0..count)
+                .map(|_| (next(seed) % 2000) as f32 / 1000.0 - 1.0)
+                .collect();
+            Tensor::from_array((shape, data))
+                .map_err(runtime)?
+                .into_dyn()
+        }
+        DType::Float64 => {
+            #[allow(clippy::cast_precision_loss)]
+            let data: Vec<f64> = (0..count)
+                .map(|_| (next(seed) % 2000) as f64 / 1000.0 - 1.0)
+                .collect();
+            Tensor::from_array((shape, data))
+                .map_err(runtime)?
+                .into_dyn()
+        }
+        DType::Int64 => {
+            let data: Vec<i64> = (0..count).map(|_| (next(seed) % 8) as i64).collect();
+            Tensor::from_array((shape, data))
+                .map_err(runtime)?
+                .into_dyn()
+        }
+        DType::Int32 => {
+            let data: Vec<i32> = (0..count).map(|_| (next(seed) % 8) as i32).collect();
+            Tensor::from_array((shape, data))
+                .map_err(runtime)?
+                .into_dyn()
+        }
+        DType::Bool => {
+            let data = vec![false; count];
+            Tensor::from_array((shape, data))
+                .map_err(runtime)?
+                .into_dyn()
+        }
+        dtype => {
+            return Err(OrtError::UnsupportedInput {
+                name: spec.name.clone(),
+                dtype,
+            });
+        }
+    };
+    Ok(value)
+}
