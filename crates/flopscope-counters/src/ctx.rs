@@ -266,6 +266,8 @@ pub struct InferCtx<'a> {
     pub(crate) extra_cost: crate::Cost,
     /// Uncounted nodes found in the node's subgraphs.
     pub(crate) inner_uncounted: Vec<(String, String, crate::UncountedReason, String)>,
+    /// Symbols made by [`InferCtx::fresh_symbol`] for this node.
+    pub(crate) fresh: std::cell::RefCell<Vec<String>>,
 }
 
 impl<'a> InferCtx<'a> {
@@ -290,6 +292,7 @@ impl<'a> InferCtx<'a> {
             values: vec![None; node.outputs.len()],
             extra_cost: crate::Cost::zero(),
             inner_uncounted: Vec::new(),
+            fresh: std::cell::RefCell::new(Vec::new()),
         }
     }
 
@@ -333,9 +336,15 @@ impl<'a> InferCtx<'a> {
         }
     }
 
-    /// A fresh symbol for a size only known at run time, named after the node and `what`.
+    /// A fresh symbol for a size only known at run time, named after the node and `what`. The
+    /// profile lists it among the model's data-dependent dims.
     pub fn fresh_symbol(&self, what: &str) -> Dim {
-        Dim::sym(&Dim::symbol_name(&format!("{}_{what}", self.node_label)))
+        let name = Dim::symbol_name(&format!("{}_{what}", self.node_label));
+        let mut fresh = self.fresh.borrow_mut();
+        if !fresh.contains(&name) {
+            fresh.push(name.clone());
+        }
+        Dim::sym(&name)
     }
 }
 

@@ -122,6 +122,9 @@ pub struct NodeProfile {
     pub uncounted: Option<UncountedReason>,
     /// Uncounted nodes inside this node's subgraphs: (domain, op type, reason, path).
     pub inner_uncounted: Vec<(String, String, UncountedReason, String)>,
+    /// Symbols this node introduced for sizes only known at run time (NonZero's count, a loop's
+    /// trip count, ...).
+    pub fresh_symbols: Vec<String>,
     pub cost: Cost,
     /// Minimum memory traffic: every input read once, every output written once.
     pub bytes: Dim,
@@ -370,6 +373,7 @@ pub(crate) fn run_graph<'g>(
         };
         let mut cost = Cost::zero();
         let mut inner_uncounted = Vec::new();
+        let mut fresh_symbols = Vec::new();
         if let (Some(f), None) = (function, uncounted) {
             let call = call_function(env, f, node, label, &states).map_err(node_err)?;
             for (j, (ty, value)) in call.outputs.into_iter().zip(call.values).enumerate() {
@@ -401,8 +405,10 @@ pub(crate) fn run_graph<'g>(
                     values,
                     extra_cost,
                     inner_uncounted: inner,
+                    fresh,
                     ..
                 } = cx;
+                fresh_symbols = fresh.into_inner();
                 for (j, (ty, value)) in outputs.into_iter().zip(values).enumerate() {
                     let Some(id) = node.outputs[j] else { continue };
                     let ty = ty.ok_or_else(|| {
@@ -465,6 +471,7 @@ pub(crate) fn run_graph<'g>(
                 .collect(),
             uncounted,
             inner_uncounted,
+            fresh_symbols,
             cost,
             bytes,
             params: Dim::zero(),

@@ -9,7 +9,7 @@ mod table;
 pub mod units;
 
 pub use model::{
-    FlopsByKindReport, ModelInfo, NodeReport, Report, SCHEMA_VERSION, TensorReport, ToolInfo,
-    TotalsReport, UncountedReport, describe_reason,
+    DataDependentDim, FlopsByKindReport, ModelInfo, NodeReport, Report, SCHEMA_VERSION,
+    TensorReport, ToolInfo, TotalsReport, UncountedReport, describe_reason,
 };
 pub use table::render_table;

@@ -25,6 +25,17 @@ pub struct Report {
     pub nodes: Vec<NodeReport>,
     /// Nodes without a cost, grouped by op.
     pub uncounted: Vec<UncountedReport>,
+    /// Sizes only known at run time (NonZero's count, a loop's trip count, ...): the symbol
+    /// that stands for each in shapes and costs, and the node that made it.
+    #[serde(default)]
+    pub data_dependent_dims: Vec<DataDependentDim>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DataDependentDim {
+    pub symbol: String,
+    pub node: String,
+    pub op_type: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -236,6 +247,17 @@ impl Report {
             bindings: profile.bindings.clone(),
             totals: totals_report(&profile.totals, &profile.nodes),
             nodes: profile.nodes.iter().map(node_report).collect(),
+            data_dependent_dims: profile
+                .nodes
+                .iter()
+                .flat_map(|np| {
+                    np.fresh_symbols.iter().map(|s| DataDependentDim {
+                        symbol: s.clone(),
+                        node: np.name.clone(),
+                        op_type: np.op_type.clone(),
+                    })
+                })
+                .collect(),
             uncounted: profile
                 .uncounted
                 .iter()

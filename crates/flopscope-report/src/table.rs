@@ -170,6 +170,13 @@ pub fn render_table(report: &Report) -> String {
     );
     let _ = writeln!(out, "{nodes}");
 
+    if !report.data_dependent_dims.is_empty() {
+        let _ = writeln!(out, "\nSizes known only at run time:");
+        for d in &report.data_dependent_dims {
+            let _ = writeln!(out, "  {} (from {}, {})", d.symbol, d.node, d.op_type);
+        }
+    }
+
     if !report.uncounted.is_empty() {
         let _ = writeln!(
             out,
