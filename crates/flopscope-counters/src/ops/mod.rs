@@ -7,6 +7,7 @@ mod elementwise;
 mod matmul;
 mod norm;
 mod pool;
+mod reduce;
 mod shape;
 #[cfg(test)]
 mod testing;
