@@ -8,6 +8,7 @@ mod loss;
 mod matmul;
 mod norm;
 mod pool;
+mod quant;
 mod reduce;
 mod shape;
 #[cfg(test)]
