@@ -59,7 +59,7 @@ fn loss_shape(
 }
 
 /// The `reduction` attribute: `none`, `sum` or `mean` (the default).
-fn reduction<'a>(node_reduction: &'a str) -> Result<&'a str, OpError> {
+fn reduction(node_reduction: &str) -> Result<&str, OpError> {
     match node_reduction {
         "none" | "sum" | "mean" => Ok(node_reduction),
         other => invalid!("reduction `{other}` is not none, sum or mean"),

@@ -3,6 +3,7 @@
 
 mod constant;
 mod conv;
+mod einsum;
 mod elementwise;
 mod loss;
 mod matmul;

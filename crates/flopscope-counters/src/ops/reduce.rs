@@ -72,6 +72,9 @@ fn reduced_shape(shape: &[Dim], axes: &[usize], keepdims: bool) -> Vec<Dim> {
     out
 }
 
+/// Combines two folded elements.
+type Combine = fn(&Dim, &Dim) -> Dim;
+
 /// The kinds of reduction, for folding and cost.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
@@ -105,7 +108,7 @@ impl Kind {
     }
 
     /// The folding operation and the value of an empty reduction, where the kind folds.
-    fn fold(self) -> Option<(fn(&Dim, &Dim) -> Dim, Option<Dim>)> {
+    fn fold(self) -> Option<(Combine, Option<Dim>)> {
         match self {
             Kind::Sum => Some((|a, b| a + b, Some(Dim::zero()))),
             Kind::Prod => Some((|a, b| a * b, Some(Dim::one()))),
@@ -146,8 +149,8 @@ fn fold_reduction(
         let mut out_stride = 1;
         for i in (0..shape.len()).rev() {
             let d = shape[i];
-            let coord = if d == 0 { 0 } else { rem % d };
-            rem = if d == 0 { 0 } else { rem / d };
+            let coord = rem.checked_rem(d).unwrap_or(0);
+            rem = rem.checked_div(d).unwrap_or(0);
             if !axes.contains(&i) {
                 out_index += coord * out_stride;
             }
