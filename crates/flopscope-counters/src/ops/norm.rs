@@ -59,12 +59,16 @@ fn infer_batchnorm(cx: &mut InferCtx<'_>) -> Result<(), OpError> {
 }
 
 /// Inference: `Y = (X − mean)/sqrt(var + ε)·scale + B`: per element add 2, mul 1, div 1; per
-/// channel add 1 and sqrt 1. Training adds the batch statistics (mean: add N, div C; variance:
+/// statistic (C of them, or numel(mean) with the legacy `spatial = 0`) add 1 and sqrt 1. Training adds the batch statistics (mean: add N, div C; variance:
 /// add 2N, mul N, div C) and the running updates (mul 4C, add 2C).
 fn cost_batchnorm(cx: &CostCtx<'_>) -> Result<Cost, OpError> {
     let x = cx.tensor(0)?;
     let n = x.numel();
-    let c = x.shape[1].clone();
+    // One statistic per channel; per element of C×D1×… with `spatial = 0` (opsets 1–8).
+    let c = match cx.opt_tensor(3)? {
+        Some(mean) => mean.numel(),
+        None => x.shape[1].clone(),
+    };
     let mut cost = Cost::zero()
         .with_add(&n * 2 + &c)
         .with_mul(n.clone())
@@ -93,8 +97,8 @@ inventory::submit! {
         roles: &[Role::Data, Role::Weight, Role::Bias, Role::Buffer, Role::Buffer],
         infer: infer_batchnorm,
         cost: cost_batchnorm,
-        formula: "add = 2·numel(X) + C, mul = numel(X), div = numel(X), special = C (sqrt); \
-                  training adds the batch statistics",
+        formula: "add = 2·numel(X) + C, mul = numel(X), div = numel(X), special = C (sqrt), \
+                  C = numel(mean); training adds the batch statistics",
     }
 }
 
@@ -614,6 +618,39 @@ mod tests {
         assert_eq!(r.flops_add(), 2 * n + 16 + 3 * n + 2 * 16);
         assert_eq!(r.flops_mul(), n + n + 4 * 16);
         assert_eq!(r.flops_div(), n + 2 * 16);
+    }
+
+    #[test]
+    fn batchnorm_legacy_non_spatial_statistics() {
+        // Opset 7, spatial = 0: statistics per element of C×H×W.
+        let r = Case::new("BatchNormalization")
+            .opset(7)
+            .input(t("float32", &[2, 3, 4, 4]))
+            .weight(t("float32", &[3, 4, 4]))
+            .weight(t("float32", &[3, 4, 4]))
+            .weight(t("float32", &[3, 4, 4]))
+            .weight(t("float32", &[3, 4, 4]))
+            .int("spatial", 0)
+            .run();
+        let (n, c) = (96, 48);
+        assert_eq!(r.shape(0), "[2, 3, 4, 4]");
+        assert_eq!(r.flops_add(), 2 * n + c);
+        assert_eq!(r.flops_special(), c);
+    }
+
+    #[test]
+    fn batchnorm_legacy_training_outputs() {
+        // Opset 9: Y, mean, var, saved_mean, saved_var.
+        let r = bn().opset(9).outputs(5).run();
+        for i in 1..5 {
+            assert_eq!(r.shape(i), "[16]");
+        }
+        let n = 2 * 16 * 8 * 8;
+        assert_eq!(
+            r.flops_add(),
+            2 * n + 16 + 3 * n + 2 * 16,
+            "batch statistics"
+        );
     }
 
     #[test]
