@@ -48,7 +48,12 @@ fn check_granularity(cx: &InferCtx<'_>, x: &TensorType) -> Result<(), OpError> {
     if x.rank() == 0 {
         return invalid!("scale {} is not per-tensor but X is a scalar", scale);
     }
-    let axis = crate::normalize_axis(cx.attr_or("axis", 1i64)?, x.rank())?;
+    // A 1-D input has one axis to quantize along, whatever the (default 1) attribute says.
+    let axis = if x.rank() == 1 {
+        0
+    } else {
+        crate::normalize_axis(cx.attr_or("axis", 1i64)?, x.rank())?
+    };
     if block > 0 {
         let bad_rank = scale.rank() != x.rank();
         let bad_dim = |i: usize| {
@@ -365,6 +370,18 @@ mod tests {
             .run();
         assert_eq!(r.dtype(0), DType::Float32);
         assert_eq!((r.flops_add(), r.flops_mul()), (0, 35));
+    }
+
+    #[test]
+    fn per_channel_bias_of_rank_one() {
+        // A QDQ model's int32 bias: 1-D, per-channel scale, default axis.
+        let r = Case::new("DequantizeLinear")
+            .opset(13)
+            .input(t("int32", &[16]))
+            .weight(t("float32", &[16]))
+            .run();
+        assert_eq!(r.shape(0), "[16]");
+        assert_eq!(r.flops_mul(), 16);
     }
 
     #[test]
