@@ -92,7 +92,7 @@ inventory::submit! {
 
 /// NumPy `matmul` shapes: (batch..., M, K) × (batch..., K, N) → (broadcast batch..., M, N);
 /// a 1-D operand is a vector whose axis is dropped from the result. Returns (Y shape, K).
-fn matmul_shape(a: &TensorType, b: &TensorType) -> Result<(Vec<Dim>, Dim), OpError> {
+pub(super) fn matmul_shape(a: &TensorType, b: &TensorType) -> Result<(Vec<Dim>, Dim), OpError> {
     let scalar = || invalid!("MatMul operands must have rank ≥ 1, got {} and {}", a, b);
     let (a_batch, m, k) = match a.shape.as_slice() {
         [] => return scalar(),

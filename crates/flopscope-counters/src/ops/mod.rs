@@ -4,10 +4,14 @@
 mod constant;
 mod control_flow;
 mod conv;
+mod einsum;
 mod elementwise;
+mod loss;
 mod matmul;
 mod norm;
 mod pool;
+mod quant;
+mod reduce;
 mod sequence;
 mod shape;
 #[cfg(test)]
