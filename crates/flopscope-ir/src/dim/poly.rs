@@ -565,10 +565,9 @@ fn drop_dominated(kind: Extremum, args: &mut Vec<Poly>) -> bool {
             (0..args.len()).any(|j| {
                 j != i
                     && match kind {
-                        Extremum::Min => args[i].sub(&args[j]),
-                        Extremum::Max => args[j].sub(&args[i]),
+                        Extremum::Min => provably_le(&args[j], &args[i], 3),
+                        Extremum::Max => provably_le(&args[i], &args[j], 3),
                     }
-                    .is_some_and(|d| is_nonneg(&d))
             })
         })
         .collect();
@@ -578,6 +577,48 @@ fn drop_dominated(kind: Extremum, args: &mut Vec<Poly>) -> bool {
     let mut keep = dominated.iter().map(|&d| !d);
     args.retain(|_| keep.next().unwrap_or(true));
     true
+}
+
+/// Whether `x <= y` provably: `y - x` is provably >= 0, or one side holds an extremum that
+/// settles it (absorption): `r + min(e1, e2, ..) <= y` when some `r + ei <= y`, and
+/// `x <= r + max(e1, e2, ..)` when some `x <= r + ei`. So `max(min(s, 512), s) = s`. `depth`
+/// bounds the search through nested extrema.
+fn provably_le(x: &Poly, y: &Poly, depth: u32) -> bool {
+    if y.sub(x).is_some_and(|d| is_nonneg(&d)) {
+        return true;
+    }
+    if depth == 0 {
+        return false;
+    }
+    let split = |p: &Poly, want_min: bool| -> Option<(Poly, Arc<[Poly]>)> {
+        p.0.iter().enumerate().find_map(|(i, t)| {
+            let [(atom, 1)] = t.mono.0.as_slice() else {
+                return None;
+            };
+            let inner = match (atom, want_min) {
+                (Atom::Min(inner), true) | (Atom::Max(inner), false) if t.coeff == 1 => inner,
+                _ => return None,
+            };
+            let mut rest = p.clone();
+            rest.0.remove(i);
+            Some((rest, inner.clone()))
+        })
+    };
+    if let Some((rest, inner)) = split(x, true)
+        && inner
+            .iter()
+            .any(|e| rest.add(e).is_some_and(|xe| provably_le(&xe, y, depth - 1)))
+    {
+        return true;
+    }
+    if let Some((rest, inner)) = split(y, false)
+        && inner
+            .iter()
+            .any(|e| rest.add(e).is_some_and(|ye| provably_le(x, &ye, depth - 1)))
+    {
+        return true;
+    }
+    false
 }
 
 /// Splits an argument of `min` (or `max`) that contains a nested extremum into the arguments

@@ -868,3 +868,17 @@ fn symbol_names_are_made_parseable() {
         assert_eq!(Dim::parse(&name), Ok(Dim::sym(&name)), "{raw} -> {name}");
     }
 }
+
+#[test]
+fn absorption_of_nested_extrema() {
+    let s = Dim::sym("seq");
+    let c = Dim::from_i64(512);
+    // max(min(s, 512), s) = s and min(max(s, 512), s) = s.
+    assert_eq!(s.min(&c).max(&s), s);
+    assert_eq!(s.max(&c).min(&s), s);
+    // With an offset on both sides: max(min(s, 512) + 1, s + 1) = s + 1.
+    assert_eq!((s.min(&c) + 1).max(&(&s + 1)), &s + 1);
+    // Not absorbed when nothing settles it.
+    let t = Dim::sym("t");
+    assert_eq!(s.min(&c).max(&t).to_string(), "max(min(seq, 512), t)");
+}
