@@ -1,9 +1,12 @@
 //! The built-in ops, one module per family. Each module registers its own ops with
 //! `inventory::submit!`; nothing here lists them.
 
+mod activation;
 mod constant;
 mod conv;
+mod convert;
 mod elementwise;
+mod logic;
 mod matmul;
 mod norm;
 mod pool;
