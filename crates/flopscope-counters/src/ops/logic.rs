@@ -203,18 +203,25 @@ fn infer_bitshift(cx: &mut InferCtx<'_>) -> Result<(), OpError> {
     };
     let dtype = cx.tensor(0)?.dtype;
     let bits = i128::from(dtype.bits().unwrap_or(64));
-    let shift = move |x: i128, s: i128| -> Option<i128> {
-        if !(0..bits).contains(&s) {
-            return (s >= bits).then_some(0);
-        }
+    // A shift that is negative or not below the width shifts every bit out: 0, or the sign
+    // for a right shift of a negative (signed) element.
+    let shift = move |x: i128, s: i128| -> i128 {
         #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-        let s = s as u32;
-        Some(if left { x << s } else { x >> s })
+        let s = if (0..bits).contains(&s) {
+            s as u32
+        } else {
+            127
+        };
+        if left {
+            if s >= 127 { 0 } else { x << s }
+        } else {
+            x >> s
+        }
     };
     let fold = move |e: &[Elem<'_>]| {
         let [a, b] = e else { return None };
         let (a, b) = (a.int()?.as_i64()?, b.int()?.as_i64()?);
-        let v = wrap(shift(i128::from(a), i128::from(b))?, dtype)?;
+        let v = wrap(shift(i128::from(a), i128::from(b)), dtype)?;
         Some(Val::Int(Dim::from_i64(v)))
     };
     infer_broadcasting(cx, None, &fold)
@@ -518,6 +525,19 @@ mod tests {
             .str("direction", "RIGHT")
             .run();
         assert_eq!(r.value(0).as_deref(), Some("[4, 1]"));
+        // Shifts by the width or more, or by a negative amount, shift every bit out.
+        let r = Case::new("BitShift")
+            .const_i64s(&[3], &[-8, 4, -1])
+            .const_i64s(&[3], &[64, -1, 70])
+            .str("direction", "RIGHT")
+            .run();
+        assert_eq!(r.value(0).as_deref(), Some("[-1, 0, -1]"));
+        let r = Case::new("BitShift")
+            .const_i64s(&[3], &[-8, 4, 1])
+            .const_i64s(&[3], &[64, -1, 62])
+            .str("direction", "LEFT")
+            .run();
+        assert_eq!(r.value(0).as_deref(), Some("[0, 0, 4611686018427387904]"));
         let err = Case::new("BitShift")
             .input(t("uint8", &[3]))
             .input(t("uint8", &[3]))
