@@ -166,7 +166,7 @@ pub(super) fn fold_elementwise(
 
     let mut out_strides = vec![1usize; rank];
     for k in (0..rank.saturating_sub(1)).rev() {
-        out_strides[k] = out_strides[k + 1] * shape[k + 1];
+        out_strides[k] = out_strides[k + 1].saturating_mul(shape[k + 1]);
     }
     let mut vals = Vec::with_capacity(len);
     let mut elems = Vec::with_capacity(sources.len());
@@ -189,6 +189,8 @@ pub(super) fn fold_elementwise(
             });
         }
         match fold(&elems) {
+            // An overflowing integer is not a value.
+            Some(Val::Int(d)) if d.is_overflow() => return Ok(None),
             Some(v) => vals.push(v),
             None => return Ok(None),
         }
@@ -957,6 +959,17 @@ mod tests {
             .const_i64s(&[1], &[100])
             .run();
         assert_eq!(r.value(0).as_deref(), Some("[111, 112]"));
+        // Overflow is not folded; empty tensors fold to no elements.
+        let r = Case::new("Mul")
+            .const_i64s(&[1], &[i64::MAX])
+            .const_i64s(&[], &[2])
+            .run();
+        assert_eq!((r.shape(0), r.value(0)), ("[1]".into(), None));
+        let r = Case::new("Add")
+            .const_i64s(&[0, 1], &[])
+            .input(t("int64", &[1, 1 << 40]))
+            .run();
+        assert_eq!(r.shape(0), "[0, 1099511627776]");
         // One unknown operand: no fold, but the type is inferred.
         let r = Case::new("Add")
             .const_i64s(&[2], &[1, 2])

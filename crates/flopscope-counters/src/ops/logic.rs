@@ -29,7 +29,9 @@ fn fold_compare(e: &[Elem<'_>], holds: fn(Ordering) -> bool) -> Option<Val> {
     Some(Val::bool(order(*a, *b)?.is_some_and(holds)))
 }
 
-/// A comparison from opset `since` on: bool output over the broadcast shape.
+/// A comparison from opset `since` on: bool output over the broadcast shape. The operands are
+/// `Role::Config`: a constant compared against is a threshold (like Clip's bounds), not a
+/// learned weight, and a comparison's output does not carry a weight on.
 macro_rules! comparison {
     ($op:literal, $since:literal, $holds:expr) => {
         inventory::submit! {
@@ -298,7 +300,8 @@ fn fold_where(e: &[Elem<'_>]) -> Option<Val> {
     }
 }
 
-/// Where: the three inputs broadcast together; the output has X's element type.
+/// Where: the three inputs broadcast together; the output has X's element type. The condition
+/// is `Role::Config` (a mask); X and Y are data.
 fn infer_where(cx: &mut InferCtx<'_>) -> Result<(), OpError> {
     let mut ty = broadcast_type(cx)?;
     ty.dtype = cx.tensor(1)?.dtype;
