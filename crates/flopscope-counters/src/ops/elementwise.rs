@@ -1,33 +1,434 @@
-//! Elementwise ops: activations, clipping and broadcasting arithmetic.
+//! Elementwise ops: broadcasting arithmetic (Add, Sub, Mul, Div, Pow, Mod, Sum, Max, Min,
+//! Mean), unary math (Abs, Neg, Exp, Log, Sqrt, Reciprocal, rounding, trigonometry, Erf), Relu
+//! and Clip; and the folding machinery that the elementwise families (`activation`, `logic`,
+//! `convert`) share.
 //!
 //! One FLOP per output element per elementary operation, in its bucket (DESIGN.md). Integer
-//! arithmetic on small known tensors (shape computations) is folded.
+//! elements of small known tensors (shape computations) are folded, symbolically where they are
+//! dims; an element that cannot be decided (a symbol compared with a constant that `Dim` cannot
+//! order) leaves the whole output unfolded.
 
-use flopscope_ir::{Dim, Elements, TensorType, TensorValue};
+use std::cmp::Ordering;
 
-use super::same_as_input;
+use flopscope_ir::{DType, Dim, Elements, TensorType, TensorValue};
+
 use crate::{
     Cost, CostCtx, InferCtx, MAX_FOLDED_ELEMENTS, OpDef, OpError, Opsets, Role, broadcast,
 };
 
+// ---- shared machinery ------------------------------------------------------------------------
+
 /// Elements of output 0.
-fn out_numel(cx: &CostCtx<'_>) -> Result<Dim, OpError> {
+pub(super) fn out_numel(cx: &CostCtx<'_>) -> Result<Dim, OpError> {
     Ok(cx.req_output(0)?.numel())
 }
 
-// ---- unary -----------------------------------------------------------------------------------
+/// `counts[k]` elementary operations per element of output 0, for the kinds in the order
+/// add, mul, div, cmp, special.
+pub(super) fn per_element(cx: &CostCtx<'_>, counts: [i64; 5]) -> Result<Cost, OpError> {
+    let n = out_numel(cx)?;
+    let [add, mul, div, cmp, special] = counts;
+    Ok(Cost::zero()
+        .with_add(&n * add)
+        .with_mul(&n * mul)
+        .with_div(&n * div)
+        .with_cmp(&n * cmp)
+        .with_special(&n * special))
+}
 
-inventory::submit! {
-    OpDef {
-        domain: "",
-        op_type: "Relu",
-        opsets: Opsets::since(1),
-        roles: &[Role::Data],
-        infer: same_as_input,
-        cost: |cx| Ok(Cost::zero().with_cmp(out_numel(cx)?)),
-        formula: "cmp = numel(Y)",
+/// One input element as a fold sees it.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Elem<'v> {
+    /// An integer or bool element, possibly symbolic.
+    Int(&'v Dim),
+    Float(f64),
+    /// The input's elements are not known.
+    Unknown,
+}
+
+impl<'v> Elem<'v> {
+    pub(super) fn int(self) -> Option<&'v Dim> {
+        match self {
+            Elem::Int(d) => Some(d),
+            _ => None,
+        }
+    }
+
+    /// The value as a float: a float element or a constant integer.
+    #[allow(clippy::cast_precision_loss)]
+    pub(super) fn as_f64(self) -> Option<f64> {
+        match self {
+            Elem::Float(f) => Some(f),
+            Elem::Int(d) => d.as_i64().map(|v| v as f64),
+            Elem::Unknown => None,
+        }
+    }
+
+    /// Whether the element is non-zero (true), when that can be decided.
+    pub(super) fn truth(self) -> Option<bool> {
+        match self {
+            Elem::Int(d) => match d.compare(&Dim::zero())? {
+                Ordering::Equal => Some(false),
+                _ => Some(true),
+            },
+            Elem::Float(f) => Some(f != 0.0),
+            Elem::Unknown => None,
+        }
     }
 }
+
+/// The order of two elements: `None` when it cannot be decided, `Some(None)` when they are
+/// unordered (a NaN), which makes every comparison false.
+pub(super) fn order(a: Elem<'_>, b: Elem<'_>) -> Option<Option<Ordering>> {
+    match (a, b) {
+        (Elem::Int(x), Elem::Int(y)) => x.compare(y).map(Some),
+        (Elem::Unknown, _) | (_, Elem::Unknown) => None,
+        _ => Some(a.as_f64()?.partial_cmp(&b.as_f64()?)),
+    }
+}
+
+/// A folded output element.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) enum Val {
+    Int(Dim),
+    Float(f64),
+}
+
+impl Val {
+    /// A bool element.
+    pub(super) fn bool(b: bool) -> Val {
+        Val::Int(Dim::from_i64(i64::from(b)))
+    }
+}
+
+/// Computes one output element from the inputs' elements at its (broadcast) position; `None`
+/// when it cannot be decided, which leaves the output unfolded.
+pub(super) type Fold<'f> = &'f dyn Fn(&[Elem<'_>]) -> Option<Val>;
+
+/// Concrete dims of a shape, if every dim is a constant.
+pub(super) fn concrete(shape: &[Dim]) -> Option<Vec<usize>> {
+    shape
+        .iter()
+        .map(|d| d.as_i64().and_then(|v| usize::try_from(v).ok()))
+        .collect()
+}
+
+/// Folds an elementwise op whose output type is `out`: the inputs `inputs` are broadcast
+/// (NumPy rules) to the output shape and `fold` combines their elements. `None` when the output
+/// shape is symbolic or too large, no input is known, or `fold` cannot decide an element.
+pub(super) fn fold_elementwise(
+    cx: &InferCtx<'_>,
+    inputs: &[usize],
+    out: &TensorType,
+    fold: Fold<'_>,
+) -> Result<Option<TensorValue>, OpError> {
+    let Some(shape) = concrete(&out.shape) else {
+        return Ok(None);
+    };
+    let len = shape
+        .iter()
+        .try_fold(1usize, |acc, &d| acc.checked_mul(d))
+        .filter(|&n| n as u64 <= MAX_FOLDED_ELEMENTS);
+    let Some(len) = len else { return Ok(None) };
+    let rank = shape.len();
+
+    // For each input: its elements (if known) and, per output axis, the stride to step it by.
+    let mut sources = Vec::with_capacity(inputs.len());
+    let mut any_known = false;
+    for &i in inputs {
+        let Some(ty) = cx.opt_tensor(i)? else {
+            return Ok(None);
+        };
+        let Some(in_shape) = concrete(&ty.shape) else {
+            return Ok(None);
+        };
+        let Some(offset) = rank.checked_sub(in_shape.len()) else {
+            return Ok(None);
+        };
+        let mut strides = vec![0usize; rank];
+        let mut step = 1usize;
+        for (j, &d) in in_shape.iter().enumerate().rev() {
+            if d != 1 {
+                if d != shape[offset + j] {
+                    return Ok(None);
+                }
+                strides[offset + j] = step;
+            }
+            step = step.saturating_mul(d);
+        }
+        let value = cx.value(i)?;
+        any_known |= value.is_some();
+        sources.push((value.map(|v| &v.data), strides));
+    }
+    if !any_known {
+        return Ok(None);
+    }
+
+    let mut out_strides = vec![1usize; rank];
+    for k in (0..rank.saturating_sub(1)).rev() {
+        out_strides[k] = out_strides[k + 1].saturating_mul(shape[k + 1]);
+    }
+    let mut vals = Vec::with_capacity(len);
+    let mut elems = Vec::with_capacity(sources.len());
+    for flat in 0..len {
+        elems.clear();
+        for (data, strides) in &sources {
+            let at: usize = (0..rank)
+                .map(|k| (flat / out_strides[k]) % shape[k] * strides[k])
+                .sum();
+            elems.push(match data {
+                None => Elem::Unknown,
+                Some(Elements::Int(v)) => match v.get(at) {
+                    Some(d) => Elem::Int(d),
+                    None => return Ok(None),
+                },
+                Some(Elements::Float(v)) => match v.get(at) {
+                    Some(&f) => Elem::Float(f),
+                    None => return Ok(None),
+                },
+            });
+        }
+        match fold(&elems) {
+            // An overflowing integer is not a value.
+            Some(Val::Int(d)) if d.is_overflow() => return Ok(None),
+            Some(v) => vals.push(v),
+            None => return Ok(None),
+        }
+    }
+
+    let data = if out.dtype.is_integer() {
+        let ints = vals.into_iter().map(|v| match v {
+            Val::Int(d) => Some(d),
+            Val::Float(_) => None,
+        });
+        Elements::Int(ints.collect::<Option<Vec<_>>>().unwrap_or_default())
+    } else if out.dtype.is_float() {
+        let floats = vals.into_iter().map(|v| match v {
+            Val::Float(f) => Some(f),
+            Val::Int(_) => None,
+        });
+        Elements::Float(floats.collect::<Option<Vec<_>>>().unwrap_or_default())
+    } else {
+        return Ok(None);
+    };
+    if data.len() != len {
+        // An element of the wrong kind for the output type.
+        return Ok(None);
+    }
+    Ok(Some(TensorValue {
+        dtype: out.dtype,
+        shape,
+        data,
+    }))
+}
+
+/// Sets output 0 to `ty`, with its elements when `fold` (if any) decides them all.
+pub(super) fn set_folded(
+    cx: &mut InferCtx<'_>,
+    ty: TensorType,
+    inputs: &[usize],
+    fold: Option<Fold<'_>>,
+) -> Result<(), OpError> {
+    let value = match fold {
+        Some(fold) => fold_elementwise(cx, inputs, &ty, fold)?,
+        None => None,
+    };
+    match value {
+        Some(v) => cx.set_value(0, v),
+        None => cx.set(0, ty),
+    }
+    Ok(())
+}
+
+/// Ops that, before opset 7, broadcast only B onto A (the `broadcast` / `axis` attributes), so
+/// that the output has A's shape.
+const LEGACY_BROADCAST: &[&str] = &[
+    "Add", "Sub", "Mul", "Div", "Pow", "And", "Or", "Xor", "Equal", "Less", "Greater",
+];
+
+fn legacy_broadcast(cx: &InferCtx<'_>) -> bool {
+    cx.opset() < 7 && LEGACY_BROADCAST.contains(&cx.node().op_type.as_str())
+}
+
+/// The output type of a broadcasting op over all its inputs, in input 0's element type.
+pub(super) fn broadcast_type(cx: &InferCtx<'_>) -> Result<TensorType, OpError> {
+    let first = cx.tensor(0)?;
+    if legacy_broadcast(cx) {
+        return Ok(first.clone());
+    }
+    let mut shapes = Vec::with_capacity(cx.input_count());
+    for i in 0..cx.input_count() {
+        shapes.push(cx.tensor(i)?.shape.as_slice());
+    }
+    Ok(TensorType::new(first.dtype, broadcast(&shapes)?))
+}
+
+/// Infers a broadcasting op (output type: `dtype`, or input 0's), folding with `fold`.
+pub(super) fn infer_broadcasting(
+    cx: &mut InferCtx<'_>,
+    dtype: Option<DType>,
+    fold: Fold<'_>,
+) -> Result<(), OpError> {
+    let mut ty = broadcast_type(cx)?;
+    if let Some(d) = dtype {
+        ty.dtype = d;
+    }
+    // A legacy `axis` aligns B elsewhere than NumPy does: not folded.
+    let foldable = !(legacy_broadcast(cx) && cx.attr::<i64>("axis")?.is_some());
+    let inputs: Vec<usize> = (0..cx.input_count()).collect();
+    set_folded(cx, ty, &inputs, foldable.then_some(fold))
+}
+
+/// Infers a unary op (output: input 0's shape, in `dtype` or input 0's type), folding with
+/// `fold`.
+pub(super) fn infer_unary(
+    cx: &mut InferCtx<'_>,
+    dtype: Option<DType>,
+    fold: Option<Fold<'_>>,
+) -> Result<(), OpError> {
+    let mut ty = cx.tensor(0)?.clone();
+    if let Some(d) = dtype {
+        ty.dtype = d;
+    }
+    set_folded(cx, ty, &[0], fold)
+}
+
+/// A fold that never decides: ops whose elements are not folded.
+pub(super) fn no_fold(_: &[Elem<'_>]) -> Option<Val> {
+    None
+}
+
+// ---- unary math ------------------------------------------------------------------------------
+
+fn fold_neg(e: &[Elem<'_>]) -> Option<Val> {
+    match e.first()? {
+        Elem::Int(d) => Some(Val::Int(-*d)),
+        Elem::Float(f) => Some(Val::Float(-f)),
+        Elem::Unknown => None,
+    }
+}
+
+fn fold_abs(e: &[Elem<'_>]) -> Option<Val> {
+    match e.first()? {
+        Elem::Int(d) => match d.compare(&Dim::zero())? {
+            Ordering::Less => Some(Val::Int(-*d)),
+            _ => Some(Val::Int((*d).clone())),
+        },
+        Elem::Float(f) => Some(Val::Float(f.abs())),
+        Elem::Unknown => None,
+    }
+}
+
+fn fold_sign(e: &[Elem<'_>]) -> Option<Val> {
+    match e.first()? {
+        Elem::Int(d) => {
+            let s = match d.compare(&Dim::zero())? {
+                Ordering::Less => -1,
+                Ordering::Equal => 0,
+                Ordering::Greater => 1,
+            };
+            Some(Val::Int(Dim::from_i64(s)))
+        }
+        Elem::Float(f) if f.is_nan() => Some(Val::Float(f64::NAN)),
+        Elem::Float(f) if *f == 0.0 => Some(Val::Float(0.0)),
+        Elem::Float(f) => Some(Val::Float(f.signum())),
+        Elem::Unknown => None,
+    }
+}
+
+fn fold_relu(e: &[Elem<'_>]) -> Option<Val> {
+    match e.first()? {
+        Elem::Int(d) => Some(Val::Int(d.max(&Dim::zero()))),
+        Elem::Float(f) => Some(Val::Float(f.max(0.0))),
+        Elem::Unknown => None,
+    }
+}
+
+/// A unary op from opset `since` on: same shape and type as X, `counts` operations per element
+/// (add, mul, div, cmp, special), elements folded by `fold` where it decides them.
+macro_rules! unary {
+    ($op:literal, $since:literal, $fold:expr, $counts:expr, $formula:literal) => {
+        inventory::submit! {
+            OpDef {
+                domain: "",
+                op_type: $op,
+                opsets: Opsets::since($since),
+                roles: &[Role::Data],
+                infer: |cx| infer_unary(cx, None, $fold),
+                cost: |cx| per_element(cx, $counts),
+                formula: $formula,
+            }
+        }
+    };
+}
+
+unary!(
+    "Relu",
+    1,
+    Some(&fold_relu),
+    [0, 0, 0, 1, 0],
+    "cmp = numel(Y) (max(x, 0))"
+);
+unary!("Abs", 1, Some(&fold_abs), [0, 0, 0, 1, 0], "cmp = numel(Y)");
+unary!(
+    "Neg",
+    1,
+    Some(&fold_neg),
+    [0, 1, 0, 0, 0],
+    "mul = numel(Y) (−x)"
+);
+unary!(
+    "Sign",
+    9,
+    Some(&fold_sign),
+    [0, 0, 0, 1, 0],
+    "cmp = numel(Y)"
+);
+unary!(
+    "Reciprocal",
+    1,
+    None,
+    [0, 0, 1, 0, 0],
+    "div = numel(Y) (1/x)"
+);
+unary!("Exp", 1, None, [0, 0, 0, 0, 1], "special = numel(Y)");
+unary!("Log", 1, None, [0, 0, 0, 0, 1], "special = numel(Y)");
+unary!("Sqrt", 1, None, [0, 0, 0, 0, 1], "special = numel(Y)");
+unary!(
+    "Floor",
+    1,
+    None,
+    [0, 0, 0, 0, 1],
+    "special = numel(Y) (rounding)"
+);
+unary!(
+    "Ceil",
+    1,
+    None,
+    [0, 0, 0, 0, 1],
+    "special = numel(Y) (rounding)"
+);
+unary!(
+    "Round",
+    11,
+    None,
+    [0, 0, 0, 0, 1],
+    "special = numel(Y) (rounding)"
+);
+unary!("Erf", 9, None, [0, 0, 0, 0, 1], "special = numel(Y)");
+unary!("Sin", 7, None, [0, 0, 0, 0, 1], "special = numel(Y)");
+unary!("Cos", 7, None, [0, 0, 0, 0, 1], "special = numel(Y)");
+unary!("Tan", 7, None, [0, 0, 0, 0, 1], "special = numel(Y)");
+unary!("Asin", 7, None, [0, 0, 0, 0, 1], "special = numel(Y)");
+unary!("Acos", 7, None, [0, 0, 0, 0, 1], "special = numel(Y)");
+unary!("Atan", 7, None, [0, 0, 0, 0, 1], "special = numel(Y)");
+unary!("Sinh", 9, None, [0, 0, 0, 0, 1], "special = numel(Y)");
+unary!("Cosh", 9, None, [0, 0, 0, 0, 1], "special = numel(Y)");
+unary!("Asinh", 9, None, [0, 0, 0, 0, 1], "special = numel(Y)");
+unary!("Acosh", 9, None, [0, 0, 0, 0, 1], "special = numel(Y)");
+unary!("Atanh", 9, None, [0, 0, 0, 0, 1], "special = numel(Y)");
+
+// ---- Clip ------------------------------------------------------------------------------------
 
 /// Clip before opset 11: bounds are the `min` / `max` attributes.
 fn cost_clip_attrs(cx: &CostCtx<'_>) -> Result<Cost, OpError> {
@@ -48,7 +449,7 @@ inventory::submit! {
         op_type: "Clip",
         opsets: Opsets::range(1, 10),
         roles: &[Role::Data],
-        infer: same_as_input,
+        infer: |cx| infer_unary(cx, None, None),
         cost: cost_clip_attrs,
         formula: "cmp = numel(Y) per bound given (min, max attributes)",
     }
@@ -60,7 +461,7 @@ inventory::submit! {
         op_type: "Clip",
         opsets: Opsets::since(11),
         roles: &[Role::Data, Role::Config, Role::Config],
-        infer: same_as_input,
+        infer: |cx| infer_unary(cx, None, None),
         cost: cost_clip_inputs,
         formula: "cmp = numel(Y) per bound given (min, max inputs)",
     }
@@ -68,83 +469,16 @@ inventory::submit! {
 
 // ---- binary and variadic arithmetic ----------------------------------------------------------
 
-/// The output shape of a broadcasting op over all its inputs. Before opset 7 the arithmetic
-/// ops broadcast only B onto A (the `broadcast` / `axis` attributes), so Y has A's shape.
-fn broadcast_shape(cx: &InferCtx<'_>) -> Result<TensorType, OpError> {
-    let first = cx.tensor(0)?;
-    let legacy =
-        cx.opset() < 7 && matches!(cx.node().op_type.as_str(), "Add" | "Sub" | "Mul" | "Div");
-    if legacy {
-        return Ok(first.clone());
+/// A left-to-right fold of integer elements with `f` (variadic arithmetic).
+fn ints_with(f: fn(&Dim, &Dim) -> Option<Dim>) -> impl Fn(&[Elem<'_>]) -> Option<Val> {
+    move |es| {
+        let (first, rest) = es.split_first()?;
+        let mut acc = first.int()?.clone();
+        for e in rest {
+            acc = f(&acc, e.int()?)?;
+        }
+        Some(Val::Int(acc))
     }
-    let mut shapes = Vec::with_capacity(cx.input_count());
-    for i in 0..cx.input_count() {
-        shapes.push(cx.tensor(i)?.shape.as_slice());
-    }
-    Ok(TensorType::new(first.dtype, broadcast(&shapes)?))
-}
-
-/// Infers a broadcasting arithmetic op, folding integer elements when all inputs are known.
-fn infer_arith(cx: &mut InferCtx<'_>, fold: fn(&Dim, &Dim) -> Option<Dim>) -> Result<(), OpError> {
-    let ty = broadcast_shape(cx)?;
-    if ty.dtype.is_integer()
-        && let Some(value) = fold_ints(cx, &ty, fold)?
-    {
-        cx.set_value(0, value);
-        return Ok(());
-    }
-    cx.set(0, ty);
-    Ok(())
-}
-
-/// Folds a left-to-right reduction of the inputs' integer elements, when every input is
-/// known and each has either one element or as many as the output.
-fn fold_ints(
-    cx: &InferCtx<'_>,
-    ty: &TensorType,
-    fold: fn(&Dim, &Dim) -> Option<Dim>,
-) -> Result<Option<TensorValue>, OpError> {
-    let Some(shape) = ty
-        .shape
-        .iter()
-        .map(|d| d.as_i64().and_then(|v| usize::try_from(v).ok()))
-        .collect::<Option<Vec<usize>>>()
-    else {
-        return Ok(None);
-    };
-    let len: usize = shape.iter().product();
-    if len as u64 > MAX_FOLDED_ELEMENTS {
-        return Ok(None);
-    }
-    let mut acc: Option<Vec<Dim>> = None;
-    for i in 0..cx.input_count() {
-        let Some(ints) = cx.ints(i)? else {
-            return Ok(None);
-        };
-        let spread = match ints.len() {
-            1 => vec![ints[0].clone(); len],
-            n if n == len => ints.to_vec(),
-            _ => return Ok(None),
-        };
-        acc = Some(match acc {
-            None => spread,
-            Some(prev) => {
-                let mut out = Vec::with_capacity(len);
-                for (a, b) in prev.iter().zip(&spread) {
-                    match fold(a, b) {
-                        Some(v) => out.push(v),
-                        None => return Ok(None),
-                    }
-                }
-                out
-            }
-        });
-    }
-    Ok(acc.map(|data| TensorValue {
-        dtype: ty.dtype,
-        shape,
-        data: Elements::Int(data),
-    }))
 }
 
 /// Integer division as ONNX defines it for integer tensors (truncation toward zero), folded
@@ -166,15 +500,16 @@ fn pairwise(cx: &CostCtx<'_>) -> Result<Dim, OpError> {
     Ok(out_numel(cx)? * (inputs - 1).max(0))
 }
 
+/// A broadcasting op from opset 1 on whose integer elements fold with `$fold`.
 macro_rules! arithmetic {
-    ($op:literal, $roles:expr, $fold:expr, $cost:expr, $formula:literal) => {
+    ($op:literal, $fold:expr, $cost:expr, $formula:literal) => {
         inventory::submit! {
             OpDef {
                 domain: "",
                 op_type: $op,
                 opsets: Opsets::since(1),
-                roles: $roles,
-                infer: |cx| infer_arith(cx, $fold),
+                roles: &[Role::Data],
+                infer: |cx| infer_broadcasting(cx, None, &ints_with($fold)),
                 cost: $cost,
                 formula: $formula,
             }
@@ -184,49 +519,42 @@ macro_rules! arithmetic {
 
 arithmetic!(
     "Add",
-    &[Role::Data],
     |a, b| Some(a + b),
     |cx| Ok(Cost::zero().with_add(out_numel(cx)?)),
     "add = numel(Y)"
 );
 arithmetic!(
     "Sub",
-    &[Role::Data],
     |a, b| Some(a - b),
     |cx| Ok(Cost::zero().with_add(out_numel(cx)?)),
     "add = numel(Y)"
 );
 arithmetic!(
     "Mul",
-    &[Role::Data],
     |a, b| Some(a * b),
     |cx| Ok(Cost::zero().with_mul(out_numel(cx)?)),
     "mul = numel(Y)"
 );
 arithmetic!(
     "Div",
-    &[Role::Data],
     fold_div,
     |cx| Ok(Cost::zero().with_div(out_numel(cx)?)),
     "div = numel(Y)"
 );
 arithmetic!(
     "Sum",
-    &[Role::Data],
     |a, b| Some(a + b),
     |cx| Ok(Cost::zero().with_add(pairwise(cx)?)),
     "add = (inputs − 1)·numel(Y)"
 );
 arithmetic!(
     "Max",
-    &[Role::Data],
     |a, b| Some(a.max(b)),
     |cx| Ok(Cost::zero().with_cmp(pairwise(cx)?)),
     "cmp = (inputs − 1)·numel(Y)"
 );
 arithmetic!(
     "Min",
-    &[Role::Data],
     |a, b| Some(a.min(b)),
     |cx| Ok(Cost::zero().with_cmp(pairwise(cx)?)),
     "cmp = (inputs − 1)·numel(Y)"
@@ -244,19 +572,110 @@ inventory::submit! {
         op_type: "Mean",
         opsets: Opsets::since(1),
         roles: &[Role::Data],
-        infer: |cx| {
-            let ty = broadcast_shape(cx)?;
-            cx.set(0, ty);
-            Ok(())
-        },
+        infer: |cx| infer_broadcasting(cx, None, &no_fold),
         cost: cost_mean,
         formula: "add = (inputs − 1)·numel(Y); div = numel(Y)",
     }
 }
 
+/// `x^y` on integers, for a non-negative constant integral exponent.
+fn fold_pow(e: &[Elem<'_>]) -> Option<Val> {
+    let [base, exp] = e else { return None };
+    let base = base.int()?;
+    let exp = exp.as_f64()?;
+    if !(0.0..=64.0).contains(&exp) || exp.fract() != 0.0 {
+        return None;
+    }
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let pow = base.checked_pow(exp as u32);
+    (!pow.is_overflow()).then_some(Val::Int(pow))
+}
+
+inventory::submit! {
+    OpDef {
+        domain: "",
+        op_type: "Pow",
+        opsets: Opsets::since(1),
+        roles: &[Role::Data, Role::Config],
+        infer: |cx| infer_broadcasting(cx, None, &fold_pow),
+        cost: |cx| per_element(cx, [0, 0, 0, 0, 1]),
+        formula: "special = numel(Z)",
+    }
+}
+
+/// `a mod b` for integers: the sign of the divisor (Python's `%`), or of the dividend with
+/// `fmod` (C's `fmod`). A symbolic dividend folds for a positive constant divisor, as
+/// `a − b·floor(a/b)` (with `fmod`, only when `a ≥ 0` is provable).
+fn fold_mod(a: &Dim, b: &Dim, fmod: bool) -> Option<Dim> {
+    let c = b.as_i64().filter(|&c| c != 0)?;
+    if let Some(x) = a.as_i64() {
+        let r = x.checked_rem(c)?;
+        let python = r != 0 && (r < 0) != (c < 0);
+        return Some(Dim::from_i64(if python && !fmod { r + c } else { r }));
+    }
+    if c < 0 {
+        return None;
+    }
+    if fmod
+        && !matches!(
+            a.compare(&Dim::zero()),
+            Some(Ordering::Greater | Ordering::Equal)
+        )
+    {
+        return None;
+    }
+    let q = a.floor_div(c).ok()?;
+    Some(a - &(q * c))
+}
+
+fn infer_mod(cx: &mut InferCtx<'_>) -> Result<(), OpError> {
+    let fmod = match cx.attr_or("fmod", 0i64)? {
+        0 => false,
+        1 => true,
+        other => {
+            return Err(OpError::Invalid(format!(
+                "`fmod` = {other}, expected 0 or 1"
+            )));
+        }
+    };
+    let fold = move |e: &[Elem<'_>]| match e {
+        [a, b] => fold_mod(a.int()?, b.int()?, fmod).map(Val::Int),
+        _ => None,
+    };
+    infer_broadcasting(cx, None, &fold)
+}
+
+inventory::submit! {
+    OpDef {
+        domain: "",
+        op_type: "Mod",
+        opsets: Opsets::since(10),
+        roles: &[Role::Data],
+        infer: infer_mod,
+        cost: |cx| per_element(cx, [0, 0, 1, 0, 0]),
+        formula: "div = numel(C)",
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use flopscope_ir::{DType, Dim};
+
+    use super::{Elem, Val, fold_mod, fold_pow, order};
     use crate::ops::testing::{Case, t};
+
+    /// Flops by kind: (add, mul, div, cmp, special).
+    type Kinds = (i64, i64, i64, i64, i64);
+
+    fn kinds(r: &crate::ops::testing::Outcome) -> Kinds {
+        (
+            r.flops_add(),
+            r.flops_mul(),
+            r.flops_div(),
+            r.flops_cmp(),
+            r.flops_special(),
+        )
+    }
 
     #[test]
     fn relu_and_clip_count_comparisons() {
@@ -367,5 +786,195 @@ mod tests {
             .const_i64s(&[1], &[2])
             .run();
         assert_eq!(r.value(0).as_deref(), Some("[112, 3]"));
+    }
+
+    #[test]
+    fn unary_math_costs_one_op_per_element() {
+        // x: [2, 3, 4] = 24 elements; each op is one elementary operation per element.
+        let cases: &[(&str, Kinds)] = &[
+            ("Abs", (0, 0, 0, 24, 0)),
+            ("Sign", (0, 0, 0, 24, 0)),
+            ("Relu", (0, 0, 0, 24, 0)),
+            ("Neg", (0, 24, 0, 0, 0)),
+            ("Reciprocal", (0, 0, 24, 0, 0)),
+            ("Exp", (0, 0, 0, 0, 24)),
+            ("Log", (0, 0, 0, 0, 24)),
+            ("Sqrt", (0, 0, 0, 0, 24)),
+            ("Floor", (0, 0, 0, 0, 24)),
+            ("Ceil", (0, 0, 0, 0, 24)),
+            ("Round", (0, 0, 0, 0, 24)),
+            ("Erf", (0, 0, 0, 0, 24)),
+            ("Sin", (0, 0, 0, 0, 24)),
+            ("Cos", (0, 0, 0, 0, 24)),
+            ("Tan", (0, 0, 0, 0, 24)),
+            ("Asin", (0, 0, 0, 0, 24)),
+            ("Acos", (0, 0, 0, 0, 24)),
+            ("Atan", (0, 0, 0, 0, 24)),
+            ("Sinh", (0, 0, 0, 0, 24)),
+            ("Cosh", (0, 0, 0, 0, 24)),
+            ("Asinh", (0, 0, 0, 0, 24)),
+            ("Acosh", (0, 0, 0, 0, 24)),
+            ("Atanh", (0, 0, 0, 0, 24)),
+        ];
+        for &(op, want) in cases {
+            let r = Case::new(op).input(t("float32", &[2, 3, 4])).run();
+            assert_eq!(r.shape(0), "[2, 3, 4]", "{op}");
+            assert_eq!(r.dtype(0), DType::Float32, "{op}");
+            assert_eq!(kinds(&r), want, "{op}");
+        }
+        // Symbolic shapes give symbolic costs.
+        let r = Case::new("Exp").input_sym("float32", &["n", "8"]).run();
+        assert_eq!(r.shape(0), "[n, 8]");
+    }
+
+    #[test]
+    fn unary_folds_signs_symbolically() {
+        let r = Case::new("Neg").const_i64s(&[3], &[1, -2, 0]).run();
+        assert_eq!(r.value(0).as_deref(), Some("[-1, 2, 0]"));
+        let r = Case::new("Abs").const_i64s(&[3], &[1, -2, 0]).run();
+        assert_eq!(r.value(0).as_deref(), Some("[1, 2, 0]"));
+        let r = Case::new("Sign").const_i64s(&[3], &[7, -2, 0]).run();
+        assert_eq!(r.value(0).as_deref(), Some("[1, -1, 0]"));
+        let r = Case::new("Relu").const_i64s(&[2], &[7, -2]).run();
+        assert_eq!(r.value(0).as_deref(), Some("[7, 0]"));
+
+        // Shape of x[n + 1, 3] is [n + 1, 3]: n + 1 > 0 is provable, so its sign folds.
+        let r = Case::new("Shape")
+            .input_sym("float32", &["n + 1", "3"])
+            .then("Neg")
+            .then("Abs")
+            .run();
+        assert_eq!(r.value(0).as_deref(), Some("[n + 1, 3]"));
+        let r = Case::new("Shape")
+            .input_sym("float32", &["n + 1", "3"])
+            .then("Sign")
+            .run();
+        assert_eq!(r.value(0).as_deref(), Some("[1, 1]"));
+        // n itself may be 0: its sign is not known, and nothing folds.
+        let r = Case::new("Shape")
+            .input_sym("float32", &["n", "3"])
+            .then("Sign")
+            .run();
+        assert_eq!((r.shape(0), r.value(0)), ("[2]".into(), None));
+    }
+
+    #[test]
+    fn pow_and_mod_costs_and_folds() {
+        let r = Case::new("Pow")
+            .input(t("float32", &[4, 5]))
+            .const_f32s(&[], &[2.0])
+            .run();
+        assert_eq!(r.shape(0), "[4, 5]");
+        assert_eq!(kinds(&r), (0, 0, 0, 0, 20));
+        assert_eq!(r.params(), 0, "a scalar exponent is a constant");
+        let r = Case::new("Pow")
+            .const_i64s(&[3], &[2, 3, -4])
+            .const_i64s(&[], &[3])
+            .run();
+        assert_eq!(r.value(0).as_deref(), Some("[8, 27, -64]"));
+        // Pow-1: B broadcasts onto A only; the output has A's shape.
+        let r = Case::new("Pow")
+            .opset(6)
+            .input(t("float32", &[2, 3]))
+            .input(t("float32", &[3]))
+            .int("broadcast", 1)
+            .run();
+        assert_eq!(r.shape(0), "[2, 3]");
+
+        let r = Case::new("Mod")
+            .input(t("int64", &[3, 1]))
+            .input(t("int64", &[1, 4]))
+            .run();
+        assert_eq!(r.shape(0), "[3, 4]");
+        assert_eq!(kinds(&r), (0, 0, 12, 0, 0));
+        // Python semantics: the sign of the divisor.
+        let r = Case::new("Mod")
+            .const_i64s(&[4], &[7, -7, 7, -7])
+            .const_i64s(&[4], &[3, 3, -3, -3])
+            .run();
+        assert_eq!(r.value(0).as_deref(), Some("[1, 2, -2, -1]"));
+        // fmod: the sign of the dividend.
+        let r = Case::new("Mod")
+            .const_i64s(&[4], &[7, -7, 7, -7])
+            .const_i64s(&[4], &[3, 3, -3, -3])
+            .int("fmod", 1)
+            .run();
+        assert_eq!(r.value(0).as_deref(), Some("[1, -1, 1, -1]"));
+        let err = Case::new("Mod")
+            .input(t("int64", &[2]))
+            .input(t("int64", &[2]))
+            .int("fmod", 2)
+            .run_err();
+        assert!(err.contains("fmod"), "{err}");
+    }
+
+    #[test]
+    fn fold_functions_on_symbols() {
+        let n = Dim::sym("n");
+        let two_n = &n * 2;
+        assert_eq!(
+            fold_mod(&two_n, &Dim::from_i64(2), false),
+            Some(Dim::zero())
+        );
+        assert_eq!(
+            fold_mod(&n, &Dim::from_i64(4), false).map(|d| d.to_string()),
+            Some("-4*floor(n/4) + n".into())
+        );
+        assert_eq!(fold_mod(&n, &Dim::from_i64(0), false), None);
+        assert_eq!(fold_mod(&n, &Dim::from_i64(-4), false), None);
+        assert_eq!(fold_mod(&-&n, &Dim::from_i64(4), true), None);
+
+        let three = Dim::from_i64(3);
+        assert_eq!(
+            fold_pow(&[Elem::Int(&n), Elem::Float(2.0)]),
+            Some(Val::Int(&n * &n))
+        );
+        assert_eq!(fold_pow(&[Elem::Int(&three), Elem::Float(0.5)]), None);
+        assert_eq!(fold_pow(&[Elem::Int(&three), Elem::Unknown]), None);
+
+        // Orders: symbols are >= 0, so n + 1 > 0 but n vs 1 is unknown.
+        let one = Dim::one();
+        let m1 = Dim::from_i64(-1);
+        assert_eq!(
+            order(Elem::Int(&n), Elem::Int(&m1)),
+            Some(Some(std::cmp::Ordering::Greater))
+        );
+        assert_eq!(order(Elem::Int(&n), Elem::Int(&one)), None);
+        assert_eq!(order(Elem::Float(f64::NAN), Elem::Float(1.0)), Some(None));
+    }
+
+    #[test]
+    fn folds_broadcast_both_ways() {
+        // [2, 1] + [1, 3] → [2, 3], element (i, j) = a[i] + b[j].
+        let r = Case::new("Add")
+            .const_i64s(&[2, 1], &[10, 20])
+            .const_i64s(&[1, 3], &[1, 2, 3])
+            .run();
+        assert_eq!(r.shape(0), "[2, 3]");
+        assert_eq!(r.value(0).as_deref(), Some("[11, 12, 13, 21, 22, 23]"));
+        // Sum over three inputs, one of them a scalar.
+        let r = Case::new("Sum")
+            .const_i64s(&[2], &[1, 2])
+            .const_i64s(&[], &[10])
+            .const_i64s(&[1], &[100])
+            .run();
+        assert_eq!(r.value(0).as_deref(), Some("[111, 112]"));
+        // Overflow is not folded; empty tensors fold to no elements.
+        let r = Case::new("Mul")
+            .const_i64s(&[1], &[i64::MAX])
+            .const_i64s(&[], &[2])
+            .run();
+        assert_eq!((r.shape(0), r.value(0)), ("[1]".into(), None));
+        let r = Case::new("Add")
+            .const_i64s(&[0, 1], &[])
+            .input(t("int64", &[1, 1 << 40]))
+            .run();
+        assert_eq!(r.shape(0), "[0, 1099511627776]");
+        // One unknown operand: no fold, but the type is inferred.
+        let r = Case::new("Add")
+            .const_i64s(&[2], &[1, 2])
+            .input(t("int64", &[2]))
+            .run();
+        assert_eq!((r.shape(0), r.value(0)), ("[2]".into(), None));
     }
 }

@@ -1,11 +1,14 @@
 //! The built-in ops, one module per family. Each module registers its own ops with
 //! `inventory::submit!`; nothing here lists them.
 
+mod activation;
 mod constant;
 mod control_flow;
 mod conv;
+mod convert;
 mod einsum;
 mod elementwise;
+mod logic;
 mod loss;
 mod matmul;
 mod norm;

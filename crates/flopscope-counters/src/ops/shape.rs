@@ -4,6 +4,8 @@
 
 use flopscope_ir::{DType, Dim, Elements, TensorType, TensorValue, ValueType};
 
+use super::convert::cast_elem;
+use super::elementwise::{Elem, set_folded};
 use super::{no_flops, same_as_input};
 use crate::{
     InferCtx, MAX_FOLDED_ELEMENTS, OpDef, OpError, Opsets, Role, invalid, normalize_axis,
@@ -551,7 +553,7 @@ inventory::submit! {
     }
 }
 
-/// `Cast`: X's shape in the `to` type; integer elements stay known across integer casts.
+/// `Cast`: X's shape in the `to` type; known elements convert (`convert::cast_elem`).
 fn infer_cast(cx: &mut InferCtx<'_>) -> Result<(), OpError> {
     let x = cx.tensor(0)?;
     // Opset 1-5 gave `to` as a type name; from 6 it is the element type code.
@@ -567,12 +569,9 @@ fn infer_cast(cx: &mut InferCtx<'_>) -> Result<(), OpError> {
         }
     };
     let ty = TensorType::new(to, x.shape.clone());
-    let data = match elements(cx, 0)? {
-        Some(Elements::Int(v)) if to.is_integer() => Some(Elements::Int(v)),
-        _ => None,
-    };
-    set_maybe_value(cx, ty, data);
-    Ok(())
+    // Known elements convert as Cast defines (to bool: non-zero; to integers: wrapped).
+    let fold = move |e: &[Elem<'_>]| cast_elem(*e.first()?, to);
+    set_folded(cx, ty, &[0], Some(&fold))
 }
 
 fn dtype_by_legacy_name(name: &str) -> Option<DType> {
