@@ -4,6 +4,7 @@
 mod constant;
 mod conv;
 mod elementwise;
+mod layout;
 mod matmul;
 mod norm;
 mod pool;

@@ -11,7 +11,7 @@ use crate::{
 };
 
 /// Concrete dims of a shape, if every dim is a constant that fits in memory.
-fn concrete(shape: &[Dim]) -> Option<Vec<usize>> {
+pub(super) fn concrete(shape: &[Dim]) -> Option<Vec<usize>> {
     shape
         .iter()
         .map(|d| d.as_i64().and_then(|v| usize::try_from(v).ok()))
@@ -19,7 +19,7 @@ fn concrete(shape: &[Dim]) -> Option<Vec<usize>> {
 }
 
 /// Sets output 0 to `ty`, with elements when they are known and few.
-fn set_maybe_value(cx: &mut InferCtx<'_>, ty: TensorType, data: Option<Elements>) {
+pub(super) fn set_maybe_value(cx: &mut InferCtx<'_>, ty: TensorType, data: Option<Elements>) {
     match (data, concrete(&ty.shape)) {
         (Some(data), Some(shape)) if data.len() as u64 <= MAX_FOLDED_ELEMENTS => {
             cx.set_value(
@@ -36,7 +36,7 @@ fn set_maybe_value(cx: &mut InferCtx<'_>, ty: TensorType, data: Option<Elements>
 }
 
 /// The elements of input `i` when known (a copy).
-fn elements(cx: &InferCtx<'_>, i: usize) -> Result<Option<Elements>, OpError> {
+pub(super) fn elements(cx: &InferCtx<'_>, i: usize) -> Result<Option<Elements>, OpError> {
     Ok(cx.value(i)?.map(|v| v.data.clone()))
 }
 
