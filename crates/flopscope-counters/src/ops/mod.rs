@@ -4,6 +4,8 @@
 mod constant;
 mod conv;
 mod elementwise;
+mod generate;
+mod index;
 mod layout;
 mod matmul;
 mod norm;

@@ -508,9 +508,15 @@ inventory::submit! {
         opsets: Opsets::since(1),
         roles: &[Role::Data],
         infer: |cx| {
-            let x = cx.tensor(0)?.clone();
-            let data = elements(cx, 0)?;
-            set_maybe_value(cx, x, data);
+            // Any kind of value: tensors (with their elements), sequences, optionals.
+            match cx.input_type(0)? {
+                Some(flopscope_ir::ValueType::Tensor(x)) => {
+                    let data = elements(cx, 0)?;
+                    set_maybe_value(cx, x.clone(), data);
+                }
+                Some(other) => cx.set_type(0, other.clone()),
+                None => return Err(OpError::MissingInput(0)),
+            }
             Ok(())
         },
         cost: no_flops,
