@@ -10,6 +10,7 @@ mod layout;
 mod matmul;
 mod norm;
 mod pool;
+mod resize;
 mod shape;
 #[cfg(test)]
 mod testing;
