@@ -71,41 +71,67 @@ fn is_negative(v: &Dim) -> bool {
 /// The (start, size) of a slice of a dim of size `d` from `start` to `end` by `step` (≠ 0), with
 /// the spec's clamping: positive steps clamp into `[0, d]`, negative ones start in `[0, d−1]`
 /// and end in `[−1, d−1]`.
+///
+/// When `d` is a symbol and a start or end a constant, the symbol is assumed to be at least as
+/// large as the constant offsets (`x[-1:]` has 1 element, `x[1:]` has `d − 1`): a valid model
+/// relies on that, and the clamped forms (`d + 1 − max(d, 1)`) would hide it. An end past `d`
+/// still clamps (`x[:10]` has `min(d, 10)` elements), and INT_MAX / INT_MIN sentinels mean "to
+/// the end".
 fn slice_dim(d: &Dim, start: &Dim, end: &Dim, step: i64) -> Result<(Dim, Dim), OpError> {
     let zero = Dim::zero();
+    let minus_one = Dim::from_i64(-1);
+    let last = d - 1;
+    let huge = |v: &Dim| v.as_i64().is_some_and(|x| x >= END_SENTINEL);
+    let tiny = |v: &Dim| v.as_i64().is_some_and(|x| x <= -END_SENTINEL);
     let resolve = |v: &Dim| {
         if is_negative(v) { v + d } else { v.clone() }
     };
-    let huge = |v: &Dim| v.as_i64().is_some_and(|x| x >= END_SENTINEL);
-    let tiny = |v: &Dim| v.as_i64().is_some_and(|x| x <= -END_SENTINEL);
-    let last = d - 1;
+    // Assume the symbolic dim accommodates constant offsets.
+    let assume = !d.is_const();
     let (s, e) = if step > 0 {
-        let clamp = |v: &Dim| {
-            if huge(v) {
-                d.clone()
-            } else if tiny(v) {
-                zero.clone()
-            } else if is_negative(v) {
-                resolve(v).max(&zero)
-            } else {
-                v.min(d)
-            }
+        let s = if huge(start) {
+            d.clone()
+        } else if tiny(start) {
+            zero.clone()
+        } else if assume && start.is_const() {
+            resolve(start)
+        } else if is_negative(start) {
+            resolve(start).max(&zero)
+        } else {
+            start.min(d)
         };
-        (clamp(start), clamp(end))
+        let e = if huge(end) {
+            d.clone()
+        } else if tiny(end) {
+            zero.clone()
+        } else if is_negative(end) {
+            if assume {
+                resolve(end)
+            } else {
+                resolve(end).max(&zero)
+            }
+        } else {
+            end.min(d)
+        };
+        (s, e)
     } else {
         let s = if huge(start) {
             last.clone()
         } else if tiny(start) {
-            zero.clone()
+            minus_one.clone()
+        } else if assume && start.is_const() && is_negative(start) {
+            resolve(start)
         } else {
             resolve(start).max(&zero).min(&last)
         };
         let e = if huge(end) {
             last.clone()
         } else if tiny(end) {
-            Dim::from_i64(-1)
+            minus_one.clone()
+        } else if assume && end.is_const() {
+            resolve(end)
         } else {
-            resolve(end).max(&Dim::from_i64(-1)).min(&last)
+            resolve(end).max(&minus_one).min(&last)
         };
         (s, e)
     };
@@ -115,7 +141,12 @@ fn slice_dim(d: &Dim, start: &Dim, end: &Dim, step: i64) -> Result<(Dim, Dim), O
         (&s - &e).ceil_div(step.saturating_neg())
     }
     .map_err(|e| OpError::Invalid(e.to_string()))?;
-    Ok((s, size.max(&zero)))
+    let size = if size.is_const() || !assume {
+        size.max(&zero)
+    } else {
+        size
+    };
+    Ok((s, size))
 }
 
 fn finish_slice(
@@ -828,8 +859,24 @@ mod tests {
             .const_i64s(&[2], &[i64::MAX, 9223372036854775807])
             .const_i64s(&[2], &[0, 1])
             .run();
-        // seq − 1 clamped at 0: max(seq − 1, 0) = max(seq, 1) − 1.
-        assert_eq!(r.shape(0), "[batch, max(seq, 1) - 1, 64]");
+        // The symbol is assumed to hold the constant offset: seq − 1, not max(seq − 1, 0).
+        assert_eq!(r.shape(0), "[batch, seq - 1, 64]");
+        // x[:, -1:] and x[::-1] on a symbolic axis.
+        let r = Case::new("Slice")
+            .input_sym("float32", &["batch", "seq"])
+            .const_i64s(&[1], &[-1])
+            .const_i64s(&[1], &[i64::MAX])
+            .const_i64s(&[1], &[1])
+            .run();
+        assert_eq!(r.shape(0), "[batch, 1]");
+        let r = Case::new("Slice")
+            .input_sym("float32", &["seq"])
+            .const_i64s(&[1], &[-1])
+            .const_i64s(&[1], &[i64::MIN])
+            .const_i64s(&[1], &[0])
+            .const_i64s(&[1], &[-1])
+            .run();
+        assert_eq!(r.shape(0), "[seq]");
         // x[:, 0:3] on a symbolic axis: min(3, seq).
         let r = Case::new("Slice")
             .input_sym("float32", &["batch", "seq"])
