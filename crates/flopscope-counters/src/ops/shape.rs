@@ -564,12 +564,41 @@ fn infer_cast(cx: &mut InferCtx<'_>) -> Result<(), OpError> {
         }
     };
     let ty = TensorType::new(to, x.shape.clone());
-    let data = match elements(cx, 0)? {
-        Some(Elements::Int(v)) if to.is_integer() => Some(Elements::Int(v)),
-        _ => None,
-    };
+    let data = elements(cx, 0)?.and_then(|e| cast_elements(e, to));
     set_maybe_value(cx, ty, data);
     Ok(())
+}
+
+/// Known elements converted to `to`: integers stay (symbolic ones too) or become floats when
+/// constant; floats become floats, or integers truncated toward zero; bool is `x ≠ 0`.
+/// Narrowing and wrapping of integer widths are not modelled (shape values fit).
+fn cast_elements(e: Elements, to: DType) -> Option<Elements> {
+    #[allow(clippy::cast_precision_loss, clippy::cast_possible_truncation)]
+    Some(match (e, to) {
+        (Elements::Int(v), DType::Bool) => Elements::Int(
+            v.iter()
+                .map(|d| d.as_i64().map(|x| Dim::from_i64(i64::from(x != 0))))
+                .collect::<Option<_>>()?,
+        ),
+        (Elements::Int(v), t) if t.is_integer() => Elements::Int(v),
+        (Elements::Int(v), t) if t.is_float() => Elements::Float(
+            v.iter()
+                .map(|d| d.as_i64().map(|x| x as f64))
+                .collect::<Option<_>>()?,
+        ),
+        (Elements::Float(v), DType::Bool) => Elements::Int(
+            v.iter()
+                .map(|&x| Dim::from_i64(i64::from(x != 0.0)))
+                .collect(),
+        ),
+        (Elements::Float(v), t) if t.is_integer() => Elements::Int(
+            v.iter()
+                .map(|&x| x.is_finite().then(|| Dim::from_i64(x.trunc() as i64)))
+                .collect::<Option<_>>()?,
+        ),
+        (Elements::Float(v), t) if t.is_float() => Elements::Float(v),
+        _ => return None,
+    })
 }
 
 fn dtype_by_legacy_name(name: &str) -> Option<DType> {
@@ -747,5 +776,21 @@ mod tests {
             .run();
         assert_eq!(r.dtype(0), flopscope_ir::DType::Int32);
         assert_eq!(r.value(0).as_deref(), Some("[3, 4]"));
+        // int → float → int round trip (a window length through Range).
+        let r = Case::new("Cast")
+            .const_i64s(&[2], &[3, 0])
+            .int("to", 1)
+            .run();
+        assert_eq!(r.value(0).as_deref(), Some("[3.0, 0.0]"));
+        let r = Case::new("Cast")
+            .const_f32s(&[2], &[2.7, -1.5])
+            .int("to", 7)
+            .run();
+        assert_eq!(r.value(0).as_deref(), Some("[2, -1]"));
+        let r = Case::new("Cast")
+            .const_f32s(&[2], &[2.7, 0.0])
+            .int("to", 9)
+            .run();
+        assert_eq!(r.value(0).as_deref(), Some("[1, 0]"));
     }
 }
