@@ -510,12 +510,15 @@ fn infer_max_roi_pool(cx: &mut InferCtx<'_>) -> Result<(), OpError> {
 fn cost_max_roi_pool(cx: &CostCtx<'_>) -> Result<Cost, OpError> {
     let x = cx.tensor(0)?;
     let y = cx.req_output(0)?;
-    let (Some(ph), Some(pw)) = (y.shape[2].as_i64(), y.shape[3].as_i64()) else {
-        return invalid!("pooled shape of Y {y} must be constant");
+    let (Some(ph), Some(pw), [_, _, h, w]) = (
+        y.shape.get(2).and_then(Dim::as_i64),
+        y.shape.get(3).and_then(Dim::as_i64),
+        x.shape.as_slice(),
+    ) else {
+        return invalid!("X {x} and Y {y} must be 4-D with a constant pooled shape");
     };
     let e = |e: flopscope_ir::DimError| OpError::Invalid(e.to_string());
-    let bin =
-        x.shape[2].ceil_div(ph.max(1)).map_err(e)? * x.shape[3].ceil_div(pw.max(1)).map_err(e)?;
+    let bin = h.ceil_div(ph.max(1)).map_err(e)? * w.ceil_div(pw.max(1)).map_err(e)?;
     Ok(Cost::zero().with_cmp(y.numel() * (bin - 1).max(&Dim::zero())))
 }
 

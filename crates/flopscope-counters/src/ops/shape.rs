@@ -318,7 +318,10 @@ fn fold_gather(
                 return invalid!("index {j} is out of range for axis {axis} of size {len}");
             }
             let base = (o * dims[axis] + k as usize) * inner;
-            out.extend_from_slice(&values[base..base + inner]);
+            match values.get(base..base + inner) {
+                Some(v) => out.extend_from_slice(v),
+                None => return Ok(None),
+            }
         }
     }
     Ok(Some(out))
