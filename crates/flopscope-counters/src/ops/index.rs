@@ -703,6 +703,21 @@ mod tests {
             .input(t("float32", &[2, 3]))
             .run();
         assert_eq!((r.flops_cmp(), r.flops_mul()), (0, 0));
+        let r = Case::new("Scatter")
+            .opset(10)
+            .input(t("float32", &[3, 3]))
+            .input(t("int64", &[2, 3]))
+            .input(t("float32", &[2, 3]))
+            .int("axis", 1)
+            .run();
+        assert_eq!((r.shape(0), r.flops_add()), ("[3, 3]".into(), 0));
+        let r = Case::new("ScatterND")
+            .input(t("float32", &[8]))
+            .input(t("int64", &[4, 1]))
+            .input(t("float32", &[4]))
+            .str("reduction", "mul")
+            .run();
+        assert_eq!(r.flops_mul(), 4);
     }
 
     #[test]

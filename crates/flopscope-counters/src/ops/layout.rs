@@ -1017,4 +1017,29 @@ mod tests {
         let r = Case::new("Trilu").input(t("float32", &[3, 4])).run();
         assert_eq!((r.shape(0), r.flops_cmp()), ("[3, 4]".into(), 0));
     }
+
+    #[test]
+    fn crop_reverse_and_cache_updates_move_data() {
+        let r = Case::new("CenterCropPad")
+            .opset(18)
+            .input(t("float32", &[20, 10, 3]))
+            .const_i64s(&[2], &[10, 7])
+            .ints("axes", &[0, -2])
+            .run();
+        assert_eq!((r.shape(0), r.flops_add()), ("[10, 7, 3]".into(), 0));
+        let r = Case::new("ReverseSequence")
+            .input(t("float32", &[4, 4]))
+            .input(t("int64", &[4]))
+            .run();
+        assert_eq!((r.shape(0), r.flops_add()), ("[4, 4]".into(), 0));
+        let r = Case::new("TensorScatter")
+            .opset(24)
+            .input_sym("float32", &["b", "8", "max_seq", "64"])
+            .input_sym("float32", &["b", "8", "seq", "64"])
+            .run();
+        assert_eq!(
+            (r.shape(0), r.flops_add()),
+            ("[b, 8, max_seq, 64]".into(), 0)
+        );
+    }
 }
