@@ -8,6 +8,9 @@ mod conv;
 mod convert;
 mod einsum;
 mod elementwise;
+mod generate;
+mod index;
+mod layout;
 mod logic;
 mod loss;
 mod matmul;
@@ -15,6 +18,7 @@ mod norm;
 mod pool;
 mod quant;
 mod reduce;
+mod resize;
 mod sequence;
 mod shape;
 #[cfg(test)]

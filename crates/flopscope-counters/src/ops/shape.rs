@@ -13,7 +13,7 @@ use crate::{
 };
 
 /// Concrete dims of a shape, if every dim is a constant that fits in memory.
-fn concrete(shape: &[Dim]) -> Option<Vec<usize>> {
+pub(super) fn concrete(shape: &[Dim]) -> Option<Vec<usize>> {
     shape
         .iter()
         .map(|d| d.as_i64().and_then(|v| usize::try_from(v).ok()))
@@ -21,7 +21,7 @@ fn concrete(shape: &[Dim]) -> Option<Vec<usize>> {
 }
 
 /// Sets output 0 to `ty`, with elements when they are known and few.
-fn set_maybe_value(cx: &mut InferCtx<'_>, ty: TensorType, data: Option<Elements>) {
+pub(super) fn set_maybe_value(cx: &mut InferCtx<'_>, ty: TensorType, data: Option<Elements>) {
     match (data, concrete(&ty.shape)) {
         (Some(data), Some(shape)) if data.len() as u64 <= MAX_FOLDED_ELEMENTS => {
             cx.set_value(
@@ -38,7 +38,7 @@ fn set_maybe_value(cx: &mut InferCtx<'_>, ty: TensorType, data: Option<Elements>
 }
 
 /// The elements of input `i` when known (a copy).
-fn elements(cx: &InferCtx<'_>, i: usize) -> Result<Option<Elements>, OpError> {
+pub(super) fn elements(cx: &InferCtx<'_>, i: usize) -> Result<Option<Elements>, OpError> {
     Ok(cx.value(i)?.map(|v| v.data.clone()))
 }
 
@@ -320,7 +320,10 @@ fn fold_gather(
                 return invalid!("index {j} is out of range for axis {axis} of size {len}");
             }
             let base = (o * dims[axis] + k as usize) * inner;
-            out.extend_from_slice(&values[base..base + inner]);
+            match values.get(base..base + inner) {
+                Some(v) => out.extend_from_slice(v),
+                None => return Ok(None),
+            }
         }
     }
     Ok(Some(out))
@@ -749,5 +752,21 @@ mod tests {
             .run();
         assert_eq!(r.dtype(0), flopscope_ir::DType::Int32);
         assert_eq!(r.value(0).as_deref(), Some("[3, 4]"));
+        // int → float → int round trip (a window length through Range).
+        let r = Case::new("Cast")
+            .const_i64s(&[2], &[3, 0])
+            .int("to", 1)
+            .run();
+        assert_eq!(r.value(0).as_deref(), Some("[3.0, 0.0]"));
+        let r = Case::new("Cast")
+            .const_f32s(&[2], &[2.7, -1.5])
+            .int("to", 7)
+            .run();
+        assert_eq!(r.value(0).as_deref(), Some("[2, -1]"));
+        let r = Case::new("Cast")
+            .const_f32s(&[2], &[2.7, 0.0])
+            .int("to", 9)
+            .run();
+        assert_eq!(r.value(0).as_deref(), Some("[1, 0]"));
     }
 }
