@@ -7,6 +7,7 @@ mod elementwise;
 mod matmul;
 mod norm;
 mod pool;
+mod rnn;
 mod shape;
 #[cfg(test)]
 mod testing;
