@@ -1,6 +1,7 @@
 //! The built-in ops, one module per family. Each module registers its own ops with
 //! `inventory::submit!`; nothing here lists them.
 
+mod attention;
 mod constant;
 mod conv;
 mod elementwise;
