@@ -10,6 +10,7 @@ mod norm;
 mod pool;
 mod rnn;
 mod shape;
+mod signal;
 #[cfg(test)]
 mod testing;
 mod window;

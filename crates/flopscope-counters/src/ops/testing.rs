@@ -352,6 +352,10 @@ impl Outcome {
         self.profile.totals.macs.to_string()
     }
 
+    pub(crate) fn flops_mul_expr(&self) -> String {
+        self.profile.totals.flops.mul.to_string()
+    }
+
     pub(crate) fn flops_add(&self) -> i64 {
         int(&self.profile.totals.flops.add)
     }
