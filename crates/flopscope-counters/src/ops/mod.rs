@@ -13,6 +13,7 @@ mod shape;
 mod signal;
 #[cfg(test)]
 mod testing;
+mod text;
 mod window;
 
 use crate::{Cost, CostCtx, InferCtx, OpError};
