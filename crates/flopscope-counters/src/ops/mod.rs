@@ -6,6 +6,7 @@ mod constant;
 mod conv;
 mod elementwise;
 mod matmul;
+mod ml;
 mod norm;
 mod pool;
 mod rnn;
