@@ -5,6 +5,7 @@ mod attention;
 mod constant;
 mod conv;
 mod elementwise;
+mod image;
 mod matmul;
 mod ml;
 mod norm;
@@ -15,6 +16,7 @@ mod signal;
 #[cfg(test)]
 mod testing;
 mod text;
+mod training;
 mod window;
 
 use crate::{Cost, CostCtx, InferCtx, OpError};
