@@ -109,8 +109,7 @@ fn cost_dft(cx: &CostCtx<'_>) -> Result<Cost, OpError> {
     let y = cx.req_output(0)?;
     let inverse = cx.attr_or("inverse", 0i64)? != 0;
     let onesided = cx.attr_or("onesided", 0i64)? != 0;
-    // The transform axis is where the output differs from a plain copy; find it as the
-    // inference did (the output's rank equals the input's).
+    // The transform axis, as the inference found it (the output's rank equals the input's).
     let rank = x.rank();
     let axis = if cx.opset() >= 20 {
         match cx.ints(2)? {
@@ -134,9 +133,13 @@ fn cost_dft(cx: &CostCtx<'_>) -> Result<Cost, OpError> {
     } else {
         y.shape[axis].clone()
     };
-    let transforms = y.numel().div_exact(&(&y.shape[axis] * &y.shape[rank - 1]));
-    let transforms =
-        transforms.ok_or_else(|| OpError::Invalid(format!("output {} has an empty axis", y)))?;
+    // One transform per position of every axis but the transformed one and the last.
+    let transforms: Dim = y.shape[..rank - 1]
+        .iter()
+        .enumerate()
+        .filter(|&(i, _)| i != axis)
+        .map(|(_, d)| d)
+        .product();
     let mut cost = fft_cost(&transforms, &n, onesided);
     if inverse {
         cost = cost.with_div(y.numel());
