@@ -2,6 +2,7 @@
 //! `inventory::submit!`; nothing here lists them.
 
 mod activation;
+mod attention;
 mod constant;
 mod control_flow;
 mod conv;
@@ -9,20 +10,26 @@ mod convert;
 mod einsum;
 mod elementwise;
 mod generate;
+mod image;
 mod index;
 mod layout;
 mod logic;
 mod loss;
 mod matmul;
+mod ml;
 mod norm;
 mod pool;
 mod quant;
 mod reduce;
 mod resize;
+mod rnn;
 mod sequence;
 mod shape;
+mod signal;
 #[cfg(test)]
 mod testing;
+mod text;
+mod training;
 mod window;
 
 use crate::{Cost, CostCtx, InferCtx, OpError};

@@ -2,6 +2,7 @@
 
 use flopscope_ir::{DType, Dim, TensorType};
 
+use super::no_flops;
 use super::window::Window;
 use crate::{Cost, CostCtx, InferCtx, OpDef, OpError, Opsets, Role, invalid, product};
 
@@ -129,6 +130,106 @@ inventory::submit! {
     }
 }
 
+/// `(Σ |x|^p)^(1/p)` over a window of k elements: `k` abs (`cmp`), `k` powers and one root
+/// (`special`), `k − 1` adds.
+fn lp_cost(outputs: Dim, window: Dim) -> Cost {
+    Cost::zero()
+        .with_cmp(&outputs * &window)
+        .with_special(&outputs * (&window + 1))
+        .with_add(outputs * (window - 1))
+}
+
+inventory::submit! {
+    OpDef {
+        domain: "",
+        op_type: "LpPool",
+        opsets: Opsets::since(1),
+        roles: &[Role::Data],
+        infer: infer_pool,
+        cost: |cx| {
+            let y = cx.req_output(0)?.numel();
+            Ok(lp_cost(y, Dim::from_i64(window_size(cx)?)))
+        },
+        formula: "cmp = numel(Y)·∏kernel (abs), special = numel(Y)·(∏kernel + 1) (pow, root), \
+                  add = numel(Y)·(∏kernel − 1)",
+    }
+}
+
+inventory::submit! {
+    OpDef {
+        domain: "",
+        op_type: "GlobalLpPool",
+        opsets: Opsets::since(1),
+        roles: &[Role::Data],
+        infer: infer_global_pool,
+        cost: |cx| {
+            let (outputs, window) = global_window(cx)?;
+            Ok(lp_cost(outputs, window))
+        },
+        formula: "cmp = N·C·∏spatial (abs), special = N·C·(∏spatial + 1) (pow, root), \
+                  add = N·C·(∏spatial − 1)",
+    }
+}
+
+/// `MaxUnpool` (X, I, output_shape): the `output_shape` input when given, else
+/// `(Di − 1)·stride + k − pad_begin − pad_end` per spatial axis.
+fn infer_max_unpool(cx: &mut InferCtx<'_>) -> Result<(), OpError> {
+    let x = cx.tensor(0)?;
+    if x.rank() < 3 {
+        return invalid!("input X has shape {}, expected [N, C, spatial...]", x);
+    }
+    let dtype = x.dtype;
+    if cx.has_input(2) {
+        let shape = cx.req_ints(2, "output_shape")?.to_vec();
+        if shape.len() != x.rank() {
+            return invalid!(
+                "output_shape has {} values but X {} has rank {}",
+                shape.len(),
+                x,
+                x.rank()
+            );
+        }
+        cx.set(0, TensorType::new(dtype, shape));
+        return Ok(());
+    }
+    let n = x.rank() - 2;
+    let kernel = cx.req_attr::<&[i64]>("kernel_shape")?;
+    if kernel.len() != n {
+        return invalid!(
+            "kernel_shape has {} axes for {n} spatial axes",
+            kernel.len()
+        );
+    }
+    let strides = match cx.attr::<&[i64]>("strides")? {
+        None => vec![1; n],
+        Some(s) if s.len() == n => s.to_vec(),
+        Some(s) => return invalid!("strides {s:?} do not fit {n} spatial axes"),
+    };
+    let pads = match cx.attr::<&[i64]>("pads")? {
+        None => vec![0; 2 * n],
+        Some(p) if p.len() == 2 * n => p.to_vec(),
+        Some(p) => return invalid!("pads {p:?} do not fit {n} spatial axes"),
+    };
+    let mut shape = x.shape[..2].to_vec();
+    for i in 0..n {
+        shape.push((&x.shape[2 + i] - 1) * strides[i] + kernel[i] - pads[i] - pads[i + n]);
+    }
+    cx.set(0, TensorType::new(dtype, shape));
+    Ok(())
+}
+
+inventory::submit! {
+    OpDef {
+        domain: "",
+        op_type: "MaxUnpool",
+        opsets: Opsets::since(9),
+        roles: &[Role::Data, Role::Config, Role::Config],
+        infer: infer_max_unpool,
+        cost: no_flops,
+        formula: "0 (scatter: data movement)",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use crate::ops::testing::{Case, t};
@@ -198,5 +299,63 @@ mod tests {
             .input(t("float32", &[1, 4, 3, 3]))
             .run();
         assert_eq!(r.flops_cmp(), 4 * 8);
+    }
+    #[test]
+    fn lp_pools_by_hand() {
+        let r = Case::new("LpPool")
+            .input(t("float32", &[1, 3, 32, 32]))
+            .ints("kernel_shape", &[5, 5])
+            .ints("strides", &[3, 3])
+            .int("p", 2)
+            .run();
+        // floor((32 − 5)/3) + 1 = 10
+        assert_eq!(r.shape(0), "[1, 3, 10, 10]");
+        let y = 3 * 100;
+        assert_eq!(r.flops_cmp(), y * 25);
+        assert_eq!(r.flops_special(), y * 26);
+        assert_eq!(r.flops_add(), y * 24);
+        let r = Case::new("LpPool")
+            .input(t("float32", &[1, 3, 32, 32]))
+            .ints("kernel_shape", &[2, 2])
+            .str("auto_pad", "SAME_LOWER")
+            .run();
+        assert_eq!(r.shape(0), "[1, 3, 32, 32]");
+
+        let r = Case::new("GlobalLpPool")
+            .input(t("float32", &[2, 8, 4, 4]))
+            .run();
+        assert_eq!(r.shape(0), "[2, 8, 1, 1]");
+        assert_eq!(r.flops_cmp(), 16 * 16);
+        assert_eq!(r.flops_special(), 16 * 17);
+        assert_eq!(r.flops_add(), 16 * 15);
+    }
+
+    #[test]
+    fn max_unpool_shapes() {
+        let r = Case::new("MaxUnpool")
+            .input(t("float32", &[1, 1, 2, 2]))
+            .input(t("int64", &[1, 1, 2, 2]))
+            .ints("kernel_shape", &[2, 2])
+            .ints("strides", &[2, 2])
+            .run();
+        assert_eq!(r.shape(0), "[1, 1, 4, 4]");
+        assert_eq!(r.flops_add() + r.flops_cmp(), 0);
+        let r = Case::new("MaxUnpool")
+            .input(t("float32", &[1, 1, 2, 2]))
+            .input(t("int64", &[1, 1, 2, 2]))
+            .const_i64s(&[4], &[1, 1, 5, 5])
+            .ints("kernel_shape", &[2, 2])
+            .ints("strides", &[2, 2])
+            .run();
+        assert_eq!(r.shape(0), "[1, 1, 5, 5]");
+        let r = Case::new("MaxUnpool")
+            .input_sym("float32", &["n", "c", "h", "w"])
+            .input_sym("int64", &["n", "c", "h", "w"])
+            .ints("kernel_shape", &[3, 3])
+            .ints("strides", &[2, 2])
+            .ints("pads", &[1, 1, 1, 1])
+            .run();
+        // 2·(h − 1) + 3 − 2 = 2h − 1
+        assert_eq!(r.shape(0), "[n, c, 2*h - 1, 2*w - 1]");
     }
 }

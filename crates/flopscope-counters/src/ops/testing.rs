@@ -80,6 +80,12 @@ impl Case {
         self.nodes.last_mut().expect("a case has a node")
     }
 
+    /// The domain of every node (and of the model's one opset import).
+    pub(crate) fn domain(mut self, domain: &str) -> Case {
+        self.domain = domain.into();
+        self
+    }
+
     pub(crate) fn opset(mut self, opset: i64) -> Case {
         self.opset = opset;
         self
@@ -344,6 +350,10 @@ impl Outcome {
 
     pub(crate) fn macs_expr(&self) -> String {
         self.profile.totals.macs.to_string()
+    }
+
+    pub(crate) fn flops_mul_expr(&self) -> String {
+        self.profile.totals.flops.mul.to_string()
     }
 
     pub(crate) fn flops_add(&self) -> i64 {
