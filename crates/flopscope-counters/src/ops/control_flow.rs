@@ -69,42 +69,48 @@ fn output_of(run: &SubgraphRun, attr: &str, j: usize) -> Result<ValueType, OpErr
 
 // ---- If ----------------------------------------------------------------------------------
 
-/// `If`: both branches are inferred; an output is what they agree on. When the condition is
-/// known, only the branch taken counts; otherwise the cost is the costlier branch's, field by
-/// field.
+/// `If`: when the condition is known, only the branch taken is inferred (the other may not
+/// even be valid for these inputs), and its known output elements carry over; otherwise both
+/// branches are inferred, an output is what they agree on, and the cost is the costlier
+/// branch's, field by field.
 fn infer_if(cx: &mut InferCtx<'_>) -> Result<(), OpError> {
     let then_branch = cx.req_attr::<&Graph>("then_branch")?;
     let else_branch = cx.req_attr::<&Graph>("else_branch")?;
+    let cond = cx.ints(0)?.and_then(|v| v.first()).and_then(Dim::as_i64);
+    let one = Dim::one();
+    if let Some(cond) = cond {
+        let (attr, branch) = if cond != 0 {
+            ("then_branch", then_branch)
+        } else {
+            ("else_branch", else_branch)
+        };
+        let run = cx.run_subgraph(attr, branch, &[])?;
+        for j in 0..cx.output_count() {
+            match run.values.get(j).cloned().flatten() {
+                Some(value) => cx.set_value(j, (*value).clone()),
+                None => cx.set_type(j, output_of(&run, attr, j)?),
+            }
+        }
+        cx.add_subgraph(&run, &one);
+        return Ok(());
+    }
     let then_run = cx.run_subgraph("then_branch", then_branch, &[])?;
     let else_run = cx.run_subgraph("else_branch", else_branch, &[])?;
-    let cond = cx.ints(0)?.and_then(|v| v.first()).and_then(Dim::as_i64);
     for j in 0..cx.output_count() {
-        let what = format!("out{j}");
-        let ty = match cond {
-            Some(0) => output_of(&else_run, "else_branch", j)?,
-            Some(_) => output_of(&then_run, "then_branch", j)?,
-            None => agree(
-                cx,
-                &what,
-                &output_of(&then_run, "then_branch", j)?,
-                &output_of(&else_run, "else_branch", j)?,
-            )?,
-        };
+        let ty = agree(
+            cx,
+            &format!("out{j}"),
+            &output_of(&then_run, "then_branch", j)?,
+            &output_of(&else_run, "else_branch", j)?,
+        )?;
         cx.set_type(j, ty);
     }
-    let one = Dim::one();
-    match cond {
-        Some(0) => cx.add_subgraph(&else_run, &one),
-        Some(_) => cx.add_subgraph(&then_run, &one),
-        None => {
-            let mut costlier = then_run.clone();
-            costlier.cost = then_run.cost.max(&else_run.cost);
-            costlier
-                .uncounted
-                .extend(else_run.uncounted.iter().cloned());
-            cx.add_subgraph(&costlier, &one);
-        }
-    }
+    let mut costlier = then_run.clone();
+    costlier.cost = then_run.cost.max(&else_run.cost);
+    costlier
+        .uncounted
+        .extend(else_run.uncounted.iter().cloned());
+    cx.add_subgraph(&costlier, &one);
     Ok(())
 }
 

@@ -4,7 +4,7 @@
 //! All are data movement: 0 FLOPs (their bytes still count). Where their inputs' integer elements
 //! are known (shape vectors), Slice, Expand, Tile and constant Pad fold them.
 
-use flopscope_ir::{Dim, Elements, TensorType};
+use flopscope_ir::{Dim, Elements, TensorType, TensorValue};
 
 use super::no_flops;
 use super::shape::{concrete, set_maybe_value};
@@ -333,10 +333,30 @@ fn finish_split(
             }
         }
     };
+    // A known 1-D integer tensor (a shape vector) splits into known parts.
+    let known: Option<Vec<Dim>> = if x.rank() == 1 {
+        cx.ints(0)?.map(<[Dim]>::to_vec)
+    } else {
+        None
+    };
+    let mut offset = 0usize;
     for (i, s) in sizes.into_iter().enumerate() {
-        let mut shape = x.shape.clone();
-        shape[axis] = s;
-        cx.set(i, TensorType::new(x.dtype, shape));
+        let part = match (&known, s.as_i64().and_then(|n| usize::try_from(n).ok())) {
+            (Some(values), Some(n)) => values.get(offset..offset + n).map(<[Dim]>::to_vec),
+            _ => None,
+        };
+        offset += s
+            .as_i64()
+            .and_then(|n| usize::try_from(n).ok())
+            .unwrap_or(0);
+        match part {
+            Some(values) => cx.set_value(i, TensorValue::ints(x.dtype, vec![values.len()], values)),
+            None => {
+                let mut shape = x.shape.clone();
+                shape[axis] = s;
+                cx.set(i, TensorType::new(x.dtype, shape));
+            }
+        }
     }
     Ok(())
 }
