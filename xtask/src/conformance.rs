@@ -15,7 +15,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use flopscope::counters::ProfileOptions;
-use flopscope::ir::{ConstValue, DeclaredType, Model, ValueType};
+use flopscope::ir::{ConstValue, DeclaredType, Model, SequenceType, ValueType};
 use flopscope::onnx::ValueKind;
 
 /// The committed list of failing cases, relative to the workspace root.
@@ -236,9 +236,22 @@ fn compare(expected: &ConstValue, inferred: Option<&ValueType>) -> std::result::
                 Ok(())
             }
         }
-        (ConstValue::Sequence(items), Some(ValueType::Sequence(elem))) => {
+        (ConstValue::Sequence(items), Some(ValueType::Sequence(SequenceType::Elements(elem)))) => {
             for (i, item) in items.iter().enumerate() {
                 compare(item, elem.as_deref()).map_err(|e| format!("element {i}: {e}"))?;
+            }
+            Ok(())
+        }
+        (ConstValue::Sequence(items), Some(ValueType::Sequence(SequenceType::Items(types)))) => {
+            if items.len() != types.len() {
+                return Err(format!(
+                    "inferred {} elements, expected {}",
+                    types.len(),
+                    items.len()
+                ));
+            }
+            for (i, (item, ty)) in items.iter().zip(types).enumerate() {
+                compare(item, Some(ty)).map_err(|e| format!("element {i}: {e}"))?;
             }
             Ok(())
         }

@@ -8,8 +8,8 @@ use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
 use std::sync::Arc;
 
 use flopscope_ir::{
-    ConstTensor, ConstValue, DeclaredType, Dim, Function, Graph, Model, NodeId, ShapeDisplay,
-    TensorType, TensorValue, ValueDef, ValueId, ValueType, display_domain,
+    ConstTensor, ConstValue, DeclaredType, Dim, Function, Graph, Model, NodeId, SequenceType,
+    ShapeDisplay, TensorType, TensorValue, ValueDef, ValueId, ValueType, display_domain,
 };
 
 use crate::ctx::ValueState;
@@ -796,9 +796,9 @@ impl Binder {
                 name: name.to_owned(),
                 what: "shape",
             }),
-            DeclaredType::Sequence(elem) => Ok(ValueType::Sequence(Some(Box::new(
+            DeclaredType::Sequence(elem) => Ok(ValueType::Sequence(SequenceType::of(
                 self.type_of_declared(name, elem)?,
-            )))),
+            ))),
             DeclaredType::Optional(elem) => Ok(ValueType::Optional(Box::new(
                 self.type_of_declared(name, elem)?,
             ))),
@@ -834,24 +834,13 @@ impl Binder {
                 Ok(ValueType::Tensor(ty))
             }
             ConstValue::Sequence(items) => {
-                let elem_declared = match declared {
-                    Some(DeclaredType::Sequence(e)) => Some(e.as_ref()),
-                    _ => None,
-                };
-                let mut merged: Option<ValueType> = None;
-                for (i, item) in items.iter().enumerate() {
-                    let ty = self.type_of_value(&format!("{name}_{i}"), item, None)?;
-                    merged = Some(match merged {
-                        None => ty,
-                        Some(prev) => merge_types(&prev, &ty, name),
-                    });
-                }
-                let elem = match (merged, elem_declared) {
-                    (Some(t), _) => Some(t),
-                    (None, Some(d)) => self.type_of_declared(name, d).ok(),
-                    (None, None) => None,
-                };
-                Ok(ValueType::Sequence(elem.map(Box::new)))
+                // A stored sequence has a known length and known element types.
+                let items = items
+                    .iter()
+                    .enumerate()
+                    .map(|(i, item)| self.type_of_value(&format!("{name}_{i}"), item, None))
+                    .collect::<Result<Vec<_>, _>>()?;
+                Ok(ValueType::Sequence(SequenceType::Items(items)))
             }
             ConstValue::Optional(inner) => {
                 let elem_declared = match declared {
@@ -871,38 +860,6 @@ impl Binder {
                 Ok(ValueType::Optional(Box::new(elem)))
             }
         }
-    }
-}
-
-/// The type two values agree on: equal dims stay, differing ones become fresh symbols.
-fn merge_types(a: &ValueType, b: &ValueType, name: &str) -> ValueType {
-    match (a, b) {
-        (ValueType::Tensor(x), ValueType::Tensor(y)) if x.rank() == y.rank() => {
-            let shape = x
-                .shape
-                .iter()
-                .zip(&y.shape)
-                .enumerate()
-                .map(|(axis, (p, q))| {
-                    if p == q {
-                        p.clone()
-                    } else {
-                        Dim::sym(&fresh_input_dim(&format!("{name}_elem"), axis))
-                    }
-                })
-                .collect();
-            ValueType::Tensor(TensorType::new(x.dtype, shape))
-        }
-        (ValueType::Sequence(Some(x)), ValueType::Sequence(Some(y))) => {
-            ValueType::Sequence(Some(Box::new(merge_types(x, y, name))))
-        }
-        (ValueType::Sequence(x), ValueType::Sequence(y)) => {
-            ValueType::Sequence(x.clone().or(y.clone()))
-        }
-        (ValueType::Optional(x), ValueType::Optional(y)) => {
-            ValueType::Optional(Box::new(merge_types(x, y, name)))
-        }
-        _ => a.clone(),
     }
 }
 
@@ -936,10 +893,20 @@ fn substitute_type(t: &TensorType, bindings: &BTreeMap<String, Dim>) -> TensorTy
 fn substitute_value_type(t: &ValueType, bindings: &BTreeMap<String, Dim>) -> ValueType {
     match t {
         ValueType::Tensor(t) => ValueType::Tensor(substitute_type(t, bindings)),
-        ValueType::Sequence(e) => ValueType::Sequence(
-            e.as_ref()
-                .map(|e| Box::new(substitute_value_type(e, bindings))),
-        ),
+        ValueType::Sequence(SequenceType::Elements(e)) => {
+            ValueType::Sequence(SequenceType::Elements(
+                e.as_ref()
+                    .map(|e| Box::new(substitute_value_type(e, bindings))),
+            ))
+        }
+        ValueType::Sequence(SequenceType::Items(items)) => {
+            ValueType::Sequence(SequenceType::Items(
+                items
+                    .iter()
+                    .map(|t| substitute_value_type(t, bindings))
+                    .collect(),
+            ))
+        }
         ValueType::Optional(e) => ValueType::Optional(Box::new(substitute_value_type(e, bindings))),
     }
 }
@@ -961,8 +928,11 @@ fn complete_tensor_type(declared: &DeclaredType) -> Option<TensorType> {
 fn type_overflows(ty: &ValueType) -> bool {
     match ty {
         ValueType::Tensor(t) => t.shape.iter().any(Dim::is_overflow) || t.bytes().is_overflow(),
-        ValueType::Sequence(Some(t)) | ValueType::Optional(t) => type_overflows(t),
-        ValueType::Sequence(None) => false,
+        ValueType::Sequence(SequenceType::Elements(Some(t))) | ValueType::Optional(t) => {
+            type_overflows(t)
+        }
+        ValueType::Sequence(SequenceType::Elements(None)) => false,
+        ValueType::Sequence(SequenceType::Items(items)) => items.iter().any(type_overflows),
     }
 }
 

@@ -16,6 +16,6 @@ pub use graph::{
     ValueId, display_domain,
 };
 pub use tensor::{
-    ConstTensor, ConstValue, DecodeError, Elements, ShapeDisplay, Storage, TensorType, TensorValue,
-    ValueType,
+    ConstTensor, ConstValue, DecodeError, Elements, SequenceType, ShapeDisplay, Storage,
+    TensorType, TensorValue, ValueType,
 };

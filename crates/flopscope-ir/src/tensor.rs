@@ -59,10 +59,24 @@ impl fmt::Display for TensorType {
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum ValueType {
     Tensor(TensorType),
-    /// A sequence of values of one type; `None` while nothing says what the elements are (an
-    /// empty sequence before anything is inserted).
-    Sequence(Option<Box<ValueType>>),
+    Sequence(SequenceType),
     Optional(Box<ValueType>),
+}
+
+/// What is known of a sequence.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum SequenceType {
+    /// Its length and the type of each element (an empty list: the empty sequence).
+    Items(Vec<ValueType>),
+    /// Only the type its elements share; `None` when not even that is known.
+    Elements(Option<Box<ValueType>>),
+}
+
+impl SequenceType {
+    /// A sequence of unknown length whose elements have type `elem`.
+    pub fn of(elem: ValueType) -> SequenceType {
+        SequenceType::Elements(Some(Box::new(elem)))
+    }
 }
 
 impl ValueType {
@@ -88,8 +102,18 @@ impl fmt::Display for ValueType {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ValueType::Tensor(t) => write!(f, "{t}"),
-            ValueType::Sequence(Some(t)) => write!(f, "seq({t})"),
-            ValueType::Sequence(None) => write!(f, "seq(?)"),
+            ValueType::Sequence(SequenceType::Elements(Some(t))) => write!(f, "seq({t})"),
+            ValueType::Sequence(SequenceType::Elements(None)) => write!(f, "seq(?)"),
+            ValueType::Sequence(SequenceType::Items(items)) => {
+                f.write_str("seq[")?;
+                for (i, t) in items.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    write!(f, "{t}")?;
+                }
+                f.write_str("]")
+            }
             ValueType::Optional(t) => write!(f, "optional({t})"),
         }
     }

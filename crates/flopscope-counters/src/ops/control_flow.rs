@@ -2,62 +2,15 @@
 //! values they read from enclosing graphs; their cost is the subgraphs' cost (a loop body's
 //! times the trip count, kept symbolic when it is not known).
 
-use flopscope_ir::{DType, Dim, Graph, TensorType, TensorValue, ValueType};
+use flopscope_ir::{DType, Dim, Graph, SequenceType, TensorType, TensorValue, ValueType};
 
 use super::no_flops;
+use super::sequence::{agree, element_type};
 use crate::{InferCtx, OpDef, OpError, Opsets, Role, SubgraphRun, invalid, normalize_axis};
 
-/// The type two alternatives agree on: equal dims stay, differing ones become fresh symbols
-/// named after the node, output and axis.
-fn agree(
-    cx: &InferCtx<'_>,
-    what: &str,
-    a: &ValueType,
-    b: &ValueType,
-) -> Result<ValueType, OpError> {
-    Ok(match (a, b) {
-        (ValueType::Tensor(x), ValueType::Tensor(y)) => {
-            if x.dtype != y.dtype {
-                return invalid!(
-                    "{what}: the alternatives have types {} and {}",
-                    x.dtype,
-                    y.dtype
-                );
-            }
-            if x.rank() != y.rank() {
-                return Err(OpError::Unsupported(format!(
-                    "{what}: the alternatives have ranks {} and {}; flopscope needs one rank",
-                    x.rank(),
-                    y.rank()
-                )));
-            }
-            let shape = x
-                .shape
-                .iter()
-                .zip(&y.shape)
-                .enumerate()
-                .map(|(axis, (p, q))| {
-                    if p == q {
-                        p.clone()
-                    } else {
-                        cx.fresh_symbol(&format!("{what}_d{axis}"))
-                    }
-                })
-                .collect();
-            ValueType::Tensor(TensorType::new(x.dtype, shape))
-        }
-        (ValueType::Sequence(Some(x)), ValueType::Sequence(Some(y))) => {
-            ValueType::Sequence(Some(Box::new(agree(cx, what, x, y)?)))
-        }
-        (ValueType::Sequence(x), ValueType::Sequence(y)) => {
-            ValueType::Sequence(x.clone().or_else(|| y.clone()))
-        }
-        (ValueType::Optional(x), ValueType::Optional(y)) => {
-            ValueType::Optional(Box::new(agree(cx, what, x, y)?))
-        }
-        _ => return invalid!("{what}: the alternatives are {a} and {b}"),
-    })
-}
+/// Loops with at most this many iterations (known before run time) are inferred iteration by
+/// iteration, so shapes that change from one iteration to the next come out exact.
+const UNROLL_LIMIT: usize = 256;
 
 fn output_of(run: &SubgraphRun, attr: &str, j: usize) -> Result<ValueType, OpError> {
     run.outputs.get(j).cloned().flatten().ok_or_else(|| {
@@ -135,6 +88,9 @@ inventory::submit! {
 /// between iterations become fresh symbols.
 fn infer_loop(cx: &mut InferCtx<'_>) -> Result<(), OpError> {
     let body = cx.req_attr::<&Graph>("body")?;
+    if unroll_loop(cx, body)? {
+        return Ok(());
+    }
     let carried = cx.input_count().saturating_sub(2);
     let mut carried_types = Vec::with_capacity(carried);
     for i in 0..carried {
@@ -199,6 +155,131 @@ fn infer_loop(cx: &mut InferCtx<'_>) -> Result<(), OpError> {
     }
     cx.add_subgraph(&run, &trips);
     Ok(())
+}
+
+/// Infers a loop iteration by iteration when its trip count is known before run time (a known
+/// `M` and a condition that stays known), feeding each iteration's loop-carried types and
+/// values to the next; the scan outputs stack what the iterations agree on. `false` when the
+/// loop cannot be unrolled (it then gets the symbolic treatment).
+fn unroll_loop(cx: &mut InferCtx<'_>, body: &Graph) -> Result<bool, OpError> {
+    let max = if cx.has_input(0) {
+        match cx.ints(0)?.and_then(|v| v.first()).and_then(Dim::as_i64) {
+            Some(m) => Some(usize::try_from(m.max(0)).unwrap_or(usize::MAX)),
+            None => return Ok(false),
+        }
+    } else {
+        None
+    };
+    if max.is_some_and(|m| m > UNROLL_LIMIT) {
+        return Ok(false);
+    }
+    // Without a condition input the body's condition output is ignored (a for loop).
+    let uses_cond = cx.has_input(1);
+    let mut cond = if uses_cond {
+        match cx.ints(1)?.and_then(|v| v.first()).and_then(Dim::as_i64) {
+            Some(c) => c != 0,
+            None => return Ok(false),
+        }
+    } else {
+        true
+    };
+    let carried = cx.input_count().saturating_sub(2);
+    let mut state: Vec<(ValueType, Option<TensorValue>)> = Vec::with_capacity(carried);
+    for i in 0..carried {
+        let ty = cx
+            .input_type(2 + i)?
+            .cloned()
+            .ok_or_else(|| OpError::Invalid(format!("loop-carried input {} is missing", 2 + i)))?;
+        state.push((ty, cx.value(2 + i)?.cloned()));
+    }
+    let limit = max.unwrap_or(UNROLL_LIMIT);
+    let mut runs: Vec<SubgraphRun> = Vec::new();
+    while runs.len() < limit && cond {
+        let i = runs.len() as i64;
+        let mut inputs = vec![
+            (
+                ValueType::Tensor(TensorType::scalar(DType::Int64)),
+                Some(TensorValue::ints(
+                    DType::Int64,
+                    vec![],
+                    vec![Dim::from_i64(i)],
+                )),
+            ),
+            (
+                ValueType::Tensor(TensorType::scalar(DType::Bool)),
+                Some(TensorValue::ints(
+                    DType::Bool,
+                    vec![],
+                    vec![Dim::from_i64(i64::from(cond))],
+                )),
+            ),
+        ];
+        inputs.extend(state.iter().cloned());
+        let run = cx.run_subgraph("body", body, &inputs)?;
+        if run.outputs.len() < 1 + carried {
+            return invalid!(
+                "the body has {} outputs, fewer than 1 + {carried} loop-carried values",
+                run.outputs.len()
+            );
+        }
+        if uses_cond {
+            match run.values[0]
+                .as_ref()
+                .and_then(|v| v.as_i64s())
+                .and_then(|v| v.first().copied())
+            {
+                Some(c) => cond = c != 0,
+                None => return Ok(false),
+            }
+        }
+        for (k, slot) in state.iter_mut().enumerate() {
+            *slot = (
+                output_of(&run, "body", 1 + k)?,
+                run.values[1 + k].as_deref().cloned(),
+            );
+        }
+        runs.push(run);
+    }
+    if max.is_none() && cond && uses_cond {
+        // Still running after the limit: not unrollable here.
+        return Ok(false);
+    }
+    let Some(first) = runs.first() else {
+        // No iteration: the carried values pass through; scan outputs need the body's types.
+        return Ok(false);
+    };
+    let trips = Dim::from_i64(runs.len() as i64);
+    for (k, (ty, value)) in state.into_iter().enumerate() {
+        match (value, &ty) {
+            (Some(v), ValueType::Tensor(_)) => cx.set_value(k, v),
+            _ => cx.set_type(k, ty),
+        }
+    }
+    let scans = first.outputs.len() - 1 - carried;
+    for j in 0..scans {
+        let mut slice = output_of(first, "body", 1 + carried + j)?;
+        for run in &runs[1..] {
+            slice = agree(
+                cx,
+                &format!("scan{j}"),
+                &slice,
+                &output_of(run, "body", 1 + carried + j)?,
+            )?;
+        }
+        let ValueType::Tensor(t) = slice else {
+            return Err(OpError::Unsupported(format!(
+                "scan output {j} of the body is {slice}"
+            )));
+        };
+        let mut shape = vec![trips.clone()];
+        shape.extend(t.shape);
+        cx.set(carried + j, TensorType::new(t.dtype, shape));
+    }
+    let one = Dim::one();
+    for run in &runs {
+        cx.add_subgraph(run, &one);
+    }
+    Ok(true)
 }
 
 /// How many times the body runs.
@@ -369,27 +450,70 @@ inventory::submit! {
 
 /// `SequenceMap`: the body runs once per element of the input sequence, on that element and
 /// the matching element (or the whole tensor) of each additional input; each output is the
-/// sequence of the body's outputs.
+/// sequence of the body's outputs. With known elements the body runs on each, exactly.
 fn infer_sequence_map(cx: &mut InferCtx<'_>) -> Result<(), OpError> {
     let body = cx.req_attr::<&Graph>("body")?;
     let mut inputs = Vec::with_capacity(cx.input_count());
     for i in 0..cx.input_count() {
-        let ty = match cx.input_type(i)? {
-            Some(ValueType::Sequence(Some(elem))) => (**elem).clone(),
-            Some(ValueType::Sequence(None)) => {
-                return Err(OpError::Unsupported(format!(
-                    "input {i} is a sequence whose element type is not known"
-                )));
-            }
-            Some(other) => other.clone(),
-            None => return Err(OpError::MissingInput(i)),
-        };
-        inputs.push((ty, None::<TensorValue>));
+        inputs.push(cx.input_type(i)?.cloned().ok_or(OpError::MissingInput(i))?);
     }
-    let run = cx.run_subgraph("body", body, &inputs)?;
-    for j in 0..cx.output_count() {
+    let known_len = match inputs.first() {
+        Some(ValueType::Sequence(SequenceType::Items(items))) => Some(items.len()),
+        _ => None,
+    };
+    // Every sequence input must have the same known length for element-wise runs.
+    let all_known = known_len.is_some_and(|n| {
+        inputs.iter().all(|t| match t {
+            ValueType::Sequence(SequenceType::Items(items)) => items.len() == n,
+            ValueType::Sequence(_) => false,
+            _ => true,
+        })
+    });
+    let outputs = cx.output_count();
+    if let (true, Some(n)) = (all_known, known_len) {
+        let mut items: Vec<Vec<ValueType>> = vec![Vec::with_capacity(n); outputs];
+        let mut runs = Vec::with_capacity(n);
+        for k in 0..n {
+            let args = inputs
+                .iter()
+                .map(|t| match t {
+                    ValueType::Sequence(SequenceType::Items(items)) => (items[k].clone(), None),
+                    other => (other.clone(), None),
+                })
+                .collect::<Vec<(ValueType, Option<TensorValue>)>>();
+            let run = cx.run_subgraph("body", body, &args)?;
+            for (j, slot) in items.iter_mut().enumerate() {
+                slot.push(output_of(&run, "body", j)?);
+            }
+            runs.push(run);
+        }
+        for (j, list) in items.into_iter().enumerate() {
+            cx.set_type(j, ValueType::Sequence(SequenceType::Items(list)));
+        }
+        let one = Dim::one();
+        for run in &runs {
+            cx.add_subgraph(run, &one);
+        }
+        return Ok(());
+    }
+    let mut args = Vec::with_capacity(inputs.len());
+    for (i, t) in inputs.iter().enumerate() {
+        let ty = match t {
+            ValueType::Sequence(seq) => {
+                element_type(cx, seq, &format!("in{i}"))?.ok_or_else(|| {
+                    OpError::Unsupported(format!(
+                        "input {i} is a sequence whose element type is not known"
+                    ))
+                })?
+            }
+            other => other.clone(),
+        };
+        args.push((ty, None::<TensorValue>));
+    }
+    let run = cx.run_subgraph("body", body, &args)?;
+    for j in 0..outputs {
         let elem = output_of(&run, "body", j)?;
-        cx.set_type(j, ValueType::Sequence(Some(Box::new(elem))));
+        cx.set_type(j, ValueType::Sequence(SequenceType::of(elem)));
     }
     let length = cx.fresh_symbol("length");
     cx.add_subgraph(&run, &length);

@@ -344,6 +344,41 @@ fn fold_relu(e: &[Elem<'_>]) -> Option<Val> {
     }
 }
 
+/// Rounding of a known element: floats round, integers are already whole.
+fn fold_rounding(e: &[Elem<'_>], round: fn(f64) -> f64) -> Option<Val> {
+    match e.first()? {
+        Elem::Int(d) => Some(Val::Int((*d).clone())),
+        Elem::Float(f) => Some(Val::Float(round(*f))),
+        Elem::Unknown => None,
+    }
+}
+
+fn fold_floor(e: &[Elem<'_>]) -> Option<Val> {
+    fold_rounding(e, f64::floor)
+}
+
+fn fold_ceil(e: &[Elem<'_>]) -> Option<Val> {
+    fold_rounding(e, f64::ceil)
+}
+
+/// ONNX `Round` rounds halves to even.
+fn fold_round(e: &[Elem<'_>]) -> Option<Val> {
+    fold_rounding(e, f64::round_ties_even)
+}
+
+/// A float function of a known element (integers are converted when constant).
+fn fold_float(e: &[Elem<'_>], f: fn(f64) -> f64) -> Option<Val> {
+    Some(Val::Float(f(e.first()?.as_f64()?)))
+}
+
+fn fold_reciprocal(e: &[Elem<'_>]) -> Option<Val> {
+    fold_float(e, |x| 1.0 / x)
+}
+
+fn fold_sqrt(e: &[Elem<'_>]) -> Option<Val> {
+    fold_float(e, f64::sqrt)
+}
+
 /// A unary op from opset `since` on: same shape and type as X, `counts` operations per element
 /// (add, mul, div, cmp, special), elements folded by `fold` where it decides them.
 macro_rules! unary {
@@ -387,31 +422,37 @@ unary!(
 unary!(
     "Reciprocal",
     1,
-    None,
+    Some(&fold_reciprocal),
     [0, 0, 1, 0, 0],
     "div = numel(Y) (1/x)"
 );
 unary!("Exp", 1, None, [0, 0, 0, 0, 1], "special = numel(Y)");
 unary!("Log", 1, None, [0, 0, 0, 0, 1], "special = numel(Y)");
-unary!("Sqrt", 1, None, [0, 0, 0, 0, 1], "special = numel(Y)");
+unary!(
+    "Sqrt",
+    1,
+    Some(&fold_sqrt),
+    [0, 0, 0, 0, 1],
+    "special = numel(Y)"
+);
 unary!(
     "Floor",
     1,
-    None,
+    Some(&fold_floor),
     [0, 0, 0, 0, 1],
     "special = numel(Y) (rounding)"
 );
 unary!(
     "Ceil",
     1,
-    None,
+    Some(&fold_ceil),
     [0, 0, 0, 0, 1],
     "special = numel(Y) (rounding)"
 );
 unary!(
     "Round",
     11,
-    None,
+    Some(&fold_round),
     [0, 0, 0, 0, 1],
     "special = numel(Y) (rounding)"
 );
@@ -470,14 +511,35 @@ inventory::submit! {
 // ---- binary and variadic arithmetic ----------------------------------------------------------
 
 /// A left-to-right fold of integer elements with `f` (variadic arithmetic).
-fn ints_with(f: fn(&Dim, &Dim) -> Option<Dim>) -> impl Fn(&[Elem<'_>]) -> Option<Val> {
+/// A left-to-right fold of the elements: with `int` when every element is an integer
+/// (symbolic ones included), else with `float` when every element is a known number.
+fn ints_with(
+    int: fn(&Dim, &Dim) -> Option<Dim>,
+    float: fn(f64, f64) -> f64,
+) -> impl Fn(&[Elem<'_>]) -> Option<Val> {
     move |es| {
         let (first, rest) = es.split_first()?;
-        let mut acc = first.int()?.clone();
-        for e in rest {
-            acc = f(&acc, e.int()?)?;
+        if let Some(first) = first.int() {
+            let mut acc = first.clone();
+            let mut all_ints = true;
+            for e in rest {
+                match e.int() {
+                    Some(x) => acc = int(&acc, x)?,
+                    None => {
+                        all_ints = false;
+                        break;
+                    }
+                }
+            }
+            if all_ints {
+                return Some(Val::Int(acc));
+            }
         }
-        Some(Val::Int(acc))
+        let mut acc = first.as_f64()?;
+        for e in rest {
+            acc = float(acc, e.as_f64()?);
+        }
+        Some(Val::Float(acc))
     }
 }
 
@@ -502,14 +564,14 @@ fn pairwise(cx: &CostCtx<'_>) -> Result<Dim, OpError> {
 
 /// A broadcasting op from opset 1 on whose integer elements fold with `$fold`.
 macro_rules! arithmetic {
-    ($op:literal, $fold:expr, $cost:expr, $formula:literal) => {
+    ($op:literal, $fold:expr, $float:expr, $cost:expr, $formula:literal) => {
         inventory::submit! {
             OpDef {
                 domain: "",
                 op_type: $op,
                 opsets: Opsets::since(1),
                 roles: &[Role::Data],
-                infer: |cx| infer_broadcasting(cx, None, &ints_with($fold)),
+                infer: |cx| infer_broadcasting(cx, None, &ints_with($fold, $float)),
                 cost: $cost,
                 formula: $formula,
             }
@@ -520,42 +582,49 @@ macro_rules! arithmetic {
 arithmetic!(
     "Add",
     |a, b| Some(a + b),
+    |a, b| a + b,
     |cx| Ok(Cost::zero().with_add(out_numel(cx)?)),
     "add = numel(Y)"
 );
 arithmetic!(
     "Sub",
     |a, b| Some(a - b),
+    |a, b| a - b,
     |cx| Ok(Cost::zero().with_add(out_numel(cx)?)),
     "add = numel(Y)"
 );
 arithmetic!(
     "Mul",
     |a, b| Some(a * b),
+    |a, b| a * b,
     |cx| Ok(Cost::zero().with_mul(out_numel(cx)?)),
     "mul = numel(Y)"
 );
 arithmetic!(
     "Div",
     fold_div,
+    |a, b| a / b,
     |cx| Ok(Cost::zero().with_div(out_numel(cx)?)),
     "div = numel(Y)"
 );
 arithmetic!(
     "Sum",
     |a, b| Some(a + b),
+    |a, b| a + b,
     |cx| Ok(Cost::zero().with_add(pairwise(cx)?)),
     "add = (inputs − 1)·numel(Y)"
 );
 arithmetic!(
     "Max",
     |a, b| Some(a.max(b)),
+    f64::max,
     |cx| Ok(Cost::zero().with_cmp(pairwise(cx)?)),
     "cmp = (inputs − 1)·numel(Y)"
 );
 arithmetic!(
     "Min",
     |a, b| Some(a.min(b)),
+    f64::min,
     |cx| Ok(Cost::zero().with_cmp(pairwise(cx)?)),
     "cmp = (inputs − 1)·numel(Y)"
 );
