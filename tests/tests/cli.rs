@@ -224,3 +224,38 @@ fn model_local_functions_are_inferred_through() {
     assert_eq!(report["totals"]["flops_by_kind"]["mul"], 3 * 8);
     assert_eq!(report["totals"]["flops_by_kind"]["cmp"], 3 * 8);
 }
+
+#[test]
+fn unbound_dims_stay_symbolic_and_readable() {
+    let p = path("models/mobilenet_v2.onnx");
+    let report = json(&flopscope(&["profile", &p, "--format", "json"]));
+    assert_eq!(
+        report["model"]["outputs"][0]["shape"],
+        serde_json::json!(["batch", 1000])
+    );
+    // The stem conv: 3x3, stride 2, pad 1: floor((h + 2 - 3)/2) + 1 = ceil(h/2).
+    assert_eq!(
+        report["nodes"][0]["outputs"][0]["shape"],
+        serde_json::json!(["batch", 32, "ceil(height/2)", "ceil(width/2)"])
+    );
+    let macs = report["totals"]["macs"].as_str().expect("a formula");
+    assert!(
+        macs.contains("batch") && macs.contains("ceil(height/32)"),
+        "{macs}"
+    );
+}
+
+#[test]
+fn inconsistent_models_name_the_node_op_and_shapes() {
+    // SqueezeNet's first conv is 7x7 with stride 2 and no padding: a 5x5 image leaves it no
+    // window.
+    let p = path("models/squeezenet1_0.onnx");
+    assert_one_line_error(
+        &flopscope(&["profile", &p, "--input", "input=1x3x5x5"]),
+        &[
+            "node `/features/features.0/Conv`",
+            "ai.onnx::Conv",
+            "size 5",
+        ],
+    );
+}
