@@ -259,3 +259,25 @@ fn inconsistent_models_name_the_node_op_and_shapes() {
         ],
     );
 }
+
+#[test]
+fn strict_makes_uncounted_ops_an_error() {
+    let p = path("bad/unknown_op.onnx");
+    let run = flopscope(&["profile", &p, "--strict"]);
+    assert_eq!(run.code, ExitCode::from(1));
+    assert!(
+        run.stdout.contains("Mystery"),
+        "the report is still printed"
+    );
+    assert!(
+        run.stderr.contains("--strict") && run.stderr.contains("com.example::Mystery"),
+        "{}",
+        run.stderr
+    );
+    let run = flopscope(&[
+        "profile",
+        &path("models/light_bvlc_alexnet.onnx"),
+        "--strict",
+    ]);
+    assert!(run.success(), "{}", run.stderr);
+}

@@ -58,6 +58,9 @@ struct ProfileArgs {
     input_values: Vec<(String, PathBuf)>,
     #[arg(long, value_enum, default_value_t = Format::Table)]
     format: Format,
+    /// Fail (exit 1, after printing the report) when any node is uncounted: for CI.
+    #[arg(long)]
+    strict: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -149,9 +152,22 @@ fn profile(args: ProfileArgs, out: &mut dyn Write) -> Result<()> {
     let profile = crate::profile_model(&args.model, &model, &options)?;
     let report = Report::new(&args.model.display().to_string(), &model, &profile);
     match args.format {
-        Format::Table => write(out, &render_table(&report)),
-        Format::Json => write(out, &(report.to_json()? + "\n")),
+        Format::Table => write(out, &render_table(&report))?,
+        Format::Json => write(out, &(report.to_json()? + "\n"))?,
     }
+    if args.strict && !report.uncounted.is_empty() {
+        let ops: Vec<String> = report
+            .uncounted
+            .iter()
+            .map(|u| format!("{}::{} ×{}", u.domain, u.op_type, u.nodes.len()))
+            .collect();
+        bail!(
+            "--strict: {} uncounted ({}); the totals are lower bounds",
+            ops.len(),
+            ops.join(", ")
+        );
+    }
+    Ok(())
 }
 
 fn ops(args: OpsArgs, out: &mut dyn Write) -> Result<()> {
