@@ -61,6 +61,8 @@ enum Task {
         #[arg(long, value_name = "DIR")]
         zoo: Option<PathBuf>,
     },
+    /// Regenerate docs/ops.md from the op registry.
+    OpsDoc,
     /// Regenerate the committed fixtures under `fixtures/` from the shared model zoo.
     Fixtures {
         /// The shared directory holding `zoo/` [default: ../shared, from the workspace root].
@@ -97,6 +99,13 @@ fn run(task: Task) -> anyhow::Result<()> {
             min_bytes,
         } => strip::run(&input, &output, min_bytes),
         Task::Fixtures { shared, check } => fixtures::run(shared, check),
+        Task::OpsDoc => {
+            let path = workspace_root().join("docs/ops.md");
+            std::fs::create_dir_all(path.parent().unwrap_or(&path))?;
+            std::fs::write(&path, flopscope::ops_markdown())?;
+            println!("wrote {}", path.display());
+            Ok(())
+        }
         Task::VerifyShapes { model, inputs, zoo } => {
             verify::run(model.as_deref(), &inputs, zoo.as_deref())
         }

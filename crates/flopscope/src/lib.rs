@@ -66,6 +66,52 @@ pub fn load_input_value(model: &Model, input: &str, file: &Path) -> Result<Const
     Ok(flopscope_onnx::load_value(file, kind)?.1)
 }
 
+/// The registry as a Markdown document (`docs/ops.md`): every op with its opsets and cost
+/// formula, by domain. A test checks that the committed file is current.
+pub fn ops_markdown() -> String {
+    use std::collections::BTreeMap;
+    use std::fmt::Write as _;
+
+    let defs: Vec<_> = flopscope_counters::registry().iter().collect();
+    let mut domains: BTreeMap<&str, Vec<_>> = BTreeMap::new();
+    for d in &defs {
+        domains.entry(d.domain_name()).or_default().push(*d);
+    }
+    let mut out = String::from(
+        "# Ops flopscope counts\n\n\
+         Generated from the op registry by `cargo xtask ops-doc`; do not edit by hand (a test \
+         fails when this file is stale). `flopscope ops` prints the same table.\n\n\
+         Units: `macs` are multiply-accumulates; the other FLOPs are one per element per \
+         elementary operation, by kind (`add`, `mul`, `div`, `cmp`, `special`); data movement \
+         costs 0 FLOPs. `numel(Y)` is the number of elements of output Y.\n\n",
+    );
+    for (domain, ops) in &domains {
+        let distinct: std::collections::BTreeSet<&str> = ops.iter().map(|d| d.op_type).collect();
+        let _ = writeln!(
+            out,
+            "- `{domain}`: {} ops ({} records)",
+            distinct.len(),
+            ops.len()
+        );
+    }
+    for (domain, ops) in &domains {
+        let _ = writeln!(
+            out,
+            "\n## {domain}\n\n| op | opsets | cost |\n|---|---|---|"
+        );
+        for d in ops {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} |",
+                d.op_type,
+                d.opsets,
+                d.formula.replace('|', "\\|")
+            );
+        }
+    }
+    out
+}
+
 /// Loads and profiles a model file into a [`Report`].
 pub fn report_file(path: &Path, options: &ProfileOptions) -> Result<Report, Error> {
     let (model, profile) = profile_file(path, options)?;
