@@ -311,8 +311,12 @@ fn broadcast_pairs(a: &[usize], b: &[usize]) -> Option<Pairs> {
     Some(Pairs { shape: out, pairs })
 }
 
+/// The most bytes of strings a fold may make by repeating its inputs (StringConcat's
+/// broadcast); other string folds make no more bytes than their inputs hold.
+const MAX_FOLDED_STRING_BYTES: usize = 1 << 24;
+
 /// `StringConcat`: the broadcast of X and Y; folded (byte-wise concatenation) when both are
-/// known.
+/// known and the result is small.
 fn infer_string_concat(cx: &mut InferCtx<'_>) -> Result<(), OpError> {
     let x = cx.tensor(0)?;
     let y = cx.tensor(1)?;
@@ -325,10 +329,18 @@ fn infer_string_concat(cx: &mut InferCtx<'_>) -> Result<(), OpError> {
     if let (Some((xs, xv)), Some((ys, yv))) = (known(0)?, known(1)?)
         && let Some(Pairs { shape: out, pairs }) = broadcast_pairs(xs, ys)
     {
-        let joined: Option<Vec<Vec<u8>>> = pairs
-            .iter()
-            .map(|&(i, j)| Some([&xv.get(i)?[..], &yv.get(j)?[..]].concat()))
-            .collect();
+        // Broadcasting repeats strings: bound the bytes folded, not only the element count.
+        let size = pairs.iter().try_fold(0usize, |acc, &(i, j)| {
+            acc.checked_add(xv.get(i)?.len())?
+                .checked_add(yv.get(j)?.len())
+                .filter(|&n| n <= MAX_FOLDED_STRING_BYTES)
+        });
+        let joined: Option<Vec<Vec<u8>>> = size.and_then(|_| {
+            pairs
+                .iter()
+                .map(|&(i, j)| Some([&xv.get(i)?[..], &yv.get(j)?[..]].concat()))
+                .collect()
+        });
         if let Some(joined) = joined {
             cx.set_value(0, TensorValue::strings(out, joined));
             return Ok(());
@@ -792,6 +804,16 @@ mod tests {
             .opset(20)
             .run();
         assert_eq!(r.strs(0), Some((vec![], owned(&["的中"]))));
+        // A long string repeated past the byte budget: the shape only.
+        let long = "x".repeat(1 << 20);
+        let many = vec![""; 32];
+        let r = Case::new("StringConcat")
+            .const_strs(&[1], &[long.as_str()])
+            .const_strs(&[32], &many)
+            .opset(20)
+            .run();
+        assert_eq!(r.shape(0), "[32]");
+        assert_eq!(r.strs(0), None);
         // One side unknown: the broadcast shape only.
         let r = Case::new("StringConcat")
             .const_strs(&[1], &["x"])
