@@ -226,8 +226,8 @@ impl ConstTensor {
     }
 
     /// Decodes the elements when there are at most `max_elems` of them and the dtype is a
-    /// number type. `Ok(None)` means "not decoded" (too large, external, strings, or a float
-    /// type without a decoder here); only malformed data is an error.
+    /// number type or strings. `Ok(None)` means "not decoded" (too large, external, sparse, or
+    /// a type without a decoder here); only malformed data is an error.
     pub fn decode(&self, max_elems: u64) -> Result<Option<TensorValue>, DecodeError> {
         let Some(count) = self.numel() else {
             return Ok(None);
@@ -239,14 +239,22 @@ impl ConstTensor {
             Ok(s) => s,
             Err(_) => return Ok(None),
         };
-        let kind = match ElemKind::of(self.dtype) {
-            Some(k) => k,
-            None => return Ok(None),
-        };
-        let data = match &self.storage {
-            Storage::External { .. } | Storage::Strings(_) | Storage::Sparse => return Ok(None),
-            Storage::LittleEndian(bytes) => decode_le(self, kind, bytes, count)?,
-            Storage::Varint(bytes) => decode_varints(self, kind, bytes, count)?,
+        let data = match (&self.storage, ElemKind::of(self.dtype)) {
+            (Storage::External { .. } | Storage::Sparse, _) => return Ok(None),
+            (Storage::Strings(strings), _) if self.dtype == DType::String => {
+                if strings.len() as u64 != count {
+                    return Err(DecodeError::WrongCount {
+                        dims: self.dims.clone(),
+                        expected: count,
+                        found: strings.len() as u64,
+                    });
+                }
+                Elements::Str(strings.clone())
+            }
+            // Strings stored for a number type, or numbers for strings: not decoded here.
+            (Storage::Strings(_), _) | (_, None) => return Ok(None),
+            (Storage::LittleEndian(bytes), Some(kind)) => decode_le(self, kind, bytes, count)?,
+            (Storage::Varint(bytes), Some(kind)) => decode_varints(self, kind, bytes, count)?,
         };
         Ok(Some(TensorValue {
             dtype: self.dtype,
@@ -425,6 +433,9 @@ pub enum Elements {
     Int(Vec<Dim>),
     /// Floating-point elements (as f64).
     Float(Vec<f64>),
+    /// String elements, each the byte string the model stores (UTF-8 in valid models; kept as
+    /// bytes).
+    Str(Vec<Bytes>),
 }
 
 impl Elements {
@@ -432,6 +443,7 @@ impl Elements {
         match self {
             Elements::Int(v) => v.len(),
             Elements::Float(v) => v.len(),
+            Elements::Str(v) => v.len(),
         }
     }
 
@@ -459,6 +471,16 @@ impl TensorValue {
         }
     }
 
+    /// A tensor of string elements (each anything that converts to bytes: `Vec<u8>`, `String`,
+    /// `&'static str`, `Bytes`).
+    pub fn strings<S: Into<Bytes>>(shape: Vec<usize>, values: impl IntoIterator<Item = S>) -> Self {
+        TensorValue {
+            dtype: DType::String,
+            shape,
+            data: Elements::Str(values.into_iter().map(Into::into).collect()),
+        }
+    }
+
     /// A 1-D int64 tensor, the usual form of shapes and axes.
     pub fn int64_vector(values: Vec<Dim>) -> Self {
         TensorValue::ints(DType::Int64, vec![values.len()], values)
@@ -479,7 +501,15 @@ impl TensorValue {
     pub fn as_ints(&self) -> Option<&[Dim]> {
         match &self.data {
             Elements::Int(v) => Some(v),
-            Elements::Float(_) => None,
+            Elements::Float(_) | Elements::Str(_) => None,
+        }
+    }
+
+    /// The string elements (byte strings), if the tensor holds strings.
+    pub fn as_strs(&self) -> Option<&[Bytes]> {
+        match &self.data {
+            Elements::Str(v) => Some(v),
+            Elements::Int(_) | Elements::Float(_) => None,
         }
     }
 
@@ -494,6 +524,7 @@ impl TensorValue {
             Elements::Float(v) => Some(v.clone()),
             #[allow(clippy::cast_precision_loss)]
             Elements::Int(v) => v.iter().map(|d| d.as_i64().map(|i| i as f64)).collect(),
+            Elements::Str(_) => None,
         }
     }
 }
@@ -612,6 +643,73 @@ mod tests {
             Storage::Varint(Bytes::from(vec![0x80u8])),
         );
         assert_eq!(t.decode(16), Err(DecodeError::BadVarint));
+    }
+
+    fn strings(values: &[&'static str]) -> Storage {
+        Storage::Strings(
+            values
+                .iter()
+                .map(|s| Bytes::from_static(s.as_bytes()))
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn decodes_strings_keeping_their_bytes() {
+        let t = tensor(DType::String, vec![2, 2], strings(&["a b", "", "é", "x"]));
+        let v = t.decode(16).unwrap().unwrap();
+        assert_eq!(v.dtype, DType::String);
+        assert_eq!(v.shape, vec![2, 2]);
+        assert_eq!(v.data.len(), 4);
+        let strs: Vec<&[u8]> = v.as_strs().unwrap().iter().map(|b| &b[..]).collect();
+        assert_eq!(strs, vec![&b"a b"[..], b"", "é".as_bytes(), b"x"]);
+        assert_eq!(v.as_ints(), None);
+        assert_eq!(v.as_f64s(), None);
+
+        // Not UTF-8: still decoded, byte for byte.
+        let t = tensor(
+            DType::String,
+            vec![1],
+            Storage::Strings(vec![Bytes::from_static(&[0xff, 0x00])]),
+        );
+        let v = t.decode(16).unwrap().unwrap();
+        assert_eq!(&v.as_strs().unwrap()[0][..], &[0xff, 0x00]);
+
+        // A scalar and an empty tensor.
+        let t = tensor(DType::String, vec![], strings(&["s"]));
+        assert_eq!(t.decode(16).unwrap().unwrap().data.len(), 1);
+        let t = tensor(DType::String, vec![0, 3], strings(&[]));
+        let v = t.decode(16).unwrap().unwrap();
+        assert!(v.data.is_empty());
+        assert_eq!(v.shape, vec![0, 3]);
+    }
+
+    #[test]
+    fn refuses_large_and_miscounted_strings() {
+        let t = tensor(DType::String, vec![3], strings(&["a", "b", "c"]));
+        assert!(t.decode(2).unwrap().is_none());
+        let t = tensor(DType::String, vec![3], strings(&["a", "b"]));
+        assert_eq!(
+            t.decode(16),
+            Err(DecodeError::WrongCount {
+                dims: vec![3],
+                expected: 3,
+                found: 2,
+            })
+        );
+        // Strings stored for a number type are not decoded.
+        let t = tensor(DType::Int64, vec![1], strings(&["1"]));
+        assert!(t.decode(16).unwrap().is_none());
+    }
+
+    #[test]
+    fn string_values_from_anything_bytes_like() {
+        let v = TensorValue::strings(vec![2], ["ab", "c"]);
+        assert_eq!(v.dtype, DType::String);
+        assert_eq!(v.tensor_type().to_string(), "string[2]");
+        assert_eq!(&v.as_strs().unwrap()[1][..], b"c");
+        let v = TensorValue::strings(vec![1], [vec![0xffu8]]);
+        assert_eq!(&v.as_strs().unwrap()[0][..], &[0xff]);
     }
 
     #[test]

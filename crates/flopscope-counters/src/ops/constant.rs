@@ -6,7 +6,7 @@ use flopscope_ir::{Attr, ConstTensor, DType, Dim, Elements, TensorType, TensorVa
 use super::no_flops;
 use crate::{InferCtx, MAX_FOLDED_ELEMENTS, OpDef, OpError, Opsets, Role, invalid};
 
-/// The elements of a small stored tensor (`None` when it is large or not a number type).
+/// The elements of a small stored tensor (`None` when it is large or of a type not decoded).
 fn elements_of(t: &ConstTensor, name: &str) -> Result<Option<Elements>, OpError> {
     t.decode(MAX_FOLDED_ELEMENTS)
         .map(|v| v.map(|v| v.data))
@@ -83,7 +83,12 @@ fn infer_constant(cx: &mut InferCtx<'_>) -> Result<(), OpError> {
             let data = Elements::Int(v.iter().map(|&x| Dim::from_i64(x)).collect());
             cx.set_value(0, vector(DType::Int64, data));
         }
-        ("value_string", Attr::String(_)) => cx.set(0, TensorType::scalar(DType::String)),
+        ("value_string", Attr::String(v)) => {
+            cx.set_value(0, TensorValue::strings(vec![], [v.clone()]));
+        }
+        ("value_strings", Attr::Strings(v)) if v.len() as u64 <= MAX_FOLDED_ELEMENTS => {
+            cx.set_value(0, TensorValue::strings(vec![v.len()], v.iter().cloned()));
+        }
         ("value_strings", Attr::Strings(v)) => cx.set(
             0,
             TensorType::new(DType::String, vec![Dim::from_i64(v.len() as i64)]),
@@ -200,6 +205,11 @@ mod tests {
             .attr("value_strings", Attr::Strings(vec!["a".into(), "b".into()]))
             .run();
         assert_eq!((r.shape(0), r.dtype(0)), ("[2]".into(), DType::String));
+        assert_eq!(r.strs(0), Some((vec![2], vec!["a".into(), "b".into()])));
+        let r = Case::new("Constant")
+            .attr("value_string", Attr::String("x y".into()))
+            .run();
+        assert_eq!(r.strs(0), Some((vec![], vec!["x y".into()])));
         let err = Case::new("Constant")
             .int("value_int", 3)
             .ints("value_ints", &[1])

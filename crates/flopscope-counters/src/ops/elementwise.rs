@@ -186,6 +186,8 @@ pub(super) fn fold_elementwise(
                     Some(&f) => Elem::Float(f),
                     None => return Ok(None),
                 },
+                // String arithmetic and comparisons are not folded.
+                Some(Elements::Str(_)) => return Ok(None),
             });
         }
         match fold(&elems) {

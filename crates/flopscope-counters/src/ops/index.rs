@@ -285,22 +285,28 @@ inventory::submit! {
 
 // ---- Unique ----------------------------------------------------------------------------------
 
-/// Number of distinct items of `len` elements each in `values` laid out as [outer, m, inner]
-/// (items are the slices along the middle axis).
-fn distinct_slices(values: &[f64], outer: usize, m: usize, inner: usize) -> usize {
-    let item = |k: usize| -> Vec<f64> {
+/// Number of distinct items in `values` laid out as [outer, m, inner] (items are the slices
+/// along the middle axis), ordered by `cmp` and told apart by `==`.
+fn distinct_slices<T: Clone + PartialEq>(
+    values: &[T],
+    outer: usize,
+    m: usize,
+    inner: usize,
+    cmp: impl Fn(&T, &T) -> Ordering,
+) -> usize {
+    let item = |k: usize| -> Vec<T> {
         (0..outer)
             .flat_map(|o| {
                 let base = (o * m + k) * inner;
-                values[base..base + inner].iter().copied()
+                values[base..base + inner].iter().cloned()
             })
             .collect()
     };
-    let mut items: Vec<Vec<f64>> = (0..m).map(item).collect();
+    let mut items: Vec<Vec<T>> = (0..m).map(item).collect();
     items.sort_by(|a, b| {
         a.iter()
             .zip(b)
-            .map(|(x, y)| x.total_cmp(y))
+            .map(|(x, y)| cmp(x, y))
             .find(|o| *o != Ordering::Equal)
             .unwrap_or(Ordering::Equal)
     });
@@ -323,9 +329,20 @@ fn infer_unique(cx: &mut InferCtx<'_>) -> Result<(), OpError> {
         ),
         None => (x.numel(), Dim::one(), Dim::one()),
     };
-    let known = match (numbers(cx, 0)?, m.as_i64(), outer.as_i64(), inner.as_i64()) {
-        (Some(v), Some(m), Some(o), Some(i)) if (m * o * i) as usize == v.len() => {
-            Some(distinct_slices(&v, o as usize, m as usize, i as usize) as i64)
+    // Numbers, or strings (compared byte-wise), when known.
+    let strs = cx.value(0)?.and_then(TensorValue::as_strs);
+    let known = match (
+        numbers(cx, 0)?,
+        strs,
+        m.as_i64(),
+        outer.as_i64(),
+        inner.as_i64(),
+    ) {
+        (Some(v), _, Some(m), Some(o), Some(i)) if (m * o * i) as usize == v.len() => {
+            Some(distinct_slices(&v, o as usize, m as usize, i as usize, f64::total_cmp) as i64)
+        }
+        (None, Some(v), Some(m), Some(o), Some(i)) if (m * o * i) as usize == v.len() => {
+            Some(distinct_slices(v, o as usize, m as usize, i as usize, Ord::cmp) as i64)
         }
         _ => None,
     };
@@ -844,5 +861,42 @@ mod tests {
             .const_i64s(&[], &[-1])
             .run();
         assert_eq!((r.flops_mul(), r.flops_add()), (6, 0));
+    }
+
+    #[test]
+    fn unique_counts_known_strings() {
+        // Distinct of a, b, a, c, b: a, b, c.
+        let r = Case::new("Unique")
+            .const_strs(&[5], &["a", "b", "a", "c", "b"])
+            .outputs(4)
+            .opset(11)
+            .run();
+        assert_eq!(r.shape(0), "[3]");
+        assert_eq!(r.dtype(0), DType::String);
+        assert_eq!(r.shape(2), "[5]");
+        // Rows of [[a, b], [a, b], [a, c]] along axis 0: two distinct rows; columns along
+        // axis 1: (a, a, a) and (b, b, c), two distinct.
+        let rows = ["a", "b", "a", "b", "a", "c"];
+        let r = Case::new("Unique")
+            .const_strs(&[3, 2], &rows)
+            .int("axis", 0)
+            .outputs(4)
+            .opset(11)
+            .run();
+        assert_eq!(r.shape(0), "[2, 2]");
+        let r = Case::new("Unique")
+            .const_strs(&[3, 2], &rows)
+            .int("axis", -1)
+            .outputs(4)
+            .opset(11)
+            .run();
+        assert_eq!(r.shape(0), "[3, 2]");
+        // Byte-wise: case matters.
+        let r = Case::new("Unique")
+            .const_strs(&[2], &["A", "a"])
+            .outputs(4)
+            .opset(11)
+            .run();
+        assert_eq!(r.shape(0), "[2]");
     }
 }

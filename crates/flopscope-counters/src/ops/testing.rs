@@ -32,6 +32,7 @@ enum Input {
     Weight(TensorType),
     Ints(DType, Vec<u64>, Vec<i64>),
     Floats(Vec<u64>, Vec<f32>),
+    Strs(Vec<u64>, Vec<String>),
     Absent,
 }
 
@@ -125,6 +126,15 @@ impl Case {
         self.last()
             .inputs
             .push(Input::Floats(dims.to_vec(), values.to_vec()));
+        self
+    }
+
+    /// A small string initializer with values (UTF-8 text).
+    pub(crate) fn const_strs(mut self, dims: &[u64], values: &[&str]) -> Case {
+        self.last().inputs.push(Input::Strs(
+            dims.to_vec(),
+            values.iter().map(|&v| v.to_owned()).collect(),
+        ));
         self
     }
 
@@ -239,6 +249,16 @@ impl Case {
                         }),
                         None,
                     ),
+                    Input::Strs(dims, values) => (
+                        ValueDef::Initializer(ConstTensor {
+                            dtype: DType::String,
+                            dims,
+                            storage: Storage::Strings(
+                                values.into_iter().map(|v| v.into_bytes().into()).collect(),
+                            ),
+                        }),
+                        None,
+                    ),
                 };
                 g.values.push(Value {
                     name,
@@ -342,6 +362,18 @@ impl Outcome {
             Some(ints) => crate::shape_string(ints),
             None => format!("{:?}", v.as_f64s()?),
         })
+    }
+
+    /// Known string elements of output `i` (lossy UTF-8), and the shape they were folded with.
+    pub(crate) fn strs(&self, i: usize) -> Option<(Vec<usize>, Vec<String>)> {
+        let v = self.profile.known_values[self.output_id(i).index()].as_ref()?;
+        let strs = v.as_strs()?;
+        Some((
+            v.shape.clone(),
+            strs.iter()
+                .map(|b| String::from_utf8_lossy(b).into_owned())
+                .collect(),
+        ))
     }
 
     pub(crate) fn macs(&self) -> i64 {
