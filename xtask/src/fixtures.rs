@@ -13,7 +13,7 @@ use anyhow::{Context, Result, bail};
 use onnx_protobuf::tensor_shape_proto::Dimension;
 use onnx_protobuf::{
     AttributeProto, FunctionProto, GraphProto, ModelProto, NodeProto, OperatorSetIdProto,
-    TensorShapeProto, TypeProto, ValueInfoProto, attribute_proto, type_proto,
+    TensorProto, TensorShapeProto, TypeProto, ValueInfoProto, attribute_proto, type_proto,
 };
 use protobuf::Message;
 
@@ -160,6 +160,20 @@ fn models(zoo: &Path) -> Result<Vec<Fixture>> {
             ),
         });
     }
+    for (cell, gates) in [("LSTM", 4), ("GRU", 3)] {
+        let name = format!("{}_2layer.onnx", cell.to_ascii_lowercase());
+        let weights = strip::weights_file_name(Path::new(&name))?;
+        let full = recurrent(cell, gates)?;
+        let stripped = strip::strip_model(&full, &weights, MIN_BYTES)?;
+        fixtures.push(Fixture {
+            path: format!("models/{name}"),
+            bytes: stripped.bytes,
+            about: format!(
+                "built by the xtask: two stacked {cell} layers (hidden {RNN_HIDDEN}), input \
+                 [seq {RNN_SEQ}, batch {RNN_BATCH}, {RNN_INPUT}], weights stripped"
+            ),
+        });
+    }
     fixtures.push(Fixture {
         path: "models/local_function.onnx".to_owned(),
         bytes: local_function(&[("", 17), ("local", 1)])?,
@@ -262,6 +276,85 @@ fn bad(models: &[Fixture]) -> Result<Vec<Fixture>> {
         ),
         fixture("empty.onnx", Vec::new(), "a zero-byte file"),
     ])
+}
+
+const RNN_SEQ: i64 = 16;
+const RNN_BATCH: i64 = 2;
+const RNN_INPUT: i64 = 64;
+const RNN_HIDDEN: i64 = 128;
+
+/// Two stacked recurrent layers (`LSTM` or `GRU`, `gates` gates): X [seq, batch, input] →
+/// layer 1 → Y [seq, 1, batch, hidden] → Squeeze(axis 1) → layer 2 → Y. Weights are zeros
+/// (they are stripped before the fixture is written).
+fn recurrent(cell: &str, gates: i64) -> Result<Vec<u8>> {
+    let zeros = |name: &str, dims: &[i64]| {
+        let count: i64 = dims.iter().product();
+        TensorProto {
+            name: name.to_owned(),
+            dims: dims.to_vec(),
+            data_type: FLOAT,
+            raw_data: vec![0u8; (count * 4) as usize],
+            ..Default::default()
+        }
+    };
+    let ints = |name: &str, values: &[i64]| TensorProto {
+        name: name.to_owned(),
+        dims: vec![values.len() as i64],
+        data_type: 7,
+        int64_data: values.to_vec(),
+        ..Default::default()
+    };
+    let h = RNN_HIDDEN;
+    let mut initializer = Vec::new();
+    let mut nodes = Vec::new();
+    for (layer, input_size) in [(1, RNN_INPUT), (2, RNN_HIDDEN)] {
+        let (w, r, b) = (
+            format!("W{layer}"),
+            format!("R{layer}"),
+            format!("B{layer}"),
+        );
+        initializer.push(zeros(&w, &[1, gates * h, input_size]));
+        initializer.push(zeros(&r, &[1, gates * h, h]));
+        initializer.push(zeros(&b, &[1, 2 * gates * h]));
+        let x = if layer == 1 {
+            "X".to_owned()
+        } else {
+            "Y1_squeezed".to_owned()
+        };
+        let mut n = node(
+            &format!("{cell}{layer}"),
+            cell,
+            "",
+            &[&x, &w, &r, &b],
+            &[&format!("Y{layer}")],
+        );
+        n.attribute.push(AttributeProto {
+            name: "hidden_size".to_owned(),
+            i: h,
+            type_: protobuf::EnumOrUnknown::new(attribute_proto::AttributeType::INT),
+            ..Default::default()
+        });
+        nodes.push(n);
+        if layer == 1 {
+            nodes.push(node(
+                "squeeze",
+                "Squeeze",
+                "",
+                &["Y1", "axes"],
+                &["Y1_squeezed"],
+            ));
+        }
+    }
+    initializer.push(ints("axes", &[1]));
+    let mut g = graph(
+        &format!("{}_2layer", cell.to_ascii_lowercase()),
+        nodes,
+        vec![value("X", Some(&[RNN_SEQ, RNN_BATCH, RNN_INPUT]))],
+        vec![value("Y2", Some(&[RNN_SEQ, 1, RNN_BATCH, h]))],
+        vec![],
+    );
+    g.initializer = initializer;
+    model(&[("", 17)], g)
 }
 
 /// A model calling a model-local function that reads one of the caller's attributes.
