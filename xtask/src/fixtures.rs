@@ -174,6 +174,30 @@ fn models(zoo: &Path) -> Result<Vec<Fixture>> {
             ),
         });
     }
+    for (name, about) in [
+        (
+            "matmul_float.onnx",
+            "X [batch, 64] · W [64, 32], float: the reference",
+        ),
+        (
+            "matmul_qdq.onnx",
+            "the same product in QDQ form: X quantized to uint8 and back, W stored as int8 and \
+             dequantized, then MatMul",
+        ),
+        (
+            "matmul_dynamic_quant.onnx",
+            "the same product dynamically quantized: DynamicQuantizeLinear, MatMulInteger (uint8 × \
+             int8 → int32), then rescaled to float",
+        ),
+    ] {
+        let weights = strip::weights_file_name(Path::new(name))?;
+        let stripped = strip::strip_model(&quantized(name)?, &weights, MIN_BYTES)?;
+        fixtures.push(Fixture {
+            path: format!("models/{name}"),
+            bytes: stripped.bytes,
+            about: format!("built by the xtask: {about}"),
+        });
+    }
     fixtures.push(Fixture {
         path: "models/local_function.onnx".to_owned(),
         bytes: local_function(&[("", 17), ("local", 1)])?,
@@ -276,6 +300,117 @@ fn bad(models: &[Fixture]) -> Result<Vec<Fixture>> {
         ),
         fixture("empty.onnx", Vec::new(), "a zero-byte file"),
     ])
+}
+
+/// One matrix product, float or quantized (QDQ, dynamic), all with X [batch, 64] and W [64, 32].
+fn quantized(name: &str) -> Result<Vec<u8>> {
+    let tensor = |name: &str, data_type: i32, dims: &[i64], bytes_per: usize| {
+        let count: i64 = dims.iter().product();
+        TensorProto {
+            name: name.to_owned(),
+            dims: dims.to_vec(),
+            data_type,
+            raw_data: vec![0u8; count as usize * bytes_per],
+            ..Default::default()
+        }
+    };
+    const UINT8: i32 = 2;
+    const INT8: i32 = 3;
+    let mut init = Vec::new();
+    let mut nodes = Vec::new();
+    match name {
+        "matmul_float.onnx" => {
+            init.push(tensor("W", FLOAT, &[64, 32], 4));
+            nodes.push(node("matmul", "MatMul", "", &["X", "W"], &["Y"]));
+        }
+        "matmul_qdq.onnx" => {
+            init.push(tensor("x_scale", FLOAT, &[], 4));
+            init.push(tensor("x_zero_point", UINT8, &[], 1));
+            init.push(tensor("W_q", INT8, &[64, 32], 1));
+            init.push(tensor("w_scale", FLOAT, &[32], 4));
+            init.push(tensor("w_zero_point", INT8, &[32], 1));
+            nodes.push(node(
+                "quant_x",
+                "QuantizeLinear",
+                "",
+                &["X", "x_scale", "x_zero_point"],
+                &["X_q"],
+            ));
+            nodes.push(node(
+                "dequant_x",
+                "DequantizeLinear",
+                "",
+                &["X_q", "x_scale", "x_zero_point"],
+                &["X_dq"],
+            ));
+            let mut dq_w = node(
+                "dequant_w",
+                "DequantizeLinear",
+                "",
+                &["W_q", "w_scale", "w_zero_point"],
+                &["W_dq"],
+            );
+            dq_w.attribute.push(AttributeProto {
+                name: "axis".to_owned(),
+                i: 1,
+                type_: protobuf::EnumOrUnknown::new(attribute_proto::AttributeType::INT),
+                ..Default::default()
+            });
+            nodes.push(dq_w);
+            nodes.push(node("matmul", "MatMul", "", &["X_dq", "W_dq"], &["Y"]));
+        }
+        _ => {
+            init.push(tensor("W_q", INT8, &[64, 32], 1));
+            init.push(tensor("w_zero_point", INT8, &[], 1));
+            init.push(tensor("w_scale", FLOAT, &[], 4));
+            nodes.push(node(
+                "quant_x",
+                "DynamicQuantizeLinear",
+                "",
+                &["X"],
+                &["X_q", "x_scale", "x_zero_point"],
+            ));
+            nodes.push(node(
+                "matmul",
+                "MatMulInteger",
+                "",
+                &["X_q", "W_q", "x_zero_point", "w_zero_point"],
+                &["Y_int"],
+            ));
+            let mut cast = node("cast", "Cast", "", &["Y_int"], &["Y_float"]);
+            cast.attribute.push(AttributeProto {
+                name: "to".to_owned(),
+                i: i64::from(FLOAT),
+                type_: protobuf::EnumOrUnknown::new(attribute_proto::AttributeType::INT),
+                ..Default::default()
+            });
+            nodes.push(cast);
+            nodes.push(node("scale", "Mul", "", &["x_scale", "w_scale"], &["s"]));
+            nodes.push(node("rescale", "Mul", "", &["Y_float", "s"], &["Y"]));
+        }
+    }
+    let batch_by = |name: &str, cols: i64| {
+        let mut v = value(name, Some(&[1, cols]));
+        if let Some(t) = v.type_.as_mut() {
+            let mut batch = Dimension::new();
+            batch.set_dim_param("batch".to_owned());
+            if let Some(type_proto::Value::TensorType(tensor)) = t.value.as_mut()
+                && let Some(shape) = tensor.shape.as_mut()
+            {
+                shape.dim[0] = batch;
+            }
+        }
+        v
+    };
+    let mut g = graph(
+        name.trim_end_matches(".onnx"),
+        nodes,
+        vec![batch_by("X", 64)],
+        vec![batch_by("Y", 32)],
+        vec![],
+    );
+    g.initializer = init;
+    model(&[("", 21)], g)
 }
 
 const RNN_SEQ: i64 = 16;

@@ -132,6 +132,10 @@ pub struct NodeProfile {
     pub params: Dim,
     /// All inputs are constants: a runtime would fold this node before running the model.
     pub constant: bool,
+    /// For a node with MACs, the element type they run in: an integer type for quantized
+    /// contractions (integer operands, or float operands dequantized from integers: QDQ),
+    /// else the operands' float type.
+    pub macs_dtype: Option<String>,
 }
 
 /// Uncounted nodes of one op type, for one reason.
@@ -154,8 +158,12 @@ pub struct Totals {
     pub params: Dim,
     /// Elements of running statistics (BatchNormalization mean and variance).
     pub buffers: Dim,
+    /// Elements of quantization scales and zero points.
+    pub quant_params: Dim,
     /// Elements of other constants (shapes, axes, indices, scalars).
     pub constants: Dim,
+    /// MACs by the element type they run in (see [`NodeProfile::macs_dtype`]).
+    pub macs_by_dtype: BTreeMap<String, Dim>,
     /// Bytes of params and buffers, by dtype.
     pub weight_bytes: Dim,
     pub weight_bytes_by_dtype: BTreeMap<String, Dim>,
@@ -472,6 +480,11 @@ pub(crate) fn run_graph<'g>(
             uncounted,
             inner_uncounted,
             fresh_symbols,
+            macs_dtype: if cost.macs == Dim::zero() {
+                None
+            } else {
+                Some(macs_dtype(graph, node, &states))
+            },
             cost,
             bytes,
             params: Dim::zero(),
@@ -945,6 +958,9 @@ fn totals(
     let mut t = Totals::default();
     for np in nodes {
         t.macs += &np.cost.macs;
+        if let Some(dtype) = &np.macs_dtype {
+            *t.macs_by_dtype.entry(dtype.clone()).or_default() += &np.cost.macs;
+        }
         t.flops += &np.cost.flops;
         t.bytes += &np.bytes;
         t.lower_bound |= np.uncounted.is_some() || !np.inner_uncounted.is_empty();
@@ -957,9 +973,10 @@ fn totals(
         match class {
             ConstClass::Param => t.params += &numel,
             ConstClass::Buffer => t.buffers += &numel,
+            ConstClass::Quant => t.quant_params += &numel,
             ConstClass::Constant => t.constants += &numel,
         }
-        if class != ConstClass::Constant {
+        if matches!(class, ConstClass::Param | ConstClass::Buffer) {
             let bytes = ty.bytes();
             t.weight_bytes += &bytes;
             *t.weight_bytes_by_dtype
@@ -987,6 +1004,7 @@ fn totals_overflow(t: &Totals) -> bool {
         &t.bytes,
         &t.params,
         &t.buffers,
+        &t.quant_params,
         &t.constants,
         &t.weight_bytes,
         &t.activation_bytes,
@@ -1254,4 +1272,36 @@ fn bind_attribute_refs(graph: &mut Graph, caller: &flopscope_ir::Node, f: &Funct
         }
         node.attrs = attrs;
     }
+}
+
+/// The element type a contraction's MACs run in. Integer operands (MatMulInteger, ConvInteger,
+/// QLinear*, packed n-bit weights with a `bits` attribute) make it integer; so do float operands
+/// that a DequantizeLinear made from integers (the QDQ form, which runtimes execute in integer
+/// arithmetic). Otherwise the first operand's type.
+fn macs_dtype(graph: &Graph, node: &flopscope_ir::Node, states: &[ValueState<'_>]) -> String {
+    if let Ok(Some(bits)) = node.attr::<i64>("bits") {
+        return format!("int{bits}");
+    }
+    let operand_dtype = |id: ValueId| -> Option<flopscope_ir::DType> {
+        if let ValueDef::Node { node: producer, .. } = graph.value(id).def {
+            let p = graph.node(producer);
+            if p.op_type == "DequantizeLinear" {
+                let source = p.inputs.first().copied().flatten()?;
+                return states[source.index()].tensor().map(|t| t.dtype);
+            }
+        }
+        states[id.index()].tensor().map(|t| t.dtype)
+    };
+    let dtypes: Vec<flopscope_ir::DType> = node
+        .inputs
+        .iter()
+        .take(2)
+        .flatten()
+        .filter_map(|id| operand_dtype(*id))
+        .collect();
+    dtypes
+        .iter()
+        .find(|d| d.is_integer())
+        .or(dtypes.first())
+        .map_or_else(|| "unknown".to_owned(), |d| d.name().to_owned())
 }

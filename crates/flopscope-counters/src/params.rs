@@ -19,6 +19,7 @@ use crate::{OpDef, Role};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) enum ConstClass {
     Constant,
+    Quant,
     Buffer,
     Param,
 }
@@ -91,10 +92,14 @@ pub(crate) fn classify(
                 let c = match role {
                     Role::Weight | Role::Bias => ConstClass::Param,
                     Role::Buffer => ConstClass::Buffer,
+                    Role::Quant => ConstClass::Quant,
                     Role::Config => ConstClass::Constant,
                     Role::Data => {
-                        let many = ty.numel().as_i64().is_none_or(|n| n > 1);
-                        if ty.dtype.is_float() && many {
+                        // Judged by the value the op reads, not by its origin: an int8 weight
+                        // dequantized to float before a MatMul is a weight.
+                        let read = states[id.index()].tensor().unwrap_or(ty);
+                        let many = read.numel().as_i64().is_none_or(|n| n > 1);
+                        if read.dtype.is_float() && many {
                             ConstClass::Param
                         } else {
                             ConstClass::Constant

@@ -64,6 +64,8 @@ pub enum Role {
     Bias,
     /// Running statistics (BatchNormalization mean and variance): a buffer.
     Buffer,
+    /// Quantization scales and zero points: their own bucket.
+    Quant,
     /// Shapes, axes, indices, bounds and other settings given as inputs: a constant.
     Config,
 }

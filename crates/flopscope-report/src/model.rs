@@ -80,6 +80,9 @@ pub struct FlopsByKindReport {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TotalsReport {
     pub macs: Dim,
+    /// MACs by the element type they run in (`int8` for quantized contractions).
+    #[serde(default)]
+    pub macs_by_dtype: BTreeMap<String, Dim>,
     /// All FLOPs: `2·macs` plus every other arithmetic op.
     pub flops: Dim,
     pub flops_by_kind: FlopsByKindReport,
@@ -87,6 +90,9 @@ pub struct TotalsReport {
     pub bytes: Dim,
     pub params: Dim,
     pub buffers: Dim,
+    /// Elements of quantization scales and zero points.
+    #[serde(default)]
+    pub quant_params: Dim,
     pub constants: Dim,
     /// Bytes of params and buffers.
     pub weight_bytes: Dim,
@@ -106,6 +112,9 @@ pub struct NodeReport {
     pub domain: String,
     pub outputs: Vec<TensorReport>,
     pub macs: Dim,
+    /// The element type the MACs run in, for nodes with MACs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub macs_dtype: Option<String>,
     pub flops: Dim,
     pub flops_by_kind: FlopsByKindReport,
     pub bytes: Dim,
@@ -166,6 +175,7 @@ fn node_report(np: &NodeProfile) -> NodeReport {
             .map(|(name, ty)| tensor_report(name, ty.as_ref()))
             .collect(),
         macs: np.cost.macs.clone(),
+        macs_dtype: np.macs_dtype.clone(),
         flops: np.cost.total_flops(),
         flops_by_kind: flops_by_kind(&np.cost.macs, &np.cost.flops),
         bytes: np.bytes.clone(),
@@ -178,11 +188,13 @@ fn node_report(np: &NodeProfile) -> NodeReport {
 fn totals_report(t: &Totals, nodes: &[NodeProfile]) -> TotalsReport {
     TotalsReport {
         macs: t.macs.clone(),
+        macs_by_dtype: t.macs_by_dtype.clone(),
         flops: t.total_flops(),
         flops_by_kind: flops_by_kind(&t.macs, &t.flops),
         bytes: t.bytes.clone(),
         params: t.params.clone(),
         buffers: t.buffers.clone(),
+        quant_params: t.quant_params.clone(),
         constants: t.constants.clone(),
         weight_bytes: t.weight_bytes.clone(),
         weight_bytes_by_dtype: t.weight_bytes_by_dtype.clone(),

@@ -96,6 +96,12 @@ pub fn render_table(report: &Report) -> String {
         ]);
     };
     row("MACs", &t.macs, "MACs", "", true);
+    // The precision breakdown only when it says something: more than one type, or integers.
+    if t.macs_by_dtype.len() > 1 || t.macs_by_dtype.keys().any(|d| !d.starts_with("float")) {
+        for (dtype, macs) in &t.macs_by_dtype {
+            row(&format!("  in {dtype}"), macs, "MACs", "", true);
+        }
+    }
     row("FLOPs", &t.flops, "FLOPs", "", true);
     let k = &t.flops_by_kind;
     for (name, value) in [
@@ -110,6 +116,9 @@ pub fn render_table(report: &Report) -> String {
     }
     row("Params", &t.params, "", "", false);
     row("Buffers", &t.buffers, "", "", false);
+    if t.quant_params != Dim::zero() {
+        row("Quant params", &t.quant_params, "", "", false);
+    }
     row("Constants", &t.constants, "", "", false);
     row("Weight memory", &t.weight_bytes, "B", "B", false);
     row("Activation memory", &t.activation_bytes, "B", "B", false);

@@ -1,9 +1,10 @@
 //! Quantization: QuantizeLinear, DequantizeLinear, DynamicQuantizeLinear, and the integer
 //! matrix products MatMulInteger and QLinearMatMul.
 //!
-//! Scales and zero points are settings ([`Role::Config`]). The operands of the integer matrix
-//! products are [`Role::Weight`]: a constant operand there is a quantized learned weight, a
-//! param like a float one (a plain `Data` role would class an integer constant as a constant).
+//! Scales and zero points are quantization parameters ([`Role::Quant`]), a bucket of their
+//! own. The operands of the integer matrix products are [`Role::Weight`]: a constant operand
+//! there is a quantized learned weight, a param like a float one (a plain `Data` role would
+//! class an integer constant as a constant).
 
 use flopscope_ir::{DType, Dim, TensorType};
 
@@ -127,7 +128,7 @@ inventory::submit! {
         domain: "",
         op_type: "QuantizeLinear",
         opsets: Opsets::since(10),
-        roles: &[Role::Data, Role::Config, Role::Config],
+        roles: &[Role::Data, Role::Quant, Role::Quant],
         infer: infer_quantize,
         cost: cost_quantize,
         formula: "div = n, special = n (round), cmp = 2n (saturate), add = n with a zero point; \
@@ -163,7 +164,7 @@ inventory::submit! {
         domain: "",
         op_type: "DequantizeLinear",
         opsets: Opsets::since(10),
-        roles: &[Role::Data, Role::Config, Role::Config],
+        roles: &[Role::Data, Role::Quant, Role::Quant],
         infer: infer_dequantize,
         cost: cost_dequantize,
         formula: "mul = n, add = n with a zero point; n = numel(x)",
@@ -234,7 +235,7 @@ inventory::submit! {
         domain: "",
         op_type: "MatMulInteger",
         opsets: Opsets::since(10),
-        roles: &[Role::Weight, Role::Weight, Role::Config, Role::Config],
+        roles: &[Role::Weight, Role::Weight, Role::Quant, Role::Quant],
         infer: infer_matmul_integer,
         cost: cost_matmul_integer,
         formula: "macs = numel(Y)·K (int32); add = numel(A) with a_zero_point, numel(B) with \
@@ -280,13 +281,13 @@ inventory::submit! {
         opsets: Opsets::since(10),
         roles: &[
             Role::Weight,
-            Role::Config,
-            Role::Config,
+            Role::Quant,
+            Role::Quant,
             Role::Weight,
-            Role::Config,
-            Role::Config,
-            Role::Config,
-            Role::Config,
+            Role::Quant,
+            Role::Quant,
+            Role::Quant,
+            Role::Quant,
         ],
         infer: infer_qlinear_matmul,
         cost: cost_qlinear_matmul,
