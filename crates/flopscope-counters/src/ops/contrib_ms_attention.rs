@@ -767,3 +767,288 @@ inventory::submit! {
                   mul = numel(past K, V) for an integer cache",
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use flopscope_ir::DType;
+
+    use crate::ops::testing::{Case, Outcome, t};
+
+    fn ms(op: &str) -> Case {
+        Case::new(op).domain("com.microsoft").opset(1)
+    }
+
+    fn kinds(r: &Outcome) -> (i64, i64, i64, i64, i64) {
+        (
+            r.flops_add(),
+            r.flops_mul(),
+            r.flops_div(),
+            r.flops_cmp(),
+            r.flops_special(),
+        )
+    }
+
+    fn attention() -> Case {
+        ms("Attention")
+            .input(t("float32", &[2, 5, 16]))
+            .weight(t("float32", &[16, 48]))
+            .weight(t("float32", &[48]))
+            .int("num_heads", 4)
+    }
+
+    #[test]
+    fn attention_projection_plus_sdpa_by_hand() {
+        let r = attention().outputs(2).run();
+        assert_eq!(r.shape(0), "[2, 5, 16]");
+        assert_eq!(r.shape(1), "[2, 2, 4, 5, 4]");
+        // Projection: 10 tokens × 16 inputs × 48 outputs, bias 10 × 48 adds. Attention:
+        // S = 2·4·5·5 = 200 scores in 40 rows, head size 4: QKᵀ and AV 200·(4 + 4) MACs,
+        // the scale (200 mul), softmax (200 exp, 200 − 40 adds, 200 div).
+        assert_eq!(r.macs(), 10 * 16 * 48 + 200 * 8);
+        assert_eq!(kinds(&r), (480 + 160, 200, 200, 0, 200));
+        assert_eq!(r.params(), 16 * 48 + 48);
+    }
+
+    #[test]
+    fn attention_with_past_mask_and_causal() {
+        let r = attention()
+            .input(t("int32", &[2, 8]))
+            .input(t("float32", &[2, 2, 4, 3, 4]))
+            .int("unidirectional", 1)
+            .outputs(2)
+            .run();
+        assert_eq!(r.shape(1), "[2, 2, 4, 8, 4]");
+        // 3 past + 5 new positions: S = 2·4·5·8 = 320; the mask and causal masking are a
+        // comparison per score each.
+        assert_eq!(r.macs(), 10 * 16 * 48 + 320 * 8);
+        assert_eq!(r.flops_cmp(), 2 * 320);
+        assert_eq!(r.flops_add(), 480 + (320 - 40));
+    }
+
+    #[test]
+    fn attention_qkv_hidden_sizes_and_rotary() {
+        let r = ms("Attention")
+            .input(t("float32", &[2, 5, 16]))
+            .weight(t("float32", &[16, 40]))
+            .weight(t("float32", &[40]))
+            .int("num_heads", 4)
+            .ints("qkv_hidden_sizes", &[12, 12, 16])
+            .run();
+        assert_eq!(r.shape(0), "[2, 5, 16]");
+        // Head 3 for Q and K, 4 for V.
+        assert_eq!(r.macs(), 10 * 16 * 40 + 200 * (3 + 4));
+        let r = attention().int("do_rotary", 1).run();
+        // Q and K: 10 tokens · 4 heads · 4 dims each, R = 320: 2R mul, R add.
+        assert_eq!(r.flops_mul(), 200 + 640);
+        assert_eq!(r.flops_add(), 480 + 160 + 320);
+        let err = ms("Attention")
+            .input(t("float32", &[2, 5, 16]))
+            .weight(t("float32", &[16, 47]))
+            .int("num_heads", 4)
+            .run_err();
+        assert!(err.contains("multiple of 3"), "{err}");
+    }
+
+    #[test]
+    fn qattention_by_hand() {
+        let r = ms("QAttention")
+            .input(t("uint8", &[2, 5, 16]))
+            .weight(t("uint8", &[16, 48]))
+            .weight(t("float32", &[48]))
+            .weight(t("float32", &[]))
+            .weight(t("float32", &[]))
+            .absent()
+            .weight(t("uint8", &[]))
+            .weight(t("uint8", &[]))
+            .int("num_heads", 4)
+            .outputs(2)
+            .run();
+        assert_eq!(
+            (r.shape(0), r.dtype(0)),
+            ("[2, 5, 16]".into(), DType::Float32)
+        );
+        assert_eq!(r.shape(1), "[2, 2, 4, 5, 4]");
+        assert_eq!(r.macs(), 10 * 16 * 48 + 200 * 8);
+        // Zero points (160 + 768 adds), dequantize 480 projected values (480 mul, and 1 for
+        // the scale product), bias (480 adds), then the attention.
+        let (p, s, rows) = (480, 200, 40);
+        assert_eq!(kinds(&r), (160 + 768 + p + (s - rows), p + 1 + s, s, 0, s));
+        assert_eq!(r.params(), 768 + 48, "the quantized weight and the bias");
+    }
+
+    #[test]
+    fn multi_head_attention_separate_qkv() {
+        let r = ms("MultiHeadAttention")
+            .input(t("float32", &[2, 5, 16]))
+            .input(t("float32", &[2, 7, 16]))
+            .input(t("float32", &[2, 7, 24]))
+            .int("num_heads", 4)
+            .outputs(4)
+            .run();
+        assert_eq!(r.shape(0), "[2, 5, 24]");
+        assert_eq!(r.shape(1), "[2, 4, 7, 4]");
+        assert_eq!(r.shape(2), "[2, 4, 7, 6]");
+        assert_eq!(r.shape(3), "[2, 4, 5, 7]");
+        // S = 2·4·5·7 = 280 scores in 40 rows; head 4, v_head 6.
+        assert_eq!(r.macs(), 280 * (4 + 6));
+        assert_eq!(kinds(&r), (280 - 40, 280, 280, 0, 280));
+    }
+
+    #[test]
+    fn multi_head_attention_bias_masks_and_past() {
+        let r = ms("MultiHeadAttention")
+            .input(t("float32", &[2, 5, 16]))
+            .input(t("float32", &[2, 7, 16]))
+            .input(t("float32", &[2, 7, 16]))
+            .weight(t("float32", &[48]))
+            .input(t("int32", &[2, 10]))
+            .input(t("float32", &[1, 4, 5, 10]))
+            .input(t("float32", &[2, 4, 3, 4]))
+            .input(t("float32", &[2, 4, 3, 4]))
+            .int("num_heads", 4)
+            .outputs(3)
+            .run();
+        assert_eq!(r.shape(1), "[2, 4, 10, 4]");
+        // 3 past + 7 new positions: S = 2·4·5·10 = 400.
+        let s = 400;
+        assert_eq!(r.macs(), s * 8);
+        // Bias onto Q, K, V (160 + 224 + 224 adds), softmax (s − 40), attention bias (s).
+        assert_eq!(r.flops_add(), 608 + (s - 40) + s);
+        assert_eq!(r.flops_cmp(), s, "key padding mask");
+        assert_eq!(r.params(), 48);
+    }
+
+    #[test]
+    fn multi_head_attention_split_and_packed_forms() {
+        // Key and value already split into heads [B, N, L, H].
+        let r = ms("MultiHeadAttention")
+            .input(t("float32", &[2, 5, 16]))
+            .input(t("float32", &[2, 4, 7, 4]))
+            .input(t("float32", &[2, 4, 7, 4]))
+            .int("num_heads", 4)
+            .outputs(3)
+            .run();
+        assert_eq!(r.shape(0), "[2, 5, 16]");
+        assert_eq!(r.shape(2), "[2, 4, 7, 4]");
+        assert_eq!(r.macs(), 2 * 4 * 5 * 7 * 8);
+        // Packed QKV [B, S, N, 3, H].
+        let r = ms("MultiHeadAttention")
+            .input(t("float32", &[2, 5, 4, 3, 4]))
+            .int("num_heads", 4)
+            .run();
+        assert_eq!(r.shape(0), "[2, 5, 16]");
+        assert_eq!(r.macs(), 2 * 4 * 5 * 5 * 8);
+        // Packed KV [B, L, N, 2, H].
+        let r = ms("MultiHeadAttention")
+            .input(t("float32", &[2, 5, 16]))
+            .input(t("float32", &[2, 7, 4, 2, 4]))
+            .int("num_heads", 4)
+            .run();
+        assert_eq!(r.shape(0), "[2, 5, 16]");
+        assert_eq!(r.macs(), 2 * 4 * 5 * 7 * 8);
+        let err = ms("MultiHeadAttention")
+            .input(t("float32", &[2, 5, 16]))
+            .input(t("float32", &[2, 7, 16]))
+            .input(t("float32", &[2, 7, 16]))
+            .int("num_heads", 3)
+            .run_err();
+        assert!(err.contains("not a multiple of 3 heads"), "{err}");
+    }
+
+    fn gqa(q: &[i64], past: &[i64], tsl: i64) -> Case {
+        let kv = [q[0], q[1], 16];
+        ms("GroupQueryAttention")
+            .input(t("float32", q))
+            .input(t("float32", &kv))
+            .input(t("float32", &kv))
+            .input(t("float32", past))
+            .input(t("float32", past))
+            .const_i64s(&[q[0] as u64], &vec![tsl - 1; q[0] as usize])
+            .const_i64s(&[], &[tsl])
+            .int("num_heads", 4)
+            .int("kv_num_heads", 2)
+    }
+
+    #[test]
+    fn group_query_attention_prompt_by_hand() {
+        let r = gqa(&[1, 5, 32], &[1, 2, 0, 8], 5)
+            .int("qk_output", 1)
+            .outputs(4)
+            .run();
+        assert_eq!(r.shape(0), "[1, 5, 32]");
+        assert_eq!(r.shape(1), "[1, 2, 5, 8]");
+        assert_eq!(r.shape(2), "[1, 2, 5, 8]");
+        assert_eq!(r.shape(3), "[1, 4, 5, 5]");
+        // S = 1·4·5·5 = 100 scores in 20 rows, head 8: 100·16 MACs; scale, softmax, and the
+        // causal mask (on by default) one comparison per score.
+        assert_eq!(r.macs(), 100 * 16);
+        assert_eq!(kinds(&r), (80, 100, 100, 100, 100));
+    }
+
+    #[test]
+    fn group_query_attention_cache_lengths() {
+        // A shared buffer of 12 positions: the present is the buffer, 5 positions attended.
+        let r = gqa(&[1, 5, 32], &[1, 2, 12, 8], 5).outputs(3).run();
+        assert_eq!(r.shape(1), "[1, 2, 12, 8]");
+        assert_eq!(r.macs(), 100 * 16);
+        // A token step: 6 past positions, total 7.
+        let r = gqa(&[2, 1, 32], &[2, 2, 6, 8], 7).outputs(4).run();
+        assert_eq!(r.shape(1), "[2, 2, 7, 8]");
+        assert_eq!(r.shape(3), "[2, 4, 1, 7]");
+        assert_eq!(r.macs(), 2 * 4 * 7 * 16);
+        // total_sequence_length computed at run time: past + new.
+        let r = ms("GroupQueryAttention")
+            .input_sym("float32", &["b", "s", "32"])
+            .input_sym("float32", &["b", "s", "16"])
+            .input_sym("float32", &["b", "s", "16"])
+            .input_sym("float32", &["b", "2", "p", "8"])
+            .input_sym("float32", &["b", "2", "p", "8"])
+            .input_sym("int32", &["b"])
+            .input(t("int32", &[]))
+            .int("num_heads", 4)
+            .int("kv_num_heads", 2)
+            .outputs(3)
+            .run();
+        assert_eq!(r.shape(1), "[b, 2, p + s, 8]");
+        assert_eq!(r.macs_expr(), "64*b*p*s + 64*b*s*s");
+    }
+
+    #[test]
+    fn group_query_attention_packed_rotary_window_softcap() {
+        let r = ms("GroupQueryAttention")
+            .input(t("float32", &[1, 5, 64]))
+            .absent()
+            .absent()
+            .input(t("float32", &[1, 2, 0, 8]))
+            .input(t("float32", &[1, 2, 0, 8]))
+            .const_i64s(&[1], &[4])
+            .const_i64s(&[], &[5])
+            .weight(t("float32", &[16, 4]))
+            .weight(t("float32", &[16, 4]))
+            .int("num_heads", 4)
+            .int("kv_num_heads", 2)
+            .int("do_rotary", 1)
+            .int("local_window_size", 2)
+            .float("softcap", 50.0)
+            .outputs(3)
+            .run();
+        assert_eq!(r.shape(0), "[1, 5, 32]");
+        assert_eq!(r.shape(1), "[1, 2, 5, 8]");
+        let s = 100;
+        assert_eq!(r.macs(), s * 16);
+        // Rotary on 5 tokens × (4 + 2) heads × 8 dims: R = 240 (2R mul, R add).
+        let rot = 240;
+        assert_eq!(r.flops_mul(), s + s + 2 * rot, "scale, softcap, rotary");
+        assert_eq!(r.flops_add(), (s - 20) + rot);
+        assert_eq!(r.flops_cmp(), 2 * s, "causal and window");
+        assert_eq!((r.flops_div(), r.flops_special()), (2 * s, 2 * s));
+        let err = ms("GroupQueryAttention")
+            .input(t("float32", &[1, 5, 32]))
+            .input(t("float32", &[1, 5, 12]))
+            .input(t("float32", &[1, 5, 12]))
+            .int("num_heads", 4)
+            .int("kv_num_heads", 2)
+            .run_err();
+        assert!(err.contains("key has shape"), "{err}");
+    }
+}

@@ -502,7 +502,7 @@ inventory::submit! {
 /// type, concatenated along `axis`.
 fn infer_qlinear_concat(cx: &mut InferCtx<'_>) -> Result<(), OpError> {
     let count = cx.input_count();
-    if count < 5 || (count - 2) % 3 != 0 {
+    if count < 5 || !(count - 2).is_multiple_of(3) {
         return invalid!(
             "{count} inputs: expected Y_scale, Y_zero_point and (tensor, scale, zero point) triples"
         );
@@ -629,5 +629,317 @@ inventory::submit! {
         infer: infer_dequantize,
         cost: cost_dequantize,
         formula: "as ONNX's: mul = n, add = n with a zero point; n = numel(x)",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use flopscope_ir::DType;
+
+    use crate::ops::testing::{Case, Outcome, t};
+
+    fn ms(op: &str) -> Case {
+        Case::new(op).domain("com.microsoft").opset(1)
+    }
+
+    fn kinds(r: &Outcome) -> (i64, i64, i64, i64, i64) {
+        (
+            r.flops_add(),
+            r.flops_mul(),
+            r.flops_div(),
+            r.flops_cmp(),
+            r.flops_special(),
+        )
+    }
+
+    fn nbits(a: &[i64]) -> Case {
+        ms("MatMulNBits")
+            .input(t("float32", a))
+            .weight(t("uint8", &[16, 2, 16]))
+            .weight(t("float32", &[16, 2]))
+            .int("K", 64)
+            .int("N", 16)
+            .int("bits", 4)
+            .int("block_size", 32)
+    }
+
+    #[test]
+    fn matmul_nbits_counts_the_dense_matmul() {
+        let r = nbits(&[2, 3, 64]).run();
+        assert_eq!(
+            (r.shape(0), r.dtype(0)),
+            ("[2, 3, 16]".into(), DType::Float32)
+        );
+        // The MatMul it replaces: 6 rows × N 16 × K 64.
+        assert_eq!(r.macs(), 6 * 16 * 64);
+        // Dequantizing the 64×16 weight once: (q − zero_point)·scale.
+        assert_eq!(kinds(&r), (1024, 1024, 0, 0, 0));
+        // B's stored uint8 elements: 16·2·16 = 512 (two 4-bit weights a byte); the scales
+        // are settings.
+        assert_eq!(r.params(), 512);
+        let r = nbits(&[3, 64])
+            .weight(t("uint8", &[16, 1]))
+            .absent()
+            .weight(t("float32", &[16]))
+            .run();
+        assert_eq!(r.shape(0), "[3, 16]");
+        assert_eq!(kinds(&r), (1024 + 3 * 16, 1024, 0, 0, 0), "and the bias");
+        assert_eq!(r.params(), 512 + 16);
+        let r = ms("MatMulNBits")
+            .input_sym("float32", &["b", "s", "64"])
+            .weight(t("uint8", &[16, 2, 16]))
+            .weight(t("float32", &[16, 2]))
+            .int("K", 64)
+            .int("N", 16)
+            .int("block_size", 32)
+            .run();
+        assert_eq!(r.shape(0), "[b, s, 16]");
+        assert_eq!(r.macs_expr(), "1024*b*s");
+    }
+
+    #[test]
+    fn matmul_nbits_checks_k_and_the_packing() {
+        let err = nbits(&[2, 60]).run_err();
+        assert!(err.contains("K is 64"), "{err}");
+        let err = ms("MatMulNBits")
+            .input(t("float32", &[2, 64]))
+            .weight(t("uint8", &[16, 4, 16]))
+            .weight(t("float32", &[16, 2]))
+            .int("K", 64)
+            .int("N", 16)
+            .int("block_size", 32)
+            .run_err();
+        assert!(err.contains("[16, 2, 16]"), "{err}");
+        // K not a multiple of block_size: one padded block.
+        let r = ms("MatMulNBits")
+            .input(t("float32", &[3, 48]))
+            .weight(t("uint8", &[16, 2, 16]))
+            .weight(t("float32", &[16, 2]))
+            .int("K", 48)
+            .int("N", 16)
+            .int("block_size", 32)
+            .run();
+        assert_eq!(r.macs(), 3 * 16 * 48);
+        assert_eq!(r.flops_mul(), 48 * 16);
+    }
+
+    #[test]
+    fn matmul_integer_to_float_by_hand() {
+        let r = ms("MatMulIntegerToFloat")
+            .input(t("uint8", &[2, 3, 4]))
+            .weight(t("int8", &[4, 5]))
+            .weight(t("float32", &[]))
+            .weight(t("float32", &[5]))
+            .weight(t("uint8", &[]))
+            .weight(t("int8", &[5]))
+            .weight(t("float32", &[5]))
+            .run();
+        assert_eq!(
+            (r.shape(0), r.dtype(0)),
+            ("[2, 3, 5]".into(), DType::Float32)
+        );
+        let y = 30;
+        assert_eq!(r.macs(), y * 4);
+        // Zero points (24 + 20 adds), bias (30 adds); rescale (30 mul) by a_scale·b_scale
+        // (5 mul).
+        assert_eq!(kinds(&r), (24 + 20 + y, y + 5, 0, 0, 0));
+        assert_eq!(r.params(), 20 + 5);
+    }
+
+    #[test]
+    fn dynamic_quantize_matmul_by_hand() {
+        let r = ms("DynamicQuantizeMatMul")
+            .input(t("float32", &[2, 3, 4]))
+            .weight(t("int8", &[4, 5]))
+            .weight(t("float32", &[5]))
+            .weight(t("int8", &[5]))
+            .weight(t("float32", &[5]))
+            .run();
+        assert_eq!(
+            (r.shape(0), r.dtype(0)),
+            ("[2, 3, 5]".into(), DType::Float32)
+        );
+        let (n, y) = (24, 30);
+        assert_eq!(r.macs(), y * 4);
+        // Quantizing A: min, max (2(n − 1) cmp), include 0 (2), saturate the zero point (2)
+        // and every element (2n); range and zero point (2 adds), + zero point (n); scale,
+        // min/scale, x/scale (n + 2 div); round (n + 1). Then A's and B's zero points
+        // (24 + 20 adds), the bias (30 adds), the rescale (30 + 5 mul).
+        assert_eq!(
+            kinds(&r),
+            (n + 2 + 24 + 20 + y, y + 5, n + 2, 4 * n + 2, n + 1)
+        );
+    }
+
+    #[test]
+    fn qgemm_float_and_quantized_outputs() {
+        let r = ms("QGemm")
+            .input(t("uint8", &[3, 4]))
+            .weight(t("float32", &[]))
+            .weight(t("uint8", &[]))
+            .weight(t("int8", &[5, 4]))
+            .weight(t("float32", &[]))
+            .weight(t("int8", &[]))
+            .weight(t("int32", &[5]))
+            .int("transB", 1)
+            .run();
+        assert_eq!((r.shape(0), r.dtype(0)), ("[3, 5]".into(), DType::Float32));
+        let y = 15;
+        assert_eq!(r.macs(), y * 4);
+        // Zero points (12 + 20), C (15); rescale (15) and the scale product (1).
+        assert_eq!(kinds(&r), (12 + 20 + y, y + 1, 0, 0, 0));
+        let r = ms("QGemm")
+            .input(t("uint8", &[3, 4]))
+            .weight(t("float32", &[]))
+            .weight(t("uint8", &[]))
+            .weight(t("uint8", &[4, 5]))
+            .weight(t("float32", &[]))
+            .weight(t("uint8", &[]))
+            .absent()
+            .weight(t("float32", &[]))
+            .weight(t("uint8", &[]))
+            .run();
+        assert_eq!(r.dtype(0), DType::Uint8);
+        // Requantized: the multiplier's division by y_scale, round, + y_zero_point, saturate.
+        assert_eq!(kinds(&r), (12 + 20 + y, y + 1, 1, 2 * y, y));
+    }
+
+    fn qlinear_binary(op: &str) -> Outcome {
+        ms(op)
+            .input(t("uint8", &[2, 3, 4]))
+            .weight(t("float32", &[]))
+            .weight(t("uint8", &[]))
+            .weight(t("uint8", &[4]))
+            .weight(t("float32", &[]))
+            .weight(t("uint8", &[]))
+            .weight(t("float32", &[]))
+            .weight(t("uint8", &[]))
+            .run()
+    }
+
+    #[test]
+    fn qlinear_add_and_mul_by_hand() {
+        // Dequantize A (24) and B (4): subtract the zero point, scale. The op on 24 outputs.
+        // Quantize C: divide, round, + zero point, saturate twice.
+        let r = qlinear_binary("QLinearAdd");
+        assert_eq!((r.shape(0), r.dtype(0)), ("[2, 3, 4]".into(), DType::Uint8));
+        assert_eq!(kinds(&r), (24 + 4 + 24 + 24, 24 + 4, 24, 48, 24));
+        assert_eq!(r.params(), 4, "a quantized constant operand is a weight");
+        let r = qlinear_binary("QLinearMul");
+        assert_eq!(kinds(&r), (24 + 4 + 24, 24 + 4 + 24, 24, 48, 24));
+    }
+
+    fn qlinear_unary(op: &str, x: &[i64]) -> Case {
+        ms(op)
+            .input(t("uint8", x))
+            .weight(t("float32", &[]))
+            .weight(t("uint8", &[]))
+            .weight(t("float32", &[]))
+            .weight(t("uint8", &[]))
+    }
+
+    #[test]
+    fn qlinear_activations_by_hand() {
+        let n = 6;
+        // Dequantize (add, mul), the float op, quantize (div, round, add, 2 cmp).
+        let r = qlinear_unary("QLinearSigmoid", &[2, 3]).run();
+        assert_eq!(r.shape(0), "[2, 3]");
+        // Sigmoid 1/(1 + exp(−x)): exp, +1, 1/·.
+        assert_eq!(kinds(&r), (n + n + n, n, n + n, 2 * n, n + n));
+        let r = qlinear_unary("QLinearLeakyRelu", &[2, 3])
+            .float("alpha", 0.1)
+            .run();
+        // LeakyRelu: test, α·x.
+        assert_eq!(kinds(&r), (n + n, n + n, n, n + 2 * n, n));
+    }
+
+    #[test]
+    fn qlinear_pools_by_hand() {
+        let r = qlinear_unary("QLinearAveragePool", &[1, 3, 8, 8])
+            .ints("kernel_shape", &[3, 3])
+            .ints("strides", &[2, 2])
+            .run();
+        assert_eq!(r.shape(0), "[1, 3, 3, 3]");
+        let (x, y) = (192, 27);
+        // Dequantize 192 inputs; 27 means of 9 (8 adds, 1 div each); quantize 27 outputs.
+        assert_eq!(kinds(&r), (x + 8 * y + y, x, y + y, 2 * y, y));
+        let r = qlinear_unary("QLinearAveragePool", &[1, 8, 8, 3])
+            .ints("kernel_shape", &[3, 3])
+            .ints("strides", &[2, 2])
+            .ints("pads", &[1, 1, 1, 1])
+            .int("channels_last", 1)
+            .run();
+        assert_eq!(r.shape(0), "[1, 4, 4, 3]");
+        let r = qlinear_unary("QLinearGlobalAveragePool", &[1, 3, 8, 8]).run();
+        assert_eq!(r.shape(0), "[1, 3, 1, 1]");
+        // 3 means of 64 (63 adds, 1 div each).
+        let c = 3;
+        assert_eq!(kinds(&r), (x + 63 * c + c, x, c + c, 2 * c, c));
+        let r = qlinear_unary("QLinearGlobalAveragePool", &[1, 8, 8, 3])
+            .int("channels_last", 1)
+            .run();
+        assert_eq!(r.shape(0), "[1, 1, 1, 3]");
+        assert_eq!(kinds(&r), (x + 63 * c + c, x, c + c, 2 * c, c));
+    }
+
+    #[test]
+    fn qlinear_concat_by_hand() {
+        let r = ms("QLinearConcat")
+            .weight(t("float32", &[]))
+            .weight(t("uint8", &[]))
+            .input(t("uint8", &[2, 3]))
+            .weight(t("float32", &[]))
+            .weight(t("uint8", &[]))
+            .input(t("uint8", &[2, 5]))
+            .weight(t("float32", &[]))
+            .weight(t("uint8", &[]))
+            .int("axis", -1)
+            .run();
+        assert_eq!((r.shape(0), r.dtype(0)), ("[2, 8]".into(), DType::Uint8));
+        // Dequantize 6 + 10 inputs, quantize 16 outputs.
+        assert_eq!(kinds(&r), (16 + 16, 16, 16, 32, 16));
+        let err = ms("QLinearConcat")
+            .weight(t("float32", &[]))
+            .weight(t("uint8", &[]))
+            .input(t("uint8", &[2, 3]))
+            .weight(t("float32", &[]))
+            .int("axis", 1)
+            .run_err();
+        assert!(err.contains("triples"), "{err}");
+    }
+
+    #[test]
+    fn qlinear_softmax_by_hand() {
+        let n = 24;
+        // Opset-13 semantics: rows along the last axis (6 rows of 4).
+        let r = qlinear_unary("QLinearSoftmax", &[2, 3, 4])
+            .int("opset", 13)
+            .run();
+        assert_eq!(r.shape(0), "[2, 3, 4]");
+        assert_eq!(kinds(&r), (n + (n - 6) + n, n, n + n, 2 * n, n + n));
+        // Opset-12 semantics, axis 1: 2 rows of 12.
+        let r = qlinear_unary("QLinearSoftmax", &[2, 3, 4])
+            .int("opset", 12)
+            .int("axis", 1)
+            .run();
+        assert_eq!(r.flops_add(), n + (n - 2) + n);
+    }
+
+    #[test]
+    fn contrib_quantize_and_dequantize() {
+        let r = ms("QuantizeLinear")
+            .input(t("float32", &[2, 3]))
+            .weight(t("float32", &[3]))
+            .weight(t("int8", &[3]))
+            .int("axis", 1)
+            .run();
+        assert_eq!(r.dtype(0), DType::Int8);
+        assert_eq!(kinds(&r), (6, 0, 6, 12, 6));
+        let r = ms("DequantizeLinear")
+            .input(t("int8", &[2, 3]))
+            .weight(t("float16", &[]))
+            .run();
+        assert_eq!(r.dtype(0), DType::Float16);
+        assert_eq!(kinds(&r), (0, 6, 0, 0, 0));
     }
 }
