@@ -51,8 +51,8 @@ impl Sdpa {
 }
 
 /// The number of heads from a required attribute.
-fn heads_attr(cx_attr: Result<i64, OpError>, what: &str) -> Result<i64, OpError> {
-    let heads = cx_attr?;
+fn heads_attr(attr: Result<i64, OpError>, what: &str) -> Result<i64, OpError> {
+    let heads = attr?;
     if heads < 1 {
         return invalid!("{what} {heads} is not positive");
     }
@@ -174,9 +174,10 @@ fn packed_attention(
     })
 }
 
-fn attention_of(cx_tensor: &TensorType, packed: &Packed) -> TensorType {
+/// The output [B, S, v_hidden] in `like`'s type.
+fn attention_of(like: &TensorType, packed: &Packed) -> TensorType {
     TensorType::new(
-        cx_tensor.dtype,
+        like.dtype,
         vec![
             packed.sdpa.batch.clone(),
             packed.sdpa.q_seq.clone(),
@@ -422,8 +423,16 @@ fn mha_dims(
             _ => return invalid!("key has shape {}", k),
         }
     };
-    if differ(&head, &q.shape[q.rank() - 1]) && q.rank() == 5 {
-        return invalid!("query {} has inconsistent head size", q);
+    // Packed forms carry the heads and the number of packed tensors as dims.
+    let packed = |t: &TensorType, parts: i64| {
+        t.rank() != 5 || !(differ(&t.shape[2], &n) || differ(&t.shape[3], &Dim::from_i64(parts)))
+    };
+    if !packed(q, 3) || k.is_some_and(|k| q.rank() == 3 && !packed(k, 2)) {
+        return invalid!(
+            "packed query {} or key {} does not hold {heads} heads",
+            q,
+            k.map(ToString::to_string).unwrap_or_default()
+        );
     }
     let total = match past_k {
         Some(p) if p.rank() != 4 => {
@@ -558,7 +567,7 @@ struct Gqa {
 /// when known, else P + S; the present buffers hold max(P, total) positions (P alone with
 /// `sliding_window_cache`).
 fn gqa_dims(
-    cx_q: &TensorType,
+    q: &TensorType,
     k: Option<&TensorType>,
     past: Option<&TensorType>,
     heads: i64,
@@ -566,7 +575,6 @@ fn gqa_dims(
     tsl: Option<Dim>,
     window_cache: bool,
 ) -> Result<Gqa, OpError> {
-    let q = cx_q;
     if q.rank() != 3 {
         return invalid!("query has shape {}, expected [batch, seq, hidden]", q);
     }
@@ -953,6 +961,11 @@ mod tests {
             .int("num_heads", 3)
             .run_err();
         assert!(err.contains("not a multiple of 3 heads"), "{err}");
+        let err = ms("MultiHeadAttention")
+            .input(t("float32", &[2, 5, 4, 2, 4]))
+            .int("num_heads", 4)
+            .run_err();
+        assert!(err.contains("does not hold 4 heads"), "{err}");
     }
 
     fn gqa(q: &[i64], past: &[i64], tsl: i64) -> Case {
