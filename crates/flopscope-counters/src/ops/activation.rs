@@ -10,6 +10,23 @@
 use super::elementwise::{infer_unary, per_element};
 use crate::{Cost, CostCtx, InferCtx, OpDef, OpError, Opsets, Role, broadcast, invalid};
 
+/// Operations per element (add, mul, div, cmp, special) of each activation's spec formula,
+/// shared with the ops that fuse an activation (`com.microsoft` FusedConv, FusedGemm, QuickGelu).
+pub(super) const SIGMOID: [i64; 5] = [1, 0, 1, 0, 1];
+pub(super) const TANH: [i64; 5] = [0, 0, 0, 0, 1];
+pub(super) const HARD_SIGMOID: [i64; 5] = [1, 1, 0, 2, 0];
+pub(super) const HARD_SWISH: [i64; 5] = [1, 2, 0, 2, 0];
+pub(super) const ELU: [i64; 5] = [1, 1, 0, 1, 1];
+pub(super) const SELU: [i64; 5] = [1, 2, 0, 1, 1];
+pub(super) const CELU: [i64; 5] = [2, 1, 1, 2, 1];
+pub(super) const LEAKY_RELU: [i64; 5] = [0, 1, 0, 1, 0];
+pub(super) const THRESHOLDED_RELU: [i64; 5] = [0, 0, 0, 1, 0];
+pub(super) const SOFTPLUS: [i64; 5] = [1, 0, 0, 0, 2];
+pub(super) const SOFTSIGN: [i64; 5] = [1, 0, 1, 1, 0];
+pub(super) const MISH: [i64; 5] = [1, 1, 0, 0, 3];
+pub(super) const SWISH: [i64; 5] = [1, 2, 1, 0, 1];
+pub(super) const SHRINK: [i64; 5] = [1, 0, 0, 2, 0];
+
 /// An activation from opset `since` on: Y has X's type; `counts` operations per element (add,
 /// mul, div, cmp, special).
 macro_rules! activation {
@@ -31,80 +48,80 @@ macro_rules! activation {
 activation!(
     "Sigmoid",
     1,
-    [1, 0, 1, 0, 1],
+    SIGMOID,
     "1/(1 + exp(−x)): special = numel(Y), add = numel(Y), div = numel(Y)"
 );
-activation!("Tanh", 1, [0, 0, 0, 0, 1], "special = numel(Y)");
+activation!("Tanh", 1, TANH, "special = numel(Y)");
 activation!(
     "HardSigmoid",
     1,
-    [1, 1, 0, 2, 0],
+    HARD_SIGMOID,
     "max(0, min(1, α·x + β)): mul = numel(Y), add = numel(Y), cmp = 2·numel(Y)"
 );
 activation!(
     "HardSwish",
     14,
-    [1, 2, 0, 2, 0],
+    HARD_SWISH,
     "x·max(0, min(1, x/6 + ½)): mul = 2·numel(Y), add = numel(Y), cmp = 2·numel(Y)"
 );
 activation!(
     "Elu",
     1,
-    [1, 1, 0, 1, 1],
+    ELU,
     "x < 0 ? α·(exp(x) − 1) : x: cmp = numel(Y), special = numel(Y), add = numel(Y), mul = numel(Y)"
 );
 activation!(
     "Selu",
     1,
-    [1, 2, 0, 1, 1],
+    SELU,
     "γ·(x ≤ 0 ? α·exp(x) − α : x): cmp = numel(Y), special = numel(Y), add = numel(Y), mul = 2·numel(Y)"
 );
 activation!(
     "Celu",
     12,
-    [2, 1, 1, 2, 1],
+    CELU,
     "max(0, x) + min(0, α·(exp(x/α) − 1)): cmp = 2·numel(Y), div = numel(Y), special = numel(Y), mul = numel(Y), add = 2·numel(Y)"
 );
 activation!(
     "LeakyRelu",
     1,
-    [0, 1, 0, 1, 0],
+    LEAKY_RELU,
     "x < 0 ? α·x : x: cmp = numel(Y), mul = numel(Y)"
 );
 activation!(
     "ThresholdedRelu",
     10,
-    [0, 0, 0, 1, 0],
+    THRESHOLDED_RELU,
     "x > α ? x : 0: cmp = numel(Y)"
 );
 activation!(
     "Softplus",
     1,
-    [1, 0, 0, 0, 2],
+    SOFTPLUS,
     "log(exp(x) + 1): special = 2·numel(Y), add = numel(Y)"
 );
 activation!(
     "Softsign",
     1,
-    [1, 0, 1, 1, 0],
+    SOFTSIGN,
     "x/(1 + |x|): cmp = numel(Y) (abs), add = numel(Y), div = numel(Y)"
 );
 activation!(
     "Mish",
     18,
-    [1, 1, 0, 0, 3],
+    MISH,
     "x·tanh(log(1 + exp(x))): special = 3·numel(Y), add = numel(Y), mul = numel(Y)"
 );
 activation!(
     "Swish",
     24,
-    [1, 2, 1, 0, 1],
+    SWISH,
     "x·sigmoid(α·x): mul = 2·numel(Y), special = numel(Y) (exp), add = numel(Y), div = numel(Y)"
 );
 activation!(
     "Shrink",
     9,
-    [1, 0, 0, 2, 0],
+    SHRINK,
     "x < −λ ? x + bias : x > λ ? x − bias : 0: cmp = 2·numel(Y), add = numel(Y)"
 );
 
@@ -159,11 +176,42 @@ fn infer_gelu(cx: &mut InferCtx<'_>) -> Result<(), OpError> {
 /// and the product are 6 mul, 2 add, 1 tanh.
 fn cost_gelu(cx: &CostCtx<'_>) -> Result<Cost, OpError> {
     let counts = if gelu_is_tanh(cx.attr_or("approximate", "none")?)? {
-        [2, 6, 0, 0, 1]
+        GELU_TANH
     } else {
-        [1, 3, 0, 0, 1]
+        GELU_ERF
     };
     per_element(cx, counts)
+}
+
+/// Gelu per element, `approximate = "none"` (erf form).
+pub(super) const GELU_ERF: [i64; 5] = [1, 3, 0, 0, 1];
+/// Gelu per element, `approximate = "tanh"`.
+pub(super) const GELU_TANH: [i64; 5] = [2, 6, 0, 0, 1];
+
+/// The per-element counts of an activation fused into another op, by its ONNX op name (the
+/// `activation` attribute of `com.microsoft` FusedConv / FusedGemm): the counts the standalone
+/// op has. `Relu` and `Clip` (with both bounds) count as `elementwise.rs` counts them.
+pub(super) fn activation_counts(name: &str) -> Option<[i64; 5]> {
+    Some(match name {
+        "Relu" => [0, 0, 0, 1, 0],
+        "Clip" => [0, 0, 0, 2, 0],
+        "Sigmoid" => SIGMOID,
+        "Tanh" => TANH,
+        "HardSigmoid" => HARD_SIGMOID,
+        "HardSwish" => HARD_SWISH,
+        "Elu" => ELU,
+        "Selu" => SELU,
+        "Celu" => CELU,
+        "LeakyRelu" => LEAKY_RELU,
+        "ThresholdedRelu" => THRESHOLDED_RELU,
+        "Softplus" => SOFTPLUS,
+        "Softsign" => SOFTSIGN,
+        "Mish" => MISH,
+        "Swish" => SWISH,
+        "Shrink" => SHRINK,
+        "Gelu" => GELU_ERF,
+        _ => return None,
+    })
 }
 
 inventory::submit! {

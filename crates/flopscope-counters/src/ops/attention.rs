@@ -14,7 +14,7 @@ use flopscope_ir::{DType, Dim, TensorType};
 use crate::{Cost, CostCtx, InferCtx, OpDef, OpError, Opsets, Role, invalid};
 
 /// `a / heads` for a packed hidden size, exactly.
-fn per_head(hidden: &Dim, heads: i64, what: &str) -> Result<Dim, OpError> {
+pub(super) fn per_head(hidden: &Dim, heads: i64, what: &str) -> Result<Dim, OpError> {
     if heads < 1 {
         return invalid!("{what}: number of heads {heads} is not positive");
     }
@@ -164,20 +164,20 @@ fn infer_attention(cx: &mut InferCtx<'_>) -> Result<(), OpError> {
     Ok(())
 }
 
-/// The softmax over `scores` elements in `rows` rows, as `Softmax` counts it.
-fn softmax(scores: &Dim, rows: &Dim) -> Cost {
-    Cost::zero()
-        .with_special(scores.clone())
-        .with_add(scores - rows)
-        .with_div(scores.clone())
+/// Scaled dot-product attention over `scores` = batch·q_heads·q_seq·total_seq scores in
+/// `rows` = batch·q_heads·q_seq rows: QKᵀ and AV (`macs = scores·(head + v_head)`), the scale
+/// (one `mul` per score) and the softmax as `Softmax` counts it. Masks, biases and softcap are the caller's.
+pub(super) fn sdpa_cost(scores: &Dim, rows: &Dim, head: &Dim, v_head: &Dim) -> Cost {
+    let mut cost = Cost::macs(scores * (head + v_head)).with_mul(scores.clone());
+    cost += &super::norm::softmax_cost(scores, rows);
+    cost
 }
 
 fn cost_attention(cx: &CostCtx<'_>) -> Result<Cost, OpError> {
     let (q, k, v) = (cx.tensor(0)?, cx.tensor(1)?, cx.tensor(2)?);
     let d = attention_dims(q, k, v, cx.opt_tensor(4)?, heads_attrs(|n| cx.attr(n))?)?;
     let s = d.scores();
-    let mut cost = Cost::macs(&s * (&d.head + &d.v_head)).with_mul(s.clone());
-    cost += &softmax(&s, &d.rows());
+    let mut cost = sdpa_cost(&s, &d.rows(), &d.head, &d.v_head);
     if cx.attr_or("softcap", 0f32)? != 0.0 {
         cost = cost
             .with_div(s.clone())
@@ -229,10 +229,7 @@ fn infer_flex_attention(cx: &mut InferCtx<'_>) -> Result<(), OpError> {
 fn cost_flex_attention(cx: &CostCtx<'_>) -> Result<Cost, OpError> {
     let (q, k, v) = (cx.tensor(0)?, cx.tensor(1)?, cx.tensor(2)?);
     let d = attention_dims(q, k, v, None, (None, None))?;
-    let s = d.scores();
-    let mut cost = Cost::macs(&s * (&d.head + &d.v_head)).with_mul(s.clone());
-    cost += &softmax(&s, &d.rows());
-    Ok(cost)
+    Ok(sdpa_cost(&d.scores(), &d.rows(), &d.head, &d.v_head))
 }
 
 inventory::submit! {
@@ -250,7 +247,7 @@ inventory::submit! {
 }
 
 /// `RotaryEmbedding` (X, cos_cache, sin_cache, position_ids): Y has X's type.
-fn infer_rotary(cx: &mut InferCtx<'_>) -> Result<(), OpError> {
+pub(super) fn infer_rotary(cx: &mut InferCtx<'_>) -> Result<(), OpError> {
     let x = cx.tensor(0)?;
     if !(3..=4).contains(&x.rank()) {
         return invalid!(
@@ -265,7 +262,7 @@ fn infer_rotary(cx: &mut InferCtx<'_>) -> Result<(), OpError> {
 
 /// Each rotated pair `(x1, x2)` becomes `(cos·x1 − sin·x2, sin·x1 + cos·x2)`: per rotated
 /// element 2 `mul` and 1 `add`. Rotated elements: `numel(X)·rotary_dim/head_size`.
-fn cost_rotary(cx: &CostCtx<'_>) -> Result<Cost, OpError> {
+pub(super) fn cost_rotary(cx: &CostCtx<'_>) -> Result<Cost, OpError> {
     let x = cx.tensor(0)?;
     let rotary = cx.attr_or("rotary_embedding_dim", 0i64)?;
     let rotated = if rotary == 0 {

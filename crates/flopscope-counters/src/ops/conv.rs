@@ -55,7 +55,7 @@ fn kernel_of(cx: &InferCtx<'_>, w: &TensorType, spatial: usize) -> Result<Vec<Di
 }
 
 /// `Conv`: X [N, C, D1..Dn], W [M, C/group, k1..kn], optional B [M] → Y [N, M, O1..On].
-fn infer_conv(cx: &mut InferCtx<'_>) -> Result<(), OpError> {
+pub(super) fn infer_conv(cx: &mut InferCtx<'_>) -> Result<(), OpError> {
     let x = cx.tensor(0)?;
     let w = cx.tensor(1)?;
     let shape = conv_output_shape(cx, x, w)?;
@@ -66,7 +66,7 @@ fn infer_conv(cx: &mut InferCtx<'_>) -> Result<(), OpError> {
 
 /// Every output element is a dot product over one group's input channels and the kernel
 /// window: `macs = numel(Y) · (C/group) · ∏k`; the bias adds one `add` per output element.
-fn cost_conv(cx: &CostCtx<'_>) -> Result<Cost, OpError> {
+pub(super) fn cost_conv(cx: &CostCtx<'_>) -> Result<Cost, OpError> {
     let w = cx.tensor(1)?;
     let y = cx.req_output(0)?;
     let per_output = product(&w.shape[1..]);

@@ -10,7 +10,7 @@ fn differ(a: &Dim, b: &Dim) -> bool {
 }
 
 /// The (M, K) and (K, N) of Gemm's operands after the `transA`/`transB` attributes.
-fn gemm_dims<'a>(
+pub(super) fn gemm_dims<'a>(
     a: &'a TensorType,
     b: &'a TensorType,
     trans_a: bool,
@@ -42,7 +42,7 @@ fn gemm_dims<'a>(
 }
 
 /// `Gemm`: Y = alpha·op(A)·op(B) + beta·C, Y [M, N].
-fn infer_gemm(cx: &mut InferCtx<'_>) -> Result<(), OpError> {
+pub(super) fn infer_gemm(cx: &mut InferCtx<'_>) -> Result<(), OpError> {
     let a = cx.tensor(0)?;
     let b = cx.tensor(1)?;
     let trans_a = cx.attr_or("transA", 0i64)? != 0;
@@ -58,7 +58,7 @@ fn infer_gemm(cx: &mut InferCtx<'_>) -> Result<(), OpError> {
 }
 
 /// `macs = M·N·K`; with C, `add = M·N`; `mul = M·N` for alpha ≠ 1 and again for beta ≠ 1.
-fn cost_gemm(cx: &CostCtx<'_>) -> Result<Cost, OpError> {
+pub(super) fn cost_gemm(cx: &CostCtx<'_>) -> Result<Cost, OpError> {
     let a = cx.tensor(0)?;
     let b = cx.tensor(1)?;
     let trans_a = cx.attr_or("transA", 0i64)? != 0;

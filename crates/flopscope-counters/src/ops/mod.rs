@@ -4,6 +4,9 @@
 mod activation;
 mod attention;
 mod constant;
+mod contrib_ms;
+mod contrib_ms_attention;
+mod contrib_ms_quant;
 mod control_flow;
 mod conv;
 mod convert;

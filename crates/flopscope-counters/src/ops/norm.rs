@@ -138,28 +138,40 @@ inventory::submit! {
 /// at `axis` (default 1) and each row spans every axis from `axis` on; from 13 a row is one
 /// axis (default −1).
 fn softmax_rows(cx: &CostCtx<'_>, x: &TensorType) -> Result<Dim, OpError> {
+    softmax_rows_of(x, cx.opset() < 13, cx.attr("axis")?)
+}
+
+/// [`softmax_rows`] for the semantics of opsets before 13 (`legacy`) or from 13, with an
+/// optional `axis` attribute.
+pub(super) fn softmax_rows_of(
+    x: &TensorType,
+    legacy: bool,
+    axis: Option<i64>,
+) -> Result<Dim, OpError> {
     if x.rank() == 0 {
         return Ok(Dim::one());
     }
-    if cx.opset() < 13 {
-        let axis = normalize_axis(cx.attr_or("axis", 1i64)?, x.rank().max(1))?;
+    if legacy {
+        let axis = normalize_axis(axis.unwrap_or(1), x.rank().max(1))?;
         Ok(product(&x.shape[..axis]))
     } else {
-        let axis = normalize_axis(cx.attr_or("axis", -1i64)?, x.rank())?;
+        let axis = normalize_axis(axis.unwrap_or(-1), x.rank())?;
         Ok(product(&x.shape[..axis]) * product(&x.shape[axis + 1..]))
     }
 }
 
-/// `y = exp(x) / Σ exp(x)` per row: exp per element (special), a row sum (add, row length − 1
-/// per row) and a division per element.
+/// `y = exp(x) / Σ exp(x)` over `n` elements in `rows` rows: exp per element (special), a row
+/// sum (add, row length − 1 per row) and a division per element.
+pub(super) fn softmax_cost(n: &Dim, rows: &Dim) -> Cost {
+    Cost::zero()
+        .with_special(n.clone())
+        .with_add(n - rows)
+        .with_div(n.clone())
+}
+
 fn cost_softmax(cx: &CostCtx<'_>) -> Result<Cost, OpError> {
     let x = cx.tensor(0)?;
-    let n = x.numel();
-    let rows = softmax_rows(cx, x)?;
-    Ok(Cost::zero()
-        .with_special(n.clone())
-        .with_add(&n - rows)
-        .with_div(n))
+    Ok(softmax_cost(&x.numel(), &softmax_rows(cx, x)?))
 }
 
 fn infer_softmax(cx: &mut InferCtx<'_>) -> Result<(), OpError> {
@@ -288,7 +300,7 @@ fn not_multiple(d: &Dim, by: i64) -> bool {
 
 /// Y has X's shape; Mean and InvStdDev keep the dims before `axis` and are 1 from it on, in
 /// the `stash_type` precision.
-fn infer_layernorm(cx: &mut InferCtx<'_>) -> Result<(), OpError> {
+pub(super) fn infer_layernorm(cx: &mut InferCtx<'_>) -> Result<(), OpError> {
     let x = cx.tensor(0)?.clone();
     let axis = normalize_axis(cx.attr_or("axis", -1i64)?, x.rank())?;
     check_onto(&x, Some(cx.tensor(1)?), "Scale")?;
@@ -312,21 +324,24 @@ fn infer_layernorm(cx: &mut InferCtx<'_>) -> Result<(), OpError> {
 /// The spec's stages over r = ∏dims before axis rows: Mean (add n − r, div r), D = X − Mean
 /// (add n), D² (mul n), Var (add n − r, div r), + ε (add r), sqrt (special r), reciprocal
 /// (div r), D·InvStdDev (mul n), ·Scale (mul n), + B (add n).
-fn cost_layernorm(cx: &CostCtx<'_>) -> Result<Cost, OpError> {
+pub(super) fn cost_layernorm(cx: &CostCtx<'_>) -> Result<Cost, OpError> {
     let x = cx.tensor(0)?;
     let axis = normalize_axis(cx.attr_or("axis", -1i64)?, x.rank())?;
-    let n = x.numel();
-    let r = product(&x.shape[..axis]);
-    let bias = if cx.has_input(2) {
-        n.clone()
-    } else {
-        Dim::zero()
-    };
-    Ok(Cost::zero()
-        .with_add(&n * 3 - &r + bias)
-        .with_mul(&n * 3)
-        .with_div(&r * 3)
-        .with_special(r))
+    Ok(layernorm_cost(
+        &x.numel(),
+        &product(&x.shape[..axis]),
+        cx.has_input(2),
+    ))
+}
+
+/// [`cost_layernorm`] over n elements in r rows, with or without the bias B.
+pub(super) fn layernorm_cost(n: &Dim, r: &Dim, bias: bool) -> Cost {
+    let b = if bias { n.clone() } else { Dim::zero() };
+    Cost::zero()
+        .with_add(n * 3 - r + b)
+        .with_mul(n * 3)
+        .with_div(r * 3)
+        .with_special(r.clone())
 }
 
 inventory::submit! {
@@ -357,13 +372,16 @@ fn infer_rmsnorm(cx: &mut InferCtx<'_>) -> Result<(), OpError> {
 fn cost_rmsnorm(cx: &CostCtx<'_>) -> Result<Cost, OpError> {
     let x = cx.tensor(0)?;
     let axis = normalize_axis(cx.attr_or("axis", -1i64)?, x.rank())?;
-    let n = x.numel();
-    let r = product(&x.shape[..axis]);
-    Ok(Cost::zero()
-        .with_mul(&n * 2)
+    Ok(rmsnorm_cost(&x.numel(), &product(&x.shape[..axis])))
+}
+
+/// [`cost_rmsnorm`] over n elements in r rows.
+pub(super) fn rmsnorm_cost(n: &Dim, r: &Dim) -> Cost {
+    Cost::zero()
+        .with_mul(n * 2)
         .with_add(n.clone())
-        .with_div(&r + &n)
-        .with_special(r))
+        .with_div(r + n)
+        .with_special(r.clone())
 }
 
 inventory::submit! {

@@ -50,7 +50,7 @@ fn cost_maxpool(cx: &CostCtx<'_>) -> Result<Cost, OpError> {
 }
 
 /// The mean of a window of k elements takes k − 1 adds and one division.
-fn cost_averagepool(cx: &CostCtx<'_>) -> Result<Cost, OpError> {
+pub(super) fn cost_averagepool(cx: &CostCtx<'_>) -> Result<Cost, OpError> {
     let y = cx.req_output(0)?.numel();
     Ok(Cost::zero()
         .with_add(&y * (window_size(cx)? - 1))
@@ -94,6 +94,14 @@ fn infer_global_pool(cx: &mut InferCtx<'_>) -> Result<(), OpError> {
     Ok(())
 }
 
+/// The mean of each of `outputs` windows of `window` elements: `window − 1` adds and one
+/// division per output.
+pub(super) fn mean_cost(outputs: &Dim, window: &Dim) -> Cost {
+    Cost::zero()
+        .with_add(outputs * (window - 1))
+        .with_div(outputs.clone())
+}
+
 /// (outputs, elements per output) of a global pool.
 fn global_window(cx: &CostCtx<'_>) -> Result<(Dim, Dim), OpError> {
     let x = cx.tensor(0)?;
@@ -109,7 +117,7 @@ inventory::submit! {
         infer: infer_global_pool,
         cost: |cx| {
             let (outputs, window) = global_window(cx)?;
-            Ok(Cost::zero().with_add(&outputs * (window - 1)).with_div(outputs))
+            Ok(mean_cost(&outputs, &window))
         },
         formula: "add = N·C·(∏spatial − 1), div = N·C",
     }

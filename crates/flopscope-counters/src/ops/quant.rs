@@ -88,7 +88,7 @@ fn check_granularity(cx: &InferCtx<'_>, x: &TensorType) -> Result<(), OpError> {
 // ---- QuantizeLinear, DequantizeLinear --------------------------------------------------------
 
 /// y has x's shape, in `output_dtype`, else the zero point's type, else uint8.
-fn infer_quantize(cx: &mut InferCtx<'_>) -> Result<(), OpError> {
+pub(super) fn infer_quantize(cx: &mut InferCtx<'_>) -> Result<(), OpError> {
     let x = cx.tensor(0)?.clone();
     check_granularity(cx, &x)?;
     let dtype = match (output_dtype(cx)?, cx.opt_tensor(2)?) {
@@ -109,18 +109,18 @@ fn infer_quantize(cx: &mut InferCtx<'_>) -> Result<(), OpError> {
 
 /// `y = saturate(round(x / scale) + zero_point)`: div, round (special), the zero point's add
 /// when one is given, and two comparisons to saturate, per element.
-fn cost_quantize(cx: &CostCtx<'_>) -> Result<Cost, OpError> {
-    let n = cx.tensor(0)?.numel();
-    let add = if cx.has_input(2) {
-        n.clone()
-    } else {
-        Dim::zero()
-    };
-    Ok(Cost::zero()
+pub(super) fn cost_quantize(cx: &CostCtx<'_>) -> Result<Cost, OpError> {
+    Ok(quantize_cost(&cx.tensor(0)?.numel(), cx.has_input(2)))
+}
+
+/// [`cost_quantize`] of `n` elements, with or without a zero point.
+pub(super) fn quantize_cost(n: &Dim, zero_point: bool) -> Cost {
+    let add = if zero_point { n.clone() } else { Dim::zero() };
+    Cost::zero()
         .with_div(n.clone())
         .with_special(n.clone())
         .with_add(add)
-        .with_cmp(n * 2))
+        .with_cmp(n * 2)
 }
 
 inventory::submit! {
@@ -137,7 +137,7 @@ inventory::submit! {
 }
 
 /// y has x's shape, in `output_dtype`, else the scale's type.
-fn infer_dequantize(cx: &mut InferCtx<'_>) -> Result<(), OpError> {
+pub(super) fn infer_dequantize(cx: &mut InferCtx<'_>) -> Result<(), OpError> {
     let x = cx.tensor(0)?.clone();
     check_granularity(cx, &x)?;
     let dtype = match output_dtype(cx)? {
@@ -149,14 +149,14 @@ fn infer_dequantize(cx: &mut InferCtx<'_>) -> Result<(), OpError> {
 }
 
 /// `y = (x − zero_point)·scale`: the subtraction when a zero point is given, and the product.
-fn cost_dequantize(cx: &CostCtx<'_>) -> Result<Cost, OpError> {
-    let n = cx.tensor(0)?.numel();
-    let add = if cx.has_input(2) {
-        n.clone()
-    } else {
-        Dim::zero()
-    };
-    Ok(Cost::zero().with_add(add).with_mul(n))
+pub(super) fn cost_dequantize(cx: &CostCtx<'_>) -> Result<Cost, OpError> {
+    Ok(dequantize_cost(&cx.tensor(0)?.numel(), cx.has_input(2)))
+}
+
+/// [`cost_dequantize`] of `n` elements, with or without a zero point.
+pub(super) fn dequantize_cost(n: &Dim, zero_point: bool) -> Cost {
+    let add = if zero_point { n.clone() } else { Dim::zero() };
+    Cost::zero().with_add(add).with_mul(n.clone())
 }
 
 inventory::submit! {
@@ -186,12 +186,16 @@ fn infer_dynamic_quantize(cx: &mut InferCtx<'_>) -> Result<(), OpError> {
 /// div 1); zero point = round(saturate(0 − min/scale)) (div 1, add 1, cmp 2, special 1); then
 /// quantize every element (div n, special n, add n, cmp 2n).
 fn cost_dynamic_quantize(cx: &CostCtx<'_>) -> Result<Cost, OpError> {
-    let n = cx.tensor(0)?.numel();
-    Ok(Cost::zero()
-        .with_cmp(&n * 4 + 2)
-        .with_add(&n + 2)
-        .with_div(&n + 2)
-        .with_special(n + 1))
+    Ok(dynamic_quantize_cost(&cx.tensor(0)?.numel()))
+}
+
+/// [`cost_dynamic_quantize`] of `n` elements.
+pub(super) fn dynamic_quantize_cost(n: &Dim) -> Cost {
+    Cost::zero()
+        .with_cmp(n * 4 + 2)
+        .with_add(n + 2)
+        .with_div(n + 2)
+        .with_special(n + 1)
 }
 
 inventory::submit! {
