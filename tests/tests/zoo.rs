@@ -11,13 +11,6 @@ use flopscope::ir::{Dim, Model, ValueType};
 use serde_json::Value;
 use tests::shared_dir;
 
-/// The CNNs this suite covers: MobileNetV2 (BatchNorm folded and kept), SqueezeNet 1.0, and
-/// ONNX's nine "light" models.
-fn is_public_cnn(name: &str) -> bool {
-    name.starts_with("light_")
-        || ["mobilenet_v2", "mobilenet_v2_bn", "squeezenet1_0"].contains(&name)
-}
-
 fn anchors(shared: &Path) -> BTreeMap<String, Value> {
     let text = std::fs::read_to_string(shared.join("zoo/ANCHORS.json")).expect("ANCHORS.json");
     serde_json::from_str(&text).expect("ANCHORS.json is JSON")
