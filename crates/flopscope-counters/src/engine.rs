@@ -969,7 +969,7 @@ fn totals(
         let Some(ty) = states[id.index()].tensor() else {
             continue;
         };
-        let numel = ty.numel();
+        let numel = classes.elements(id, ty);
         match class {
             ConstClass::Param => t.params += &numel,
             ConstClass::Buffer => t.buffers += &numel,

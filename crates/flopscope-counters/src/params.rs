@@ -30,12 +30,25 @@ pub(crate) struct Classes {
     origins: BTreeMap<ValueId, Vec<ValueId>>,
     /// Every origin (and every stored constant), with its class.
     class: BTreeMap<ValueId, ConstClass>,
+    /// Origins that are packed weights: the width in bits of one logical element.
+    packed_bits: BTreeMap<ValueId, u32>,
 }
 
 impl Classes {
     /// Every constant origin with its class, in value order.
     pub(crate) fn roots(&self) -> impl Iterator<Item = (ValueId, ConstClass)> + '_ {
         self.class.iter().map(|(id, c)| (*id, *c))
+    }
+
+    /// Logical elements of an origin: its elements, or for a packed weight its stored bits
+    /// over the width of one packed element.
+    pub(crate) fn elements(&self, id: ValueId, ty: &flopscope_ir::TensorType) -> Dim {
+        match (self.packed_bits.get(&id), ty.dtype.bits()) {
+            (Some(&bits), Some(stored)) if bits > 0 => (ty.numel() * i64::from(stored))
+                .floor_div(i64::from(bits))
+                .unwrap_or_else(|_| ty.numel()),
+            _ => ty.numel(),
+        }
     }
 
     /// Elements of the distinct params a node reads.
@@ -52,8 +65,7 @@ impl Classes {
         seen.sort();
         seen.dedup();
         seen.iter()
-            .filter_map(|o| states[o.index()].tensor())
-            .map(|t| t.numel())
+            .filter_map(|o| Some(self.elements(*o, states[o.index()].tensor()?)))
             .sum()
     }
 }
@@ -66,6 +78,7 @@ pub(crate) fn classify(
 ) -> Classes {
     let mut origins: BTreeMap<ValueId, Vec<ValueId>> = BTreeMap::new();
     let mut class: BTreeMap<ValueId, ConstClass> = BTreeMap::new();
+    let mut packed_bits: BTreeMap<ValueId, u32> = BTreeMap::new();
     for (i, v) in graph.values.iter().enumerate() {
         if matches!(v.def, ValueDef::Initializer(_)) {
             let id = ValueId(i as u32);
@@ -90,6 +103,11 @@ pub(crate) fn classify(
                     continue;
                 };
                 let c = match role {
+                    Role::PackedWeight => {
+                        let bits = node.attr_or("bits", 4i64).unwrap_or(4);
+                        packed_bits.insert(o, u32::try_from(bits).unwrap_or(4));
+                        ConstClass::Param
+                    }
                     Role::Weight | Role::Bias => ConstClass::Param,
                     Role::Buffer => ConstClass::Buffer,
                     Role::Quant => ConstClass::Quant,
@@ -125,7 +143,12 @@ pub(crate) fn classify(
             .inputs
             .iter()
             .enumerate()
-            .filter(|(i, _)| matches!(role(nid, *i), Role::Data | Role::Weight | Role::Bias))
+            .filter(|(i, _)| {
+                matches!(
+                    role(nid, *i),
+                    Role::Data | Role::Weight | Role::Bias | Role::PackedWeight
+                )
+            })
             .filter_map(|(_, id)| origins.get(id.as_ref()?))
             .flatten()
             .copied()
@@ -145,5 +168,9 @@ pub(crate) fn classify(
             origins.insert(out, own);
         }
     }
-    Classes { origins, class }
+    Classes {
+        origins,
+        class,
+        packed_bits,
+    }
 }

@@ -66,6 +66,10 @@ pub enum Role {
     Buffer,
     /// Quantization scales and zero points: their own bucket.
     Quant,
+    /// A learned weight packed several elements to a stored element (MatMulNBits' n-bit
+    /// weights in uint8): a param counted in its logical elements (stored bits over the node's
+    /// `bits` attribute, 4 by default), its weight bytes what it stores.
+    PackedWeight,
     /// Shapes, axes, indices, bounds and other settings given as inputs: a constant.
     Config,
 }

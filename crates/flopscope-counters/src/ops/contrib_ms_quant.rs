@@ -117,9 +117,9 @@ inventory::submit! {
         opsets: Opsets::since(1),
         roles: &[
             Role::Data,
-            Role::Weight,
-            Role::Config,
-            Role::Config,
+            Role::PackedWeight,
+            Role::Quant,
+            Role::Quant,
             Role::Config,
             Role::Bias,
         ],
@@ -127,8 +127,8 @@ inventory::submit! {
         cost: cost_matmul_nbits,
         formula: "macs = M·N·K (M = numel(A)/K; K, N attributes), as the MatMul it replaces; \
                   dequantize the weight: add = K·N (zero point), mul = K·N (scale); \
-                  add = M·N with bias. Params: B counts its stored uint8 elements, \
-                  N·⌈K/block_size⌉·block_size·bits/8 (K·N/2 at 4 bits)",
+                  add = M·N with bias. Params: B counts its bits-wide elements, \
+                  N·⌈K/block_size⌉·block_size (K·N), its weight bytes what it stores",
     }
 }
 
@@ -674,9 +674,9 @@ mod tests {
         assert_eq!(r.macs(), 6 * 16 * 64);
         // Dequantizing the 64×16 weight once: (q − zero_point)·scale.
         assert_eq!(kinds(&r), (1024, 1024, 0, 0, 0));
-        // B's stored uint8 elements: 16·2·16 = 512 (two 4-bit weights a byte); the scales
-        // are settings.
-        assert_eq!(r.params(), 512);
+        // B holds K·N = 64·16 = 1024 4-bit weights in 16·2·16 = 512 bytes: params count the
+        // weights; the scales are quantization parameters.
+        assert_eq!(r.params(), 1024);
         let r = nbits(&[3, 64])
             .weight(t("uint8", &[16, 1]))
             .absent()
@@ -684,7 +684,7 @@ mod tests {
             .run();
         assert_eq!(r.shape(0), "[3, 16]");
         assert_eq!(kinds(&r), (1024 + 3 * 16, 1024, 0, 0, 0), "and the bias");
-        assert_eq!(r.params(), 512 + 16);
+        assert_eq!(r.params(), 1024 + 16);
         let r = ms("MatMulNBits")
             .input_sym("float32", &["b", "s", "64"])
             .weight(t("uint8", &[16, 2, 16]))
