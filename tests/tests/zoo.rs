@@ -195,6 +195,12 @@ fn params_and_buffers_match_pytorch() {
     assert_eq!(Some((params, buffers)), torch);
     assert_eq!(params, floats);
 
+    // Fusing and 4-bit quantization keep the parameter count: a 4-bit weight is one param
+    // (its bytes are half a float's quarter, in the weight memory).
+    let (dense, _, _, _) = counts("tiny_bert");
+    assert_eq!(counts("tiny_bert_fused").0, dense);
+    assert_eq!(counts("tiny_bert_int4").0, dense);
+
     // GPT-2 ties its embedding and output projection: one tensor, counted once. The file's
     // eight scalar float constants are constants, not params.
     let (params, _, floats, torch) = counts("tiny_gpt2");
