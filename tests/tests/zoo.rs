@@ -196,7 +196,7 @@ fn params_and_buffers_match_pytorch() {
     assert_eq!(params, floats);
 
     // Fusing and 4-bit quantization keep the parameter count: a 4-bit weight is one param
-    // (its bytes are half a float's quarter, in the weight memory).
+    // (in the weight memory it takes half a byte).
     let (dense, _, _, _) = counts("tiny_bert");
     assert_eq!(counts("tiny_bert_fused").0, dense);
     assert_eq!(counts("tiny_bert_int4").0, dense);
