@@ -228,17 +228,7 @@ inventory::submit! {
 
 #[cfg(test)]
 mod tests {
-    use crate::ops::testing::{Case, Outcome, t};
-
-    fn kinds(r: &Outcome) -> (i64, i64, i64, i64, i64) {
-        (
-            r.flops_add(),
-            r.flops_mul(),
-            r.flops_div(),
-            r.flops_cmp(),
-            r.flops_special(),
-        )
-    }
+    use crate::ops::testing::{Case, t};
 
     /// Runs `op` on x: [2, 3, 4] (24 elements) and returns its flops by kind, checking that Y
     /// has X's type.
@@ -249,7 +239,7 @@ mod tests {
             .run();
         assert_eq!(r.shape(0), "[2, 3, 4]", "{op}");
         assert_eq!(r.dtype(0), flopscope_ir::DType::Float32, "{op}");
-        kinds(&r)
+        r.kinds()
     }
 
     #[test]
@@ -292,14 +282,14 @@ mod tests {
             .opset(20)
             .input(t("float32", &[2, 8]))
             .run();
-        assert_eq!(kinds(&r), (16, 48, 0, 0, 16));
+        assert_eq!(r.kinds(), (16, 48, 0, 0, 16));
         // tanh: x³ (2 mul), 0.044715·, x + ·, √(2/π)·, tanh, 1 + ·, 0.5·x, product.
         let r = Case::new("Gelu")
             .opset(20)
             .input(t("float32", &[2, 8]))
             .str("approximate", "tanh")
             .run();
-        assert_eq!(kinds(&r), (32, 96, 0, 0, 16));
+        assert_eq!(r.kinds(), (32, 96, 0, 0, 16));
         let err = Case::new("Gelu")
             .opset(20)
             .input(t("float32", &[2]))
@@ -321,7 +311,7 @@ mod tests {
             .weight(t("float32", &[64, 1, 1]))
             .run();
         // x < 0 ? slope·x : x: one test and one mul per element.
-        assert_eq!(kinds(&r), (0, 4096, 0, 4096, 0));
+        assert_eq!(r.kinds(), (0, 4096, 0, 4096, 0));
         let err = Case::new("PRelu")
             .input(t("float32", &[1, 3]))
             .weight(t("float32", &[2, 3]))

@@ -519,25 +519,11 @@ inventory::submit! {
 mod tests {
     use flopscope_ir::DType;
 
-    use crate::ops::testing::{Case, Outcome, t};
-
-    fn ms(op: &str) -> Case {
-        Case::new(op).domain("com.microsoft").opset(1)
-    }
-
-    fn kinds(r: &Outcome) -> (i64, i64, i64, i64, i64) {
-        (
-            r.flops_add(),
-            r.flops_mul(),
-            r.flops_div(),
-            r.flops_cmp(),
-            r.flops_special(),
-        )
-    }
+    use crate::ops::testing::{Case, t};
 
     #[test]
     fn skip_layernorm_is_the_residual_adds_plus_layernorm() {
-        let r = ms("SkipLayerNormalization")
+        let r = Case::ms("SkipLayerNormalization")
             .input(t("float32", &[2, 3, 8]))
             .input(t("float32", &[2, 3, 8]))
             .weight(t("float32", &[8]))
@@ -558,14 +544,14 @@ mod tests {
         // + ε (r adds), sqrt (r), reciprocal (r divs), normalize and scale (2n muls), beta
         // (n adds).
         let add = 2 * n + (n - rows) + n + (n - rows) + rows + n;
-        assert_eq!(kinds(&r), (add, 3 * n, 3 * rows, 0, rows));
+        assert_eq!(r.kinds(), (add, 3 * n, 3 * rows, 0, rows));
         assert_eq!(r.params(), 24, "gamma, beta, bias");
     }
 
     #[test]
     fn skip_layernorm_broadcast_skip_without_bias() {
         // A 2-D skip [seq, hidden], no beta, no bias; float16 input, float32 statistics.
-        let r = ms("SkipLayerNormalization")
+        let r = Case::ms("SkipLayerNormalization")
             .input(t("float16", &[2, 3, 8]))
             .input(t("float16", &[3, 8]))
             .weight(t("float16", &[8]))
@@ -575,20 +561,20 @@ mod tests {
         let (n, rows) = (48, 6);
         assert_eq!(r.flops_add(), n + (n - rows) + n + (n - rows) + rows);
         // Tokens as 2-D [tokens, hidden].
-        let r = ms("SkipLayerNormalization")
+        let r = Case::ms("SkipLayerNormalization")
             .input(t("float32", &[6, 8]))
             .input(t("float32", &[6, 8]))
             .weight(t("float32", &[8]))
             .outputs(2)
             .run();
         assert_eq!(r.shape(1), "[6, 1]");
-        let err = ms("SkipLayerNormalization")
+        let err = Case::ms("SkipLayerNormalization")
             .input(t("float32", &[2, 3, 8]))
             .input(t("float32", &[4, 8]))
             .weight(t("float32", &[8]))
             .run_err();
         assert!(err.contains("cannot be broadcast"), "{err}");
-        let err = ms("SkipLayerNormalization")
+        let err = Case::ms("SkipLayerNormalization")
             .input(t("float32", &[2, 3, 8]))
             .input(t("float32", &[2, 3, 8]))
             .weight(t("float32", &[7]))
@@ -598,7 +584,7 @@ mod tests {
 
     #[test]
     fn skip_simplified_layernorm_is_the_residual_adds_plus_rmsnorm() {
-        let r = ms("SkipSimplifiedLayerNormalization")
+        let r = Case::ms("SkipSimplifiedLayerNormalization")
             .input(t("float32", &[2, 3, 8]))
             .input(t("float32", &[2, 3, 8]))
             .weight(t("float32", &[8]))
@@ -611,7 +597,7 @@ mod tests {
         // input + skip + bias (2n adds); x² (n muls), mean of squares (n − r adds, r divs),
         // + ε (r adds), sqrt (r), x / rms (n divs), scale (n muls).
         assert_eq!(
-            kinds(&r),
+            r.kinds(),
             (2 * n + (n - rows) + rows, 2 * n, rows + n, 0, rows)
         );
     }
@@ -636,7 +622,7 @@ mod tests {
         // Two rows of 24: x² and scale (2n muls), sums (n − r adds) and ε (r adds), mean and
         // x / rms (r + n divs), sqrt (r).
         let (n, rows) = (48, 2);
-        assert_eq!(kinds(&r), (n, 2 * n, rows + n, 0, rows));
+        assert_eq!(r.kinds(), (n, 2 * n, rows + n, 0, rows));
         assert_eq!(r.params(), 24);
     }
 
@@ -659,7 +645,7 @@ mod tests {
         );
         let (n, rows) = (48, 6);
         assert_eq!(
-            kinds(&r),
+            r.kinds(),
             (
                 (n - rows) + n + (n - rows) + rows + n,
                 3 * n,
@@ -672,7 +658,7 @@ mod tests {
 
     #[test]
     fn embed_layernorm_by_hand() {
-        let r = ms("EmbedLayerNormalization")
+        let r = Case::ms("EmbedLayerNormalization")
             .input(t("int32", &[2, 5]))
             .input(t("int32", &[2, 5]))
             .weight(t("float32", &[30, 16]))
@@ -690,9 +676,9 @@ mod tests {
         // word + position + segment (2n adds); LayerNormalization with beta; mask row sums
         // (2 rows of 5: 8 adds).
         let ln_add = (n - rows) + n + (n - rows) + rows + n;
-        assert_eq!(kinds(&r), (2 * n + ln_add + 8, 3 * n, 3 * rows, 0, rows));
+        assert_eq!(r.kinds(), (2 * n + ln_add + 8, 3 * n, 3 * rows, 0, rows));
         assert_eq!(r.params(), 480 + 192 + 32 + 16 + 16);
-        let err = ms("EmbedLayerNormalization")
+        let err = Case::ms("EmbedLayerNormalization")
             .input(t("int32", &[2, 5]))
             .absent()
             .weight(t("float32", &[30, 16]))
@@ -708,32 +694,32 @@ mod tests {
     fn gelu_family_by_hand() {
         let n = 48;
         // BiasGelu: the bias add, then 0.5·x·(1 + erf(x/√2)) (3 mul, 1 add, 1 erf).
-        let r = ms("BiasGelu")
+        let r = Case::ms("BiasGelu")
             .input(t("float32", &[2, 3, 8]))
             .weight(t("float32", &[8]))
             .run();
         assert_eq!(r.shape(0), "[2, 3, 8]");
-        assert_eq!(kinds(&r), (n + n, 3 * n, 0, 0, n));
+        assert_eq!(r.kinds(), (n + n, 3 * n, 0, 0, n));
         assert_eq!(r.params(), 8);
         // FastGelu: the bias add, then 0.5·x·(1 + tanh(0.797885·x + 0.035677·x³)): x³ (2 mul),
         // two coefficients, 0.5·x and the product (6 mul), 2 adds, tanh.
-        let r = ms("FastGelu")
+        let r = Case::ms("FastGelu")
             .input(t("float32", &[2, 3, 8]))
             .weight(t("float32", &[8]))
             .run();
-        assert_eq!(kinds(&r), (n + 2 * n, 6 * n, 0, 0, n));
-        let r = ms("FastGelu").input(t("float32", &[2, 3, 8])).run();
-        assert_eq!(kinds(&r), (2 * n, 6 * n, 0, 0, n));
-        let r = ms("Gelu").input(t("float32", &[2, 3, 8])).run();
-        assert_eq!(kinds(&r), (n, 3 * n, 0, 0, n));
+        assert_eq!(r.kinds(), (n + 2 * n, 6 * n, 0, 0, n));
+        let r = Case::ms("FastGelu").input(t("float32", &[2, 3, 8])).run();
+        assert_eq!(r.kinds(), (2 * n, 6 * n, 0, 0, n));
+        let r = Case::ms("Gelu").input(t("float32", &[2, 3, 8])).run();
+        assert_eq!(r.kinds(), (n, 3 * n, 0, 0, n));
         // QuickGelu x·sigmoid(α·x): α·x, exp, +1, 1/·, x·.
-        let r = ms("QuickGelu")
+        let r = Case::ms("QuickGelu")
             .input(t("float32", &[2, 3, 8]))
             .float("alpha", 1.702)
             .run();
-        assert_eq!(kinds(&r), (n, 2 * n, n, 0, n));
+        assert_eq!(r.kinds(), (n, 2 * n, n, 0, n));
         // BiasAdd: X + bias + skip.
-        let r = ms("BiasAdd")
+        let r = Case::ms("BiasAdd")
             .input(t("float16", &[2, 3, 8]))
             .weight(t("float16", &[8]))
             .input(t("float16", &[2, 3, 8]))
@@ -742,12 +728,12 @@ mod tests {
             (r.shape(0), r.dtype(0)),
             ("[2, 3, 8]".into(), DType::Float16)
         );
-        assert_eq!(kinds(&r), (2 * n, 0, 0, 0, 0));
+        assert_eq!(r.kinds(), (2 * n, 0, 0, 0, 0));
     }
 
     #[test]
     fn fused_conv_is_conv_plus_sum_plus_activation() {
-        let r = ms("FusedConv")
+        let r = Case::ms("FusedConv")
             .input(t("float32", &[1, 3, 8, 8]))
             .weight(t("float32", &[4, 3, 3, 3]))
             .weight(t("float32", &[4]))
@@ -757,9 +743,9 @@ mod tests {
         assert_eq!(r.shape(0), "[1, 4, 6, 6]");
         let y = 4 * 6 * 6;
         assert_eq!(r.macs(), y * 3 * 3 * 3);
-        assert_eq!(kinds(&r), (y + y, 0, 0, y, 0), "bias, Z, max(x, 0)");
+        assert_eq!(r.kinds(), (y + y, 0, 0, y, 0), "bias, Z, max(x, 0)");
         assert_eq!(r.params(), 108 + 4);
-        let r = ms("FusedConv")
+        let r = Case::ms("FusedConv")
             .input(t("float32", &[1, 3, 8, 8]))
             .weight(t("float32", &[4, 3, 3, 3]))
             .ints("pads", &[1, 1, 1, 1])
@@ -771,7 +757,7 @@ mod tests {
             .run();
         let y = 4 * 8 * 8;
         assert_eq!((r.macs(), r.flops_cmp(), r.flops_add()), (y * 27, 2 * y, 0));
-        let err = ms("FusedConv")
+        let err = Case::ms("FusedConv")
             .input(t("float32", &[1, 3, 8, 8]))
             .weight(t("float32", &[4, 3, 3, 3]))
             .str("activation", "Frobnicate")
@@ -781,7 +767,7 @@ mod tests {
 
     #[test]
     fn fused_gemm_is_gemm_plus_activation() {
-        let r = ms("FusedGemm")
+        let r = Case::ms("FusedGemm")
             .input(t("float32", &[3, 4]))
             .weight(t("float32", &[5, 4]))
             .weight(t("float32", &[5]))
@@ -793,22 +779,22 @@ mod tests {
         let y = 15;
         assert_eq!(r.macs(), y * 4);
         // C (add), then x < 0 ? α·x : x (cmp, mul).
-        assert_eq!(kinds(&r), (y, y, 0, y, 0));
+        assert_eq!(r.kinds(), (y, y, 0, y, 0));
         assert_eq!(r.params(), 25);
-        let r = ms("FusedGemm")
+        let r = Case::ms("FusedGemm")
             .input(t("float32", &[3, 4]))
             .weight(t("float32", &[4, 5]))
             .float("alpha", 2.0)
             .str("activation", "Sigmoid")
             .run();
         // alpha (mul), then 1/(1 + exp(−x)).
-        assert_eq!(kinds(&r), (y, y, y, 0, y));
+        assert_eq!(r.kinds(), (y, y, y, 0, y));
     }
 
     #[test]
     fn fused_matmul_transposes_batches_and_matrices() {
         // A [4, 2, 7, 3] → transBatchA [2, 7, 4, 3] → transA [2, 7, 3, 4].
-        let r = ms("FusedMatMul")
+        let r = Case::ms("FusedMatMul")
             .input(t("float32", &[4, 2, 7, 3]))
             .input(t("float32", &[2, 7, 4, 5]))
             .int("transBatchA", 1)
@@ -819,7 +805,7 @@ mod tests {
         let y = 2 * 7 * 3 * 5;
         assert_eq!((r.macs(), r.flops_mul()), (y * 4, y));
         // B [5, 2, 7, 4] → transBatchB [2, 7, 5, 4] → transB [2, 7, 4, 5].
-        let r = ms("FusedMatMul")
+        let r = Case::ms("FusedMatMul")
             .input(t("float32", &[2, 7, 3, 4]))
             .input(t("float32", &[5, 2, 7, 4]))
             .int("transBatchB", 1)
@@ -827,13 +813,13 @@ mod tests {
             .run();
         assert_eq!(r.shape(0), "[2, 7, 3, 5]");
         assert_eq!((r.macs(), r.flops_mul()), (y * 4, 0));
-        let r = ms("FusedMatMul")
+        let r = Case::ms("FusedMatMul")
             .input(t("float32", &[2, 4, 3]))
             .weight(t("float32", &[4, 5]))
             .int("transA", 1)
             .run();
         assert_eq!(r.shape(0), "[2, 3, 5]");
-        let err = ms("FusedMatMul")
+        let err = Case::ms("FusedMatMul")
             .input(t("float32", &[3, 2, 4]))
             .input(t("float32", &[4, 5]))
             .int("transBatchA", 1)
@@ -843,7 +829,7 @@ mod tests {
 
     #[test]
     fn rotary_embedding_counts_as_onnxs() {
-        let r = ms("RotaryEmbedding")
+        let r = Case::ms("RotaryEmbedding")
             .input(t("float32", &[2, 5, 16]))
             .input(t("int64", &[2, 5]))
             .weight(t("float32", &[10, 2]))
@@ -855,7 +841,7 @@ mod tests {
         assert_eq!((r.flops_mul(), r.flops_add()), (320, 160));
         assert_eq!(r.params(), 0, "the caches are settings");
         // Partial rotation: 10 tokens · 4 heads · 2 rotated dims.
-        let r = ms("RotaryEmbedding")
+        let r = Case::ms("RotaryEmbedding")
             .input(t("float32", &[2, 5, 32]))
             .input(t("int64", &[2, 5]))
             .weight(t("float32", &[10, 1]))

@@ -780,24 +780,10 @@ inventory::submit! {
 mod tests {
     use flopscope_ir::DType;
 
-    use crate::ops::testing::{Case, Outcome, t};
-
-    fn ms(op: &str) -> Case {
-        Case::new(op).domain("com.microsoft").opset(1)
-    }
-
-    fn kinds(r: &Outcome) -> (i64, i64, i64, i64, i64) {
-        (
-            r.flops_add(),
-            r.flops_mul(),
-            r.flops_div(),
-            r.flops_cmp(),
-            r.flops_special(),
-        )
-    }
+    use crate::ops::testing::{Case, t};
 
     fn attention() -> Case {
-        ms("Attention")
+        Case::ms("Attention")
             .input(t("float32", &[2, 5, 16]))
             .weight(t("float32", &[16, 48]))
             .weight(t("float32", &[48]))
@@ -813,7 +799,7 @@ mod tests {
         // S = 2·4·5·5 = 200 scores in 40 rows, head size 4: QKᵀ and AV 200·(4 + 4) MACs,
         // the scale (200 mul), softmax (200 exp, 200 − 40 adds, 200 div).
         assert_eq!(r.macs(), 10 * 16 * 48 + 200 * 8);
-        assert_eq!(kinds(&r), (480 + 160, 200, 200, 0, 200));
+        assert_eq!(r.kinds(), (480 + 160, 200, 200, 0, 200));
         assert_eq!(r.params(), 16 * 48 + 48);
     }
 
@@ -835,7 +821,7 @@ mod tests {
 
     #[test]
     fn attention_qkv_hidden_sizes_and_rotary() {
-        let r = ms("Attention")
+        let r = Case::ms("Attention")
             .input(t("float32", &[2, 5, 16]))
             .weight(t("float32", &[16, 40]))
             .weight(t("float32", &[40]))
@@ -849,7 +835,7 @@ mod tests {
         // Q and K: 10 tokens · 4 heads · 4 dims each, R = 320: 2R mul, R add.
         assert_eq!(r.flops_mul(), 200 + 640);
         assert_eq!(r.flops_add(), 480 + 160 + 320);
-        let err = ms("Attention")
+        let err = Case::ms("Attention")
             .input(t("float32", &[2, 5, 16]))
             .weight(t("float32", &[16, 47]))
             .int("num_heads", 4)
@@ -859,7 +845,7 @@ mod tests {
 
     #[test]
     fn qattention_by_hand() {
-        let r = ms("QAttention")
+        let r = Case::ms("QAttention")
             .input(t("uint8", &[2, 5, 16]))
             .weight(t("uint8", &[16, 48]))
             .weight(t("float32", &[48]))
@@ -880,13 +866,13 @@ mod tests {
         // Zero points (160 + 768 adds), dequantize 480 projected values (480 mul, and 1 for
         // the scale product), bias (480 adds), then the attention.
         let (p, s, rows) = (480, 200, 40);
-        assert_eq!(kinds(&r), (160 + 768 + p + (s - rows), p + 1 + s, s, 0, s));
+        assert_eq!(r.kinds(), (160 + 768 + p + (s - rows), p + 1 + s, s, 0, s));
         assert_eq!(r.params(), 768 + 48, "the quantized weight and the bias");
     }
 
     #[test]
     fn multi_head_attention_separate_qkv() {
-        let r = ms("MultiHeadAttention")
+        let r = Case::ms("MultiHeadAttention")
             .input(t("float32", &[2, 5, 16]))
             .input(t("float32", &[2, 7, 16]))
             .input(t("float32", &[2, 7, 24]))
@@ -899,12 +885,12 @@ mod tests {
         assert_eq!(r.shape(3), "[2, 4, 5, 7]");
         // S = 2·4·5·7 = 280 scores in 40 rows; head 4, v_head 6.
         assert_eq!(r.macs(), 280 * (4 + 6));
-        assert_eq!(kinds(&r), (280 - 40, 280, 280, 0, 280));
+        assert_eq!(r.kinds(), (280 - 40, 280, 280, 0, 280));
     }
 
     #[test]
     fn multi_head_attention_bias_masks_and_past() {
-        let r = ms("MultiHeadAttention")
+        let r = Case::ms("MultiHeadAttention")
             .input(t("float32", &[2, 5, 16]))
             .input(t("float32", &[2, 7, 16]))
             .input(t("float32", &[2, 7, 16]))
@@ -929,7 +915,7 @@ mod tests {
     #[test]
     fn multi_head_attention_split_and_packed_forms() {
         // Key and value already split into heads [B, N, L, H].
-        let r = ms("MultiHeadAttention")
+        let r = Case::ms("MultiHeadAttention")
             .input(t("float32", &[2, 5, 16]))
             .input(t("float32", &[2, 4, 7, 4]))
             .input(t("float32", &[2, 4, 7, 4]))
@@ -940,28 +926,28 @@ mod tests {
         assert_eq!(r.shape(2), "[2, 4, 7, 4]");
         assert_eq!(r.macs(), 2 * 4 * 5 * 7 * 8);
         // Packed QKV [B, S, N, 3, H].
-        let r = ms("MultiHeadAttention")
+        let r = Case::ms("MultiHeadAttention")
             .input(t("float32", &[2, 5, 4, 3, 4]))
             .int("num_heads", 4)
             .run();
         assert_eq!(r.shape(0), "[2, 5, 16]");
         assert_eq!(r.macs(), 2 * 4 * 5 * 5 * 8);
         // Packed KV [B, L, N, 2, H].
-        let r = ms("MultiHeadAttention")
+        let r = Case::ms("MultiHeadAttention")
             .input(t("float32", &[2, 5, 16]))
             .input(t("float32", &[2, 7, 4, 2, 4]))
             .int("num_heads", 4)
             .run();
         assert_eq!(r.shape(0), "[2, 5, 16]");
         assert_eq!(r.macs(), 2 * 4 * 5 * 7 * 8);
-        let err = ms("MultiHeadAttention")
+        let err = Case::ms("MultiHeadAttention")
             .input(t("float32", &[2, 5, 16]))
             .input(t("float32", &[2, 7, 16]))
             .input(t("float32", &[2, 7, 16]))
             .int("num_heads", 3)
             .run_err();
         assert!(err.contains("not a multiple of 3 heads"), "{err}");
-        let err = ms("MultiHeadAttention")
+        let err = Case::ms("MultiHeadAttention")
             .input(t("float32", &[2, 5, 4, 2, 4]))
             .int("num_heads", 4)
             .run_err();
@@ -970,7 +956,7 @@ mod tests {
 
     fn gqa(q: &[i64], past: &[i64], tsl: i64) -> Case {
         let kv = [q[0], q[1], 16];
-        ms("GroupQueryAttention")
+        Case::ms("GroupQueryAttention")
             .input(t("float32", q))
             .input(t("float32", &kv))
             .input(t("float32", &kv))
@@ -995,7 +981,7 @@ mod tests {
         // S = 1·4·5·5 = 100 scores in 20 rows, head 8: 100·16 MACs; scale, softmax, and the
         // causal mask (on by default) one comparison per score.
         assert_eq!(r.macs(), 100 * 16);
-        assert_eq!(kinds(&r), (80, 100, 100, 100, 100));
+        assert_eq!(r.kinds(), (80, 100, 100, 100, 100));
     }
 
     #[test]
@@ -1010,7 +996,7 @@ mod tests {
         assert_eq!(r.shape(3), "[2, 4, 1, 7]");
         assert_eq!(r.macs(), 2 * 4 * 7 * 16);
         // total_sequence_length computed at run time: past + new.
-        let r = ms("GroupQueryAttention")
+        let r = Case::ms("GroupQueryAttention")
             .input_sym("float32", &["b", "s", "32"])
             .input_sym("float32", &["b", "s", "16"])
             .input_sym("float32", &["b", "s", "16"])
@@ -1028,7 +1014,7 @@ mod tests {
 
     #[test]
     fn group_query_attention_packed_rotary_window_softcap() {
-        let r = ms("GroupQueryAttention")
+        let r = Case::ms("GroupQueryAttention")
             .input(t("float32", &[1, 5, 64]))
             .absent()
             .absent()
@@ -1055,7 +1041,7 @@ mod tests {
         assert_eq!(r.flops_add(), (s - 20) + rot);
         assert_eq!(r.flops_cmp(), 2 * s, "causal and window");
         assert_eq!((r.flops_div(), r.flops_special()), (2 * s, 2 * s));
-        let err = ms("GroupQueryAttention")
+        let err = Case::ms("GroupQueryAttention")
             .input(t("float32", &[1, 5, 32]))
             .input(t("float32", &[1, 5, 12]))
             .input(t("float32", &[1, 5, 12]))

@@ -636,24 +636,10 @@ inventory::submit! {
 mod tests {
     use flopscope_ir::DType;
 
-    use crate::ops::testing::{Case, Outcome, t};
-
-    fn ms(op: &str) -> Case {
-        Case::new(op).domain("com.microsoft").opset(1)
-    }
-
-    fn kinds(r: &Outcome) -> (i64, i64, i64, i64, i64) {
-        (
-            r.flops_add(),
-            r.flops_mul(),
-            r.flops_div(),
-            r.flops_cmp(),
-            r.flops_special(),
-        )
-    }
+    use crate::ops::testing::{Case, t};
 
     fn nbits(a: &[i64]) -> Case {
-        ms("MatMulNBits")
+        Case::ms("MatMulNBits")
             .input(t("float32", a))
             .weight(t("uint8", &[16, 2, 16]))
             .weight(t("float32", &[16, 2]))
@@ -673,7 +659,7 @@ mod tests {
         // The MatMul it replaces: 6 rows × N 16 × K 64.
         assert_eq!(r.macs(), 6 * 16 * 64);
         // Dequantizing the 64×16 weight once: (q − zero_point)·scale.
-        assert_eq!(kinds(&r), (1024, 1024, 0, 0, 0));
+        assert_eq!(r.kinds(), (1024, 1024, 0, 0, 0));
         // B holds K·N = 64·16 = 1024 4-bit weights in 16·2·16 = 512 bytes: params count the
         // weights; the scales are quantization parameters.
         assert_eq!(r.params(), 1024);
@@ -683,9 +669,9 @@ mod tests {
             .weight(t("float32", &[16]))
             .run();
         assert_eq!(r.shape(0), "[3, 16]");
-        assert_eq!(kinds(&r), (1024 + 3 * 16, 1024, 0, 0, 0), "and the bias");
+        assert_eq!(r.kinds(), (1024 + 3 * 16, 1024, 0, 0, 0), "and the bias");
         assert_eq!(r.params(), 1024 + 16);
-        let r = ms("MatMulNBits")
+        let r = Case::ms("MatMulNBits")
             .input_sym("float32", &["b", "s", "64"])
             .weight(t("uint8", &[16, 2, 16]))
             .weight(t("float32", &[16, 2]))
@@ -701,7 +687,7 @@ mod tests {
     fn matmul_nbits_checks_k_and_the_packing() {
         let err = nbits(&[2, 60]).run_err();
         assert!(err.contains("K is 64"), "{err}");
-        let err = ms("MatMulNBits")
+        let err = Case::ms("MatMulNBits")
             .input(t("float32", &[2, 64]))
             .weight(t("uint8", &[16, 4, 16]))
             .weight(t("float32", &[16, 2]))
@@ -711,7 +697,7 @@ mod tests {
             .run_err();
         assert!(err.contains("[16, 2, 16]"), "{err}");
         // K not a multiple of block_size: one padded block.
-        let r = ms("MatMulNBits")
+        let r = Case::ms("MatMulNBits")
             .input(t("float32", &[3, 48]))
             .weight(t("uint8", &[16, 2, 16]))
             .weight(t("float32", &[16, 2]))
@@ -725,7 +711,7 @@ mod tests {
 
     #[test]
     fn matmul_integer_to_float_by_hand() {
-        let r = ms("MatMulIntegerToFloat")
+        let r = Case::ms("MatMulIntegerToFloat")
             .input(t("uint8", &[2, 3, 4]))
             .weight(t("int8", &[4, 5]))
             .weight(t("float32", &[]))
@@ -742,13 +728,13 @@ mod tests {
         assert_eq!(r.macs(), y * 4);
         // Zero points (24 + 20 adds), bias (30 adds); rescale (30 mul) by a_scale·b_scale
         // (5 mul).
-        assert_eq!(kinds(&r), (24 + 20 + y, y + 5, 0, 0, 0));
+        assert_eq!(r.kinds(), (24 + 20 + y, y + 5, 0, 0, 0));
         assert_eq!(r.params(), 20 + 5);
     }
 
     #[test]
     fn dynamic_quantize_matmul_by_hand() {
-        let r = ms("DynamicQuantizeMatMul")
+        let r = Case::ms("DynamicQuantizeMatMul")
             .input(t("float32", &[2, 3, 4]))
             .weight(t("int8", &[4, 5]))
             .weight(t("float32", &[5]))
@@ -766,14 +752,14 @@ mod tests {
         // min/scale, x/scale (n + 2 div); round (n + 1). Then A's and B's zero points
         // (24 + 20 adds), the bias (30 adds), the rescale (30 + 5 mul).
         assert_eq!(
-            kinds(&r),
+            r.kinds(),
             (n + 2 + 24 + 20 + y, y + 5, n + 2, 4 * n + 2, n + 1)
         );
     }
 
     #[test]
     fn qgemm_float_and_quantized_outputs() {
-        let r = ms("QGemm")
+        let r = Case::ms("QGemm")
             .input(t("uint8", &[3, 4]))
             .weight(t("float32", &[]))
             .weight(t("uint8", &[]))
@@ -787,8 +773,8 @@ mod tests {
         let y = 15;
         assert_eq!(r.macs(), y * 4);
         // Zero points (12 + 20), C (15); rescale (15) and the scale product (1).
-        assert_eq!(kinds(&r), (12 + 20 + y, y + 1, 0, 0, 0));
-        let r = ms("QGemm")
+        assert_eq!(r.kinds(), (12 + 20 + y, y + 1, 0, 0, 0));
+        let r = Case::ms("QGemm")
             .input(t("uint8", &[3, 4]))
             .weight(t("float32", &[]))
             .weight(t("uint8", &[]))
@@ -801,11 +787,11 @@ mod tests {
             .run();
         assert_eq!(r.dtype(0), DType::Uint8);
         // Requantized: the multiplier's division by y_scale, round, + y_zero_point, saturate.
-        assert_eq!(kinds(&r), (12 + 20 + y, y + 1, 1, 2 * y, y));
+        assert_eq!(r.kinds(), (12 + 20 + y, y + 1, 1, 2 * y, y));
     }
 
     fn qlinear_binary(op: &str) -> Outcome {
-        ms(op)
+        Case::ms(op)
             .input(t("uint8", &[2, 3, 4]))
             .weight(t("float32", &[]))
             .weight(t("uint8", &[]))
@@ -823,14 +809,14 @@ mod tests {
         // Quantize C: divide, round, + zero point, saturate twice.
         let r = qlinear_binary("QLinearAdd");
         assert_eq!((r.shape(0), r.dtype(0)), ("[2, 3, 4]".into(), DType::Uint8));
-        assert_eq!(kinds(&r), (24 + 4 + 24 + 24, 24 + 4, 24, 48, 24));
+        assert_eq!(r.kinds(), (24 + 4 + 24 + 24, 24 + 4, 24, 48, 24));
         assert_eq!(r.params(), 4, "a quantized constant operand is a weight");
         let r = qlinear_binary("QLinearMul");
-        assert_eq!(kinds(&r), (24 + 4 + 24, 24 + 4 + 24, 24, 48, 24));
+        assert_eq!(r.kinds(), (24 + 4 + 24, 24 + 4 + 24, 24, 48, 24));
     }
 
     fn qlinear_unary(op: &str, x: &[i64]) -> Case {
-        ms(op)
+        Case::ms(op)
             .input(t("uint8", x))
             .weight(t("float32", &[]))
             .weight(t("uint8", &[]))
@@ -845,12 +831,12 @@ mod tests {
         let r = qlinear_unary("QLinearSigmoid", &[2, 3]).run();
         assert_eq!(r.shape(0), "[2, 3]");
         // Sigmoid 1/(1 + exp(−x)): exp, +1, 1/·.
-        assert_eq!(kinds(&r), (n + n + n, n, n + n, 2 * n, n + n));
+        assert_eq!(r.kinds(), (n + n + n, n, n + n, 2 * n, n + n));
         let r = qlinear_unary("QLinearLeakyRelu", &[2, 3])
             .float("alpha", 0.1)
             .run();
         // LeakyRelu: test, α·x.
-        assert_eq!(kinds(&r), (n + n, n + n, n, n + 2 * n, n));
+        assert_eq!(r.kinds(), (n + n, n + n, n, n + 2 * n, n));
     }
 
     #[test]
@@ -862,7 +848,7 @@ mod tests {
         assert_eq!(r.shape(0), "[1, 3, 3, 3]");
         let (x, y) = (192, 27);
         // Dequantize 192 inputs; 27 means of 9 (8 adds, 1 div each); quantize 27 outputs.
-        assert_eq!(kinds(&r), (x + 8 * y + y, x, y + y, 2 * y, y));
+        assert_eq!(r.kinds(), (x + 8 * y + y, x, y + y, 2 * y, y));
         let r = qlinear_unary("QLinearAveragePool", &[1, 8, 8, 3])
             .ints("kernel_shape", &[3, 3])
             .ints("strides", &[2, 2])
@@ -874,17 +860,17 @@ mod tests {
         assert_eq!(r.shape(0), "[1, 3, 1, 1]");
         // 3 means of 64 (63 adds, 1 div each).
         let c = 3;
-        assert_eq!(kinds(&r), (x + 63 * c + c, x, c + c, 2 * c, c));
+        assert_eq!(r.kinds(), (x + 63 * c + c, x, c + c, 2 * c, c));
         let r = qlinear_unary("QLinearGlobalAveragePool", &[1, 8, 8, 3])
             .int("channels_last", 1)
             .run();
         assert_eq!(r.shape(0), "[1, 1, 1, 3]");
-        assert_eq!(kinds(&r), (x + 63 * c + c, x, c + c, 2 * c, c));
+        assert_eq!(r.kinds(), (x + 63 * c + c, x, c + c, 2 * c, c));
     }
 
     #[test]
     fn qlinear_concat_by_hand() {
-        let r = ms("QLinearConcat")
+        let r = Case::ms("QLinearConcat")
             .weight(t("float32", &[]))
             .weight(t("uint8", &[]))
             .input(t("uint8", &[2, 3]))
@@ -897,8 +883,8 @@ mod tests {
             .run();
         assert_eq!((r.shape(0), r.dtype(0)), ("[2, 8]".into(), DType::Uint8));
         // Dequantize 6 + 10 inputs, quantize 16 outputs.
-        assert_eq!(kinds(&r), (16 + 16, 16, 16, 32, 16));
-        let err = ms("QLinearConcat")
+        assert_eq!(r.kinds(), (16 + 16, 16, 16, 32, 16));
+        let err = Case::ms("QLinearConcat")
             .weight(t("float32", &[]))
             .weight(t("uint8", &[]))
             .input(t("uint8", &[2, 3]))
@@ -916,7 +902,7 @@ mod tests {
             .int("opset", 13)
             .run();
         assert_eq!(r.shape(0), "[2, 3, 4]");
-        assert_eq!(kinds(&r), (n + (n - 6) + n, n, n + n, 2 * n, n + n));
+        assert_eq!(r.kinds(), (n + (n - 6) + n, n, n + n, 2 * n, n + n));
         // Opset-12 semantics, axis 1: 2 rows of 12.
         let r = qlinear_unary("QLinearSoftmax", &[2, 3, 4])
             .int("opset", 12)
@@ -927,19 +913,19 @@ mod tests {
 
     #[test]
     fn contrib_quantize_and_dequantize() {
-        let r = ms("QuantizeLinear")
+        let r = Case::ms("QuantizeLinear")
             .input(t("float32", &[2, 3]))
             .weight(t("float32", &[3]))
             .weight(t("int8", &[3]))
             .int("axis", 1)
             .run();
         assert_eq!(r.dtype(0), DType::Int8);
-        assert_eq!(kinds(&r), (6, 0, 6, 12, 6));
-        let r = ms("DequantizeLinear")
+        assert_eq!(r.kinds(), (6, 0, 6, 12, 6));
+        let r = Case::ms("DequantizeLinear")
             .input(t("int8", &[2, 3]))
             .weight(t("float16", &[]))
             .run();
         assert_eq!(r.dtype(0), DType::Float16);
-        assert_eq!(kinds(&r), (0, 6, 0, 0, 0));
+        assert_eq!(r.kinds(), (0, 6, 0, 0, 0));
     }
 }

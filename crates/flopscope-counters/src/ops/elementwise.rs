@@ -738,16 +738,6 @@ mod tests {
     /// Flops by kind: (add, mul, div, cmp, special).
     type Kinds = (i64, i64, i64, i64, i64);
 
-    fn kinds(r: &crate::ops::testing::Outcome) -> Kinds {
-        (
-            r.flops_add(),
-            r.flops_mul(),
-            r.flops_div(),
-            r.flops_cmp(),
-            r.flops_special(),
-        )
-    }
-
     #[test]
     fn relu_and_clip_count_comparisons() {
         let r = Case::new("Relu").input(t("float32", &[2, 3, 4])).run();
@@ -891,7 +881,7 @@ mod tests {
             let r = Case::new(op).input(t("float32", &[2, 3, 4])).run();
             assert_eq!(r.shape(0), "[2, 3, 4]", "{op}");
             assert_eq!(r.dtype(0), DType::Float32, "{op}");
-            assert_eq!(kinds(&r), want, "{op}");
+            assert_eq!(r.kinds(), want, "{op}");
         }
         // Symbolic shapes give symbolic costs.
         let r = Case::new("Exp").input_sym("float32", &["n", "8"]).run();
@@ -936,7 +926,7 @@ mod tests {
             .const_f32s(&[], &[2.0])
             .run();
         assert_eq!(r.shape(0), "[4, 5]");
-        assert_eq!(kinds(&r), (0, 0, 0, 0, 20));
+        assert_eq!(r.kinds(), (0, 0, 0, 0, 20));
         assert_eq!(r.params(), 0, "a scalar exponent is a constant");
         let r = Case::new("Pow")
             .const_i64s(&[3], &[2, 3, -4])
@@ -957,7 +947,7 @@ mod tests {
             .input(t("int64", &[1, 4]))
             .run();
         assert_eq!(r.shape(0), "[3, 4]");
-        assert_eq!(kinds(&r), (0, 0, 12, 0, 0));
+        assert_eq!(r.kinds(), (0, 0, 12, 0, 0));
         // Python semantics: the sign of the divisor.
         let r = Case::new("Mod")
             .const_i64s(&[4], &[7, -7, 7, -7])

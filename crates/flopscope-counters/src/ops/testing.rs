@@ -53,6 +53,11 @@ pub(crate) struct Case {
 }
 
 impl Case {
+    /// A node of ONNX Runtime's `com.microsoft` domain (version 1).
+    pub(crate) fn ms(op_type: &str) -> Case {
+        Case::new(op_type).domain("com.microsoft").opset(1)
+    }
+
     pub(crate) fn new(op_type: &str) -> Case {
         Case {
             domain: String::new(),
@@ -406,6 +411,17 @@ impl Outcome {
 
     pub(crate) fn flops_special(&self) -> i64 {
         int(&self.profile.totals.flops.special)
+    }
+
+    /// FLOPs by kind: (add, mul, div, cmp, special).
+    pub(crate) fn kinds(&self) -> (i64, i64, i64, i64, i64) {
+        (
+            self.flops_add(),
+            self.flops_mul(),
+            self.flops_div(),
+            self.flops_cmp(),
+            self.flops_special(),
+        )
     }
 
     pub(crate) fn params(&self) -> i64 {
