@@ -636,7 +636,7 @@ inventory::submit! {
 mod tests {
     use flopscope_ir::DType;
 
-    use crate::ops::testing::{Case, t};
+    use crate::ops::testing::{Case, Outcome, t};
 
     fn nbits(a: &[i64]) -> Case {
         Case::ms("MatMulNBits")
