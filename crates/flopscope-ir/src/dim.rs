@@ -39,6 +39,7 @@
 //! `Arc`, so cloning a `Dim` is always cheap.
 
 mod fmt;
+mod growth;
 mod parse;
 mod poly;
 mod serde_impl;
@@ -52,6 +53,7 @@ use std::iter::{Product, Sum};
 use std::ops::{Add, AddAssign, Mul, MulAssign, Neg, Sub, SubAssign};
 use std::sync::Arc;
 
+pub use growth::GrowthTerm;
 use poly::{Binding, Extremum, Poly};
 
 /// A symbolic integer expression in normal form; see the [module docs](self).

@@ -9,7 +9,7 @@ mod dtype;
 mod graph;
 mod tensor;
 
-pub use dim::{Dim, DimError, ParseDimError};
+pub use dim::{Dim, DimError, GrowthTerm, ParseDimError};
 pub use dtype::DType;
 pub use graph::{
     Attr, AttrError, DeclaredType, FromAttr, Function, Graph, Model, Node, NodeId, Value, ValueDef,

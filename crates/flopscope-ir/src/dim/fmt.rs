@@ -27,12 +27,49 @@ impl fmt::Debug for Dim {
     }
 }
 
-/// Writes a polynomial as a sum of terms in reading order.
-fn write_poly(out: &mut dyn Write, p: &Poly) -> fmt::Result {
-    if p.is_zero() {
-        return out.write_str("0");
+impl Dim {
+    /// The same expression with the factors every term shares pulled out front, for reading:
+    /// `batch*(3200*ceil(height/2)*ceil(width/2) + 1280000)` rather than the expanded normal
+    /// form. It parses back to the same `Dim`.
+    pub fn factored(&self) -> String {
+        let Repr::Expr(p) = &self.0 else {
+            return self.to_string();
+        };
+        let mut terms = reading_terms(p);
+        let Some((first, rest)) = terms.split_first() else {
+            return self.to_string();
+        };
+        // The factors (with multiplicity) that every term has.
+        let mut common = first.1.clone();
+        for (_, factors, _) in rest {
+            let mut left = factors.clone();
+            common.retain(|f| match left.iter().position(|g| g == f) {
+                Some(i) => {
+                    left.swap_remove(i);
+                    true
+                }
+                None => false,
+            });
+        }
+        if common.is_empty() || terms.len() < 2 {
+            return self.to_string();
+        }
+        for (_, factors, _) in &mut terms {
+            for c in &common {
+                if let Some(i) = factors.iter().position(|f| f == c) {
+                    factors.remove(i);
+                }
+            }
+        }
+        let mut inner = String::new();
+        // Writing to a String cannot fail.
+        let _ = write_terms(&mut inner, &terms);
+        format!("{}*({inner})", common.join("*"))
     }
-    // (degree, factor texts, coefficient), sorted for reading.
+}
+
+/// A polynomial's terms as (degree, factor texts, coefficient), sorted for reading.
+fn reading_terms(p: &Poly) -> Vec<(u64, Vec<String>, i64)> {
     let mut terms: Vec<(u64, Vec<String>, i64)> =
         p.0.iter()
             .map(|t: &Term| {
@@ -48,7 +85,18 @@ fn write_poly(out: &mut dyn Write, p: &Poly) -> fmt::Result {
             })
             .collect();
     terms.sort_by(|x, y| y.0.cmp(&x.0).then_with(|| x.1.cmp(&y.1)));
+    terms
+}
 
+/// Writes a polynomial as a sum of terms in reading order.
+fn write_poly(out: &mut dyn Write, p: &Poly) -> fmt::Result {
+    if p.is_zero() {
+        return out.write_str("0");
+    }
+    write_terms(out, &reading_terms(p))
+}
+
+fn write_terms(out: &mut dyn Write, terms: &[(u64, Vec<String>, i64)]) -> fmt::Result {
     for (i, (_, factors, coeff)) in terms.iter().enumerate() {
         // `unsigned_abs` keeps i64::MIN printable; the parser reads `- 9223372036854775808`.
         let magnitude = coeff.unsigned_abs();

@@ -882,3 +882,54 @@ fn absorption_of_nested_extrema() {
     let t = Dim::sym("t");
     assert_eq!(s.min(&c).max(&t).to_string(), "max(min(seq, 512), t)");
 }
+
+#[test]
+fn factored_pulls_out_shared_factors_and_parses_back() {
+    let b = Dim::sym("batch");
+    let h = Dim::sym("height");
+    let d = &b * 3200 * h.ceil_div(2).unwrap() * h.ceil_div(2).unwrap() + &b * 1_280_000;
+    assert_eq!(
+        d.factored(),
+        "batch*(3200*ceil(height/2)*ceil(height/2) + 1280000)"
+    );
+    assert_eq!(Dim::parse(&d.factored()), Ok(d));
+    // Nothing shared, a single term, a constant: as Display.
+    let e = &b + &h;
+    assert_eq!(e.factored(), e.to_string());
+    assert_eq!((&b * 4).factored(), "4*batch");
+    assert_eq!(Dim::from_i64(7).factored(), "7");
+    // Shared powers: seq*seq*batch + seq*batch = batch*seq*(seq + 1).
+    let s = Dim::sym("seq");
+    let g = &b * &s * &s + &b * &s;
+    assert_eq!(Dim::parse(&g.factored()), Ok(g.clone()));
+    assert!(g.factored().starts_with("batch*seq*("), "{}", g.factored());
+}
+
+#[test]
+fn growth_reads_floors_as_divisions_and_groups_power_products() {
+    let b = Dim::sym("batch");
+    let s = Dim::sym("seq");
+    // 2·b·s² + 3·b·s + 5
+    let d = &b * &s * &s * 2 + &b * &s * 3 + 5;
+    let g = d.growth();
+    let shown: Vec<(String, f64)> = g.iter().map(|t| (t.to_string(), t.coefficient)).collect();
+    assert_eq!(
+        shown,
+        vec![
+            ("batch·seq²".into(), 2.0),
+            ("batch·seq".into(), 3.0),
+            ("1".into(), 5.0)
+        ]
+    );
+    // ceil(h/2)·ceil(w/2) grows like h·w/4.
+    let h = Dim::sym("h");
+    let w = Dim::sym("w");
+    let conv = h.ceil_div(2).unwrap() * w.ceil_div(2).unwrap() * 8;
+    let g = conv.growth();
+    assert_eq!(g[0].to_string(), "h·w");
+    assert!((g[0].coefficient - 2.0).abs() < 1e-9, "{g:?}");
+    // min(seq, 512) grows like a constant, max(seq, 512) like seq.
+    let c = Dim::from_i64(512);
+    assert_eq!(s.min(&c).growth()[0].to_string(), "1");
+    assert_eq!(s.max(&c).growth()[0].to_string(), "seq");
+}
