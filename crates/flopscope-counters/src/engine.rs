@@ -170,6 +170,10 @@ pub struct Totals {
     /// Bytes of every activation value (graph inputs and node outputs not computed from
     /// constants), each once.
     pub activation_bytes: Dim,
+    /// Peak live activation memory along the execution order.
+    pub peak_activation_bytes: Dim,
+    /// The node at which the peak is first reached, when one is.
+    pub peak_at: Option<String>,
     /// Some nodes are uncounted: the true cost is at least these totals.
     pub lower_bound: bool,
 }
@@ -995,7 +999,74 @@ fn totals(
             t.activation_bytes += ty.bytes();
         }
     }
+    let (peak, at) = peak_activations(graph, nodes, states);
+    t.peak_activation_bytes = peak;
+    t.peak_at = at;
     t
+}
+
+/// Peak live activation memory along the execution order: a value is live from the node that
+/// makes it (graph inputs from the start) to the last node that reads it (graph outputs to the
+/// end). Constants and weights are not activations. Returns the peak and the node at which it
+/// is first reached (`None` when the graph inputs alone are the peak). With symbolic dims the
+/// peak is the `max` of the step totals; the node is the first step whose total is provably
+/// not below every other.
+fn peak_activations(
+    graph: &Graph,
+    nodes: &[NodeProfile],
+    states: &[ValueState<'_>],
+) -> (Dim, Option<String>) {
+    let bytes = |id: ValueId| -> Dim {
+        let state = &states[id.index()];
+        match (state.constant, state.tensor()) {
+            (false, Some(ty)) => ty.bytes(),
+            _ => Dim::zero(),
+        }
+    };
+    // Step at which each value is last read; graph outputs are read after the last step.
+    let mut last_use: BTreeMap<ValueId, usize> = BTreeMap::new();
+    for (step, np) in nodes.iter().enumerate() {
+        for id in graph.node(np.id).inputs.iter().flatten() {
+            last_use.insert(*id, step);
+        }
+    }
+    for id in &graph.outputs {
+        last_use.insert(*id, usize::MAX);
+    }
+    let mut live: Dim = graph.inputs.iter().map(|&id| bytes(id)).sum();
+    let mut peak = live.clone();
+    let mut steps: Vec<(Dim, &str)> = Vec::with_capacity(nodes.len());
+    for (step, np) in nodes.iter().enumerate() {
+        let node = graph.node(np.id);
+        // While the node runs, its inputs and its outputs are all live.
+        for id in node.outputs.iter().flatten() {
+            live += bytes(*id);
+        }
+        peak = peak.max(&live);
+        steps.push((live.clone(), np.name.as_str()));
+        // Values this node was the last to read are freed (and outputs nobody reads).
+        for id in node
+            .inputs
+            .iter()
+            .flatten()
+            .chain(node.outputs.iter().flatten())
+        {
+            let last = last_use.get(id).copied();
+            let freed = match last {
+                Some(l) => l == step,
+                None => node.outputs.iter().flatten().any(|o| o == id),
+            };
+            if freed && !matches!(graph.value(*id).def, ValueDef::Initializer(_)) {
+                live -= bytes(*id);
+                last_use.remove(id);
+            }
+        }
+    }
+    let at = steps
+        .iter()
+        .find(|(total, _)| *total == peak)
+        .map(|(_, name)| (*name).to_owned());
+    (peak, at)
 }
 
 fn totals_overflow(t: &Totals) -> bool {
@@ -1008,6 +1079,7 @@ fn totals_overflow(t: &Totals) -> bool {
         &t.constants,
         &t.weight_bytes,
         &t.activation_bytes,
+        &t.peak_activation_bytes,
     ]
     .iter()
     .any(|d| d.is_overflow())
@@ -1304,4 +1376,25 @@ fn macs_dtype(graph: &Graph, node: &flopscope_ir::Node, states: &[ValueState<'_>
         .find(|d| d.is_integer())
         .or(dtypes.first())
         .map_or_else(|| "unknown".to_owned(), |d| d.name().to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use flopscope_ir::Dim;
+
+    use crate::ops::testing::{Case, t};
+
+    #[test]
+    fn peak_activation_memory_along_a_chain() {
+        // x (40 B) → Relu → y0 (40 B) → Relu → y1 (40 B): while each Relu runs its input and
+        // output are live (80 B); x is freed after the first, y0 after the second.
+        let r = Case::new("Relu")
+            .input(t("float32", &[10]))
+            .then("Relu")
+            .run();
+        let totals = r.totals();
+        assert_eq!(totals.peak_activation_bytes, Dim::from_i64(80));
+        assert_eq!(totals.peak_at.as_deref(), Some("node0"));
+        assert_eq!(totals.activation_bytes, Dim::from_i64(120));
+    }
 }

@@ -30,7 +30,7 @@ mod sequence;
 mod shape;
 mod signal;
 #[cfg(test)]
-mod testing;
+pub(crate) mod testing;
 mod text;
 mod training;
 mod window;

@@ -413,6 +413,11 @@ impl Outcome {
         int(&self.profile.totals.flops.special)
     }
 
+    /// The model totals.
+    pub(crate) fn totals(&self) -> &crate::Totals {
+        &self.profile.totals
+    }
+
     /// FLOPs by kind: (add, mul, div, cmp, special).
     pub(crate) fn kinds(&self) -> (i64, i64, i64, i64, i64) {
         (
