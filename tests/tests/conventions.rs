@@ -262,3 +262,41 @@ fn profile_convention_and_compare_through_the_cli() {
     assert_eq!(run.code, std::process::ExitCode::from(2));
     assert!(run.stderr.contains("unknown convention"), "{}", run.stderr);
 }
+
+/// The dynamo-exported GPT-2 and BERT: fvcore and torch's FlopCounterMode exactly, except that
+/// PyTorch's BertModel also runs its pooler (a 128×128 Linear on each sequence's first token),
+/// which the exported graph (only `last_hidden_state`) does not hold: FlopCounterMode counts
+/// it, 2·128·128 FLOPs per sequence; fvcore's anchor does not include it.
+#[test]
+fn transformers_match_fvcore_and_torch() {
+    let Some(shared) = shared_dir("transformers_match_fvcore_and_torch") else {
+        return;
+    };
+    let anchors = anchors(&shared);
+    let mut checked = 0;
+    for (name, pooler) in [("tiny_gpt2", 0), ("tiny_bert", 2 * 128 * 128)] {
+        for case in anchors[name]["cases"].as_array().expect("cases") {
+            let (batch, seq) = (int(&case["batch"]), int(&case["seq"]));
+            let mut options = ProfileOptions::default();
+            options.inputs.insert(
+                "input_ids".into(),
+                vec![Dim::from_i64(batch), Dim::from_i64(seq)],
+            );
+            let file = shared.join("zoo").join(format!("{name}.onnx"));
+            let report = flopscope::report_file(&file, &options).unwrap();
+            let label = format!("{name} {batch}x{seq}");
+            assert_eq!(
+                count(&report, Convention::Fvcore),
+                int(&case["fvcore_flops"]),
+                "{label}"
+            );
+            assert_eq!(
+                count(&report, Convention::Torch) + batch * pooler,
+                int(&case["torch_flopcounter_flops"]),
+                "{label}"
+            );
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 4);
+}
