@@ -230,7 +230,7 @@ fn profile_convention_and_compare_through_the_cli() {
     ]);
     assert!(run.success(), "{}", run.stderr);
     assert!(
-        run.stdout.contains("thop MACs (thop's total_ops"),
+        run.stdout.contains("thop MACs (thop.profile's total"),
         "{}",
         run.stdout
     );

@@ -108,12 +108,12 @@ impl Convention {
     pub fn label(self) -> &'static str {
         match self {
             Convention::Flopscope => "flopscope FLOPs (2 per MAC + every other arithmetic op)",
-            Convention::Thop => "thop MACs (thop's total_ops, often published as FLOPs)",
-            Convention::Ptflops => "ptflops MACs (ptflops prints GMac; often published as FLOPs)",
-            Convention::PtflopsAten => "ptflops-aten MACs (ptflops prints GMac)",
+            Convention::Thop => "thop MACs (thop.profile's total, often published as FLOPs)",
+            Convention::Ptflops => "ptflops MACs (printed as GMac, often published as FLOPs)",
+            Convention::PtflopsAten => "ptflops-aten MACs (printed as GMac)",
             Convention::Fvcore => "fvcore MACs (fvcore calls one multiply-add a flop)",
-            Convention::Torch => "torch FLOPs (2 per MAC of conv/matmul only)",
-            Convention::OnnxTool => "onnx-tool MACs (its instruction-cost count)",
+            Convention::Torch => "torch FLOPs (2 per MAC of conv and matmul only)",
+            Convention::OnnxTool => "onnx-tool MACs (its per-instruction cost count)",
         }
     }
 
