@@ -425,21 +425,26 @@ impl<'r> GraphFacts<'r> {
         self.producer.get(value).map(|&i| &self.nodes[i])
     }
 
-    /// An Add of a 1-D constant to the output of an `nn.Linear` MatMul: the Linear's bias.
-    fn is_linear_bias(&self, node: &NodeReport) -> bool {
+    /// The `nn.Linear` MatMul whose bias `node` adds: an Add of a 1-D constant to the output of
+    /// a MatMul that reads a weight.
+    fn linear_of_bias(&self, node: &NodeReport) -> Option<&'r NodeReport> {
         if node.op_type != "Add" || node.inputs.len() != 2 {
-            return false;
+            return None;
         }
-        let from_linear = |t: &TensorReport| {
+        let linear = |t: &TensorReport| {
             self.producer_of(&t.name)
-                .is_some_and(|p| p.op_type == "MatMul" && p.params != Dim::zero())
+                .filter(|p| p.op_type == "MatMul" && p.params != Dim::zero())
         };
         let is_bias = |t: &TensorReport| {
             t.shape.as_ref().is_some_and(|s| s.len() == 1)
                 && self.producer_of(&t.name).is_none_or(|p| p.constant)
         };
         let (a, b) = (&node.inputs[0], &node.inputs[1]);
-        (from_linear(a) && is_bias(b)) || (from_linear(b) && is_bias(a))
+        match (linear(a), linear(b)) {
+            (Some(m), _) if is_bias(b) => Some(m),
+            (_, Some(m)) if is_bias(a) => Some(m),
+            _ => None,
+        }
     }
 }
 
@@ -696,7 +701,11 @@ fn ptflops(n: &Facts<'_>) -> Option<Dim> {
             }
         }
         "MatMul" => n.matmul_prod(),
-        "Add" if n.graph.is_linear_bias(n.node) => n.o(),
+        // The Linear module's hook counts its bias.
+        "Add" => match n.graph.linear_of_bias(n.node) {
+            Some(linear) if n.graph.scopes.call(linear) == Call::Module => n.o(),
+            _ => Some(Dim::zero()),
+        },
         // input elements, twice with an `affine` weight (LayerNorm's is `elementwise_affine`).
         "BatchNormalization" | "GroupNormalization" => Some(n.i()? * 2),
         "LayerNormalization" | "InstanceNormalization" => n.i(),
@@ -738,7 +747,7 @@ fn is_contraction(op: &str) -> bool {
 /// ptflops' aten backend: convolution, mm, bmm, addmm, matmul; biases count.
 fn ptflops_aten(n: &Facts<'_>) -> Option<Dim> {
     match n.op() {
-        "Add" if n.graph.is_linear_bias(n.node) => n.o(),
+        "Add" if n.graph.linear_of_bias(n.node).is_some() => n.o(),
         // addmm with each gate bias, per step and batch row.
         "RNN" | "GRU" | "LSTM" => {
             let r = n.rnn()?;

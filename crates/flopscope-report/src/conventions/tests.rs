@@ -242,6 +242,39 @@ fn linear_on_3d_input_is_matmul_and_bias_add() {
 }
 
 #[test]
+fn functional_linear_is_invisible_to_ptflops_but_not_to_aten() {
+    // F.linear in a parent's forward (its scope `/proj` holds a child): ptflops does not patch
+    // F.linear, so neither the product nor the bias counts; ATen sees addmm with its bias.
+    let matmul = N::new(
+        "MatMul",
+        "/proj/MatMul",
+        vec![tensor("x", &[2, 5, 8]), tensor("w", &[8, 6])],
+        &[2, 5, 6],
+    )
+    .macs(480)
+    .params(48);
+    let add = N::new(
+        "Add",
+        "/proj/Add",
+        vec![
+            tensor("/proj/MatMul_output_0", &[2, 5, 6]),
+            tensor("b", &[6]),
+        ],
+        &[2, 5, 6],
+    );
+    let child = N::new("Identity", "/proj/child/Identity", vec![], &[1]);
+    let nodes = [matmul.0, add.0, child.0];
+    expect(
+        &counts_in(&nodes, 0),
+        &[("thop", 0), ("ptflops", 0), ("ptflops-aten", 480)],
+    );
+    expect(
+        &counts_in(&nodes, 1),
+        &[("ptflops", 0), ("ptflops-aten", 60)],
+    );
+}
+
+#[test]
 fn functional_matmul_counts_a_times_last_dim_of_b() {
     // torch.matmul([2,5,8], [2,8,6]) in a parent's forward: thop ignores it.
     let node = N::new(
