@@ -904,17 +904,17 @@ fn onnx_tool(n: &Facts<'_>) -> Option<Dim> {
             let rows = i.div_exact(&n.in_dim(0, axis)?)?;
             Some(i * 7 + rows * (1 + ot::SQRT + ot::DIV))
         }
-        "LRN" => per_output(ot::DIV + ot::EXP + 1 + n.attr_int("size")?),
+        "LRN" => Some(n.o()? * (Dim::from_i64(n.attr_int("size")?) + (ot::DIV + ot::EXP + 1))),
         // 1 per output and kernel element of the first two kernel dims (only the first for a
         // 3-D kernel).
         "MaxPool" | "AveragePool" => {
             let k = n.node.attributes.get("kernel_shape")?.as_ints()?;
             let kernel = match k {
-                [a, b] => a * b,
-                [a, ..] => *a,
-                [] => 1,
+                [a, b] => Dim::from_i64(*a) * *b,
+                [a, ..] => Dim::from_i64(*a),
+                [] => Dim::one(),
             };
-            per_output(kernel)
+            Some(n.o()? * kernel)
         }
         "GlobalAveragePool" => Some(n.i()? + n.o()? * ot::DIV),
         "ReduceMean" | "ReduceSum" | "ReduceProd" | "ReduceMin" | "ReduceMax" => n.i(),
