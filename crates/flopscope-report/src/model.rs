@@ -6,9 +6,13 @@
 
 use std::collections::BTreeMap;
 
+use std::sync::Arc;
+
 use flopscope_counters::{NodeProfile, Profile, Totals, UncountedReason};
-use flopscope_ir::{Dim, Model, ValueType, display_domain};
+use flopscope_ir::{Attr, Dim, Graph, Model, Node, ValueDef, ValueId, ValueType, display_domain};
 use serde::{Deserialize, Serialize};
+
+use crate::conventions::ConventionReport;
 
 /// The JSON schema version this crate writes.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -29,6 +33,9 @@ pub struct Report {
     /// that stands for each in shapes and costs, and the node that made it.
     #[serde(default)]
     pub data_dependent_dims: Vec<DataDependentDim>,
+    /// Another tool's count of the same model (`--convention`), when one was asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub convention: Option<ConventionReport>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -64,6 +71,58 @@ pub struct TensorReport {
     pub name: String,
     pub dtype: Option<String>,
     pub shape: Option<Vec<Dim>>,
+    /// The elements of a small numeric value known before run time (a node input of at most
+    /// [`MAX_REPORTED_ELEMENTS`] elements: Clip's bounds, a scale); absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<Vec<f64>>,
+}
+
+/// Node inputs with at most this many known elements carry them in [`TensorReport::value`].
+pub const MAX_REPORTED_ELEMENTS: usize = 8;
+
+/// A node attribute that is a number, a string or a list of them (tensor and graph attributes
+/// are not reported).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum AttrReport {
+    Int(i64),
+    Float(f64),
+    String(String),
+    Ints(Vec<i64>),
+    Floats(Vec<f64>),
+    Strings(Vec<String>),
+}
+
+impl AttrReport {
+    pub fn as_int(&self) -> Option<i64> {
+        match self {
+            AttrReport::Int(v) => Some(*v),
+            _ => None,
+        }
+    }
+
+    pub fn as_float(&self) -> Option<f64> {
+        match self {
+            AttrReport::Float(v) => Some(*v),
+            #[allow(clippy::cast_precision_loss)]
+            AttrReport::Int(v) => Some(*v as f64),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            AttrReport::String(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    pub fn as_ints(&self) -> Option<&[i64]> {
+        match self {
+            AttrReport::Ints(v) => Some(v),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -77,7 +136,7 @@ pub struct FlopsByKindReport {
     pub special: Dim,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct TotalsReport {
     pub macs: Dim,
     /// MACs by the element type they run in (`int8` for quantized contractions).
@@ -99,6 +158,12 @@ pub struct TotalsReport {
     pub weight_bytes_by_dtype: BTreeMap<String, Dim>,
     /// Bytes of every activation (graph inputs and computed values), each once.
     pub activation_bytes: Dim,
+    /// Peak live activation memory along the execution order.
+    #[serde(default)]
+    pub peak_activation_bytes: Dim,
+    /// The node at which that peak is first reached.
+    #[serde(default)]
+    pub peak_at: Option<String>,
     pub nodes: usize,
     pub counted_nodes: usize,
     /// Some nodes are uncounted: the true cost is at least these totals.
@@ -110,7 +175,13 @@ pub struct NodeReport {
     pub name: String,
     pub op_type: String,
     pub domain: String,
+    /// Every input in order; an omitted optional input has an empty name and no type.
+    #[serde(default)]
+    pub inputs: Vec<TensorReport>,
     pub outputs: Vec<TensorReport>,
+    /// Number, string and list attributes, by name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub attributes: BTreeMap<String, AttrReport>,
     pub macs: Dim,
     /// The element type the MACs run in, for nodes with MACs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -123,6 +194,9 @@ pub struct NodeReport {
     pub counted: bool,
     /// Every input is a constant: runtimes fold this node before running the model.
     pub constant: bool,
+    /// What the report's convention (`--convention`) counts for this node, in its unit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub convention: Option<Dim>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -139,16 +213,19 @@ fn tensor_report(name: &str, ty: Option<&ValueType>) -> TensorReport {
             name: name.to_owned(),
             dtype: Some(t.dtype.name().to_owned()),
             shape: Some(t.shape.clone()),
+            value: None,
         },
         Some(other) => TensorReport {
             name: name.to_owned(),
             dtype: Some(other.to_string()),
             shape: None,
+            value: None,
         },
         None => TensorReport {
             name: name.to_owned(),
             dtype: None,
             shape: None,
+            value: None,
         },
     }
 }
@@ -164,11 +241,66 @@ fn flops_by_kind(macs: &Dim, f: &flopscope_counters::FlopsByKind) -> FlopsByKind
     }
 }
 
-fn node_report(np: &NodeProfile) -> NodeReport {
+/// The elements of a small numeric value known before run time: folded by the profile, or a
+/// stored constant.
+fn known_elements(graph: &Graph, profile: &Profile, id: ValueId) -> Option<Vec<f64>> {
+    let value = match &graph.value(id).def {
+        ValueDef::Initializer(t) => Arc::new(t.decode(MAX_REPORTED_ELEMENTS as u64).ok()??),
+        _ => profile.known_values.get(id.index())?.clone()?,
+    };
+    if value.data.len() > MAX_REPORTED_ELEMENTS {
+        return None;
+    }
+    value.as_f64s()
+}
+
+fn input_reports(graph: &Graph, profile: &Profile, node: &Node) -> Vec<TensorReport> {
+    node.inputs
+        .iter()
+        .map(|input| match input {
+            Some(id) => TensorReport {
+                value: known_elements(graph, profile, *id),
+                ..tensor_report(
+                    &graph.value(*id).name,
+                    profile.value_types.get(id.index()).and_then(Option::as_ref),
+                )
+            },
+            None => tensor_report("", None),
+        })
+        .collect()
+}
+
+/// An `f32` as the `f64` with the same shortest decimal form (`1e-5`, not `9.99999974e-6`).
+fn widen(v: f32) -> f64 {
+    v.to_string().parse().unwrap_or(f64::from(v))
+}
+
+fn attribute_reports(node: &Node) -> BTreeMap<String, AttrReport> {
+    node.attrs
+        .iter()
+        .filter_map(|(name, attr)| {
+            let value = match attr {
+                Attr::Int(v) => AttrReport::Int(*v),
+                Attr::Float(v) => AttrReport::Float(widen(*v)),
+                Attr::String(v) => AttrReport::String(v.clone()),
+                Attr::Ints(v) => AttrReport::Ints(v.clone()),
+                Attr::Floats(v) => AttrReport::Floats(v.iter().copied().map(widen).collect()),
+                Attr::Strings(v) => AttrReport::Strings(v.clone()),
+                _ => return None,
+            };
+            Some((name.clone(), value))
+        })
+        .collect()
+}
+
+fn node_report(graph: &Graph, profile: &Profile, np: &NodeProfile) -> NodeReport {
+    let node = graph.node(np.id);
     NodeReport {
         name: np.name.clone(),
         op_type: np.op_type.clone(),
         domain: display_domain(&np.domain).to_owned(),
+        inputs: input_reports(graph, profile, node),
+        attributes: attribute_reports(node),
         outputs: np
             .outputs
             .iter()
@@ -182,6 +314,7 @@ fn node_report(np: &NodeProfile) -> NodeReport {
         params: np.params.clone(),
         counted: np.uncounted.is_none(),
         constant: np.constant,
+        convention: None,
     }
 }
 
@@ -199,6 +332,8 @@ fn totals_report(t: &Totals, nodes: &[NodeProfile]) -> TotalsReport {
         weight_bytes: t.weight_bytes.clone(),
         weight_bytes_by_dtype: t.weight_bytes_by_dtype.clone(),
         activation_bytes: t.activation_bytes.clone(),
+        peak_activation_bytes: t.peak_activation_bytes.clone(),
+        peak_at: t.peak_at.clone(),
         nodes: nodes.len(),
         counted_nodes: nodes.iter().filter(|n| n.uncounted.is_none()).count(),
         lower_bound: t.lower_bound,
@@ -258,7 +393,11 @@ impl Report {
             },
             bindings: profile.bindings.clone(),
             totals: totals_report(&profile.totals, &profile.nodes),
-            nodes: profile.nodes.iter().map(node_report).collect(),
+            nodes: profile
+                .nodes
+                .iter()
+                .map(|np| node_report(graph, profile, np))
+                .collect(),
             data_dependent_dims: profile
                 .nodes
                 .iter()
@@ -280,6 +419,7 @@ impl Report {
                     nodes: u.nodes.clone(),
                 })
                 .collect(),
+            convention: None,
         }
     }
 

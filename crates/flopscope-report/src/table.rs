@@ -82,8 +82,12 @@ pub fn render_table(report: &Report) -> String {
     let t = &report.totals;
     let bound = if t.lower_bound { "≥ " } else { "" };
     let mut totals = table(&["Total", "value", "exact"]);
-    let mut row = |name: &str, value: &Dim, unit: &str, exact_unit: &str, bounded: bool| {
-        let prefix = if bounded { bound } else { "" };
+    let row = |totals: &mut Table,
+               name: &str,
+               value: &Dim,
+               unit: &str,
+               exact_unit: &str,
+               prefix: &str| {
         let exact_text = if value.is_const() && !exact_unit.is_empty() {
             format!("{} {exact_unit}", exact(value))
         } else {
@@ -95,14 +99,21 @@ pub fn render_table(report: &Report) -> String {
             format!("{prefix}{exact_text}"),
         ]);
     };
-    row("MACs", &t.macs, "MACs", "", true);
+    row(&mut totals, "MACs", &t.macs, "MACs", "", bound);
     // The precision breakdown only when it says something: more than one type, or integers.
     if t.macs_by_dtype.len() > 1 || t.macs_by_dtype.keys().any(|d| !d.starts_with("float")) {
         for (dtype, macs) in &t.macs_by_dtype {
-            row(&format!("  in {dtype}"), macs, "MACs", "", true);
+            row(
+                &mut totals,
+                &format!("  in {dtype}"),
+                macs,
+                "MACs",
+                "",
+                bound,
+            );
         }
     }
-    row("FLOPs", &t.flops, "FLOPs", "", true);
+    row(&mut totals, "FLOPs", &t.flops, "FLOPs", "", bound);
     let k = &t.flops_by_kind;
     for (name, value) in [
         ("  2 per MAC", &k.mac),
@@ -112,22 +123,45 @@ pub fn render_table(report: &Report) -> String {
         ("  cmp", &k.cmp),
         ("  special", &k.special),
     ] {
-        row(name, value, "FLOPs", "", true);
+        row(&mut totals, name, value, "FLOPs", "", bound);
     }
-    row("Params", &t.params, "", "", false);
-    row("Buffers", &t.buffers, "", "", false);
+    if let Some(c) = &report.convention {
+        let prefix = if c.lower_bound { "≥ " } else { "" };
+        row(&mut totals, &c.label, &c.total, &c.unit, "", prefix);
+    }
+    row(&mut totals, "Params", &t.params, "", "", "");
+    row(&mut totals, "Buffers", &t.buffers, "", "", "");
     if t.quant_params != Dim::zero() {
-        row("Quant params", &t.quant_params, "", "", false);
+        row(&mut totals, "Quant params", &t.quant_params, "", "", "");
     }
-    row("Constants", &t.constants, "", "", false);
-    row("Weight memory", &t.weight_bytes, "B", "B", false);
-    row("Activation memory", &t.activation_bytes, "B", "B", false);
-    row("Memory traffic", &t.bytes, "B", "B", true);
+    row(&mut totals, "Constants", &t.constants, "", "", "");
+    row(&mut totals, "Weight memory", &t.weight_bytes, "B", "B", "");
+    row(
+        &mut totals,
+        "Activation memory",
+        &t.activation_bytes,
+        "B",
+        "B",
+        "",
+    );
+    row(
+        &mut totals,
+        "Peak activation memory",
+        &t.peak_activation_bytes,
+        "B",
+        "B",
+        "",
+    );
+    row(&mut totals, "Memory traffic", &t.bytes, "B", "B", bound);
     right_align(&mut totals, &[1, 2]);
     let _ = writeln!(out, "{totals}");
 
     let shown: Vec<&NodeReport> = report.nodes.iter().filter(|n| !n.constant).collect();
-    let mut nodes = table(&[
+    let convention_column = report
+        .convention
+        .as_ref()
+        .map(|c| format!("{} {}", c.convention, c.unit));
+    let mut header = vec![
         "#",
         "Node",
         "Op",
@@ -136,7 +170,11 @@ pub fn render_table(report: &Report) -> String {
         "MACs",
         "FLOPs",
         "% MACs",
-    ]);
+    ];
+    if let Some(c) = &convention_column {
+        header.push(c);
+    }
+    let mut nodes = table(&header);
     for (i, n) in shown.iter().enumerate() {
         let op = if n.domain == "ai.onnx" {
             n.op_type.clone()
@@ -152,7 +190,7 @@ pub fn render_table(report: &Report) -> String {
         } else {
             ("uncounted".into(), "uncounted".into(), "-".into())
         };
-        nodes.add_row(vec![
+        let mut row = vec![
             (i + 1).to_string(),
             n.name.clone(),
             op,
@@ -161,9 +199,17 @@ pub fn render_table(report: &Report) -> String {
             macs,
             flops,
             share,
-        ]);
+        ];
+        if convention_column.is_some() {
+            row.push(
+                n.convention
+                    .as_ref()
+                    .map_or_else(|| "-".into(), |v| human(v, "")),
+            );
+        }
+        nodes.add_row(row);
     }
-    right_align(&mut nodes, &[0, 4, 5, 6, 7]);
+    right_align(&mut nodes, &[0, 4, 5, 6, 7, 8]);
     let hidden = report.nodes.len() - shown.len();
     let _ = writeln!(
         out,

@@ -15,7 +15,7 @@ use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{ContentArrangement, Table};
 use flopscope_counters::{ProfileOptions, registry};
 use flopscope_ir::Dim;
-use flopscope_report::{Report, render_table};
+use flopscope_report::{Comparison, Convention, Report, render_comparison, render_table};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -32,6 +32,9 @@ struct Cli {
 enum Command {
     /// Count the MACs, FLOPs, params and memory of a model, per node and in total.
     Profile(ProfileArgs),
+    /// Count a model as thop, ptflops, fvcore, torch's FlopCounterMode and onnx-tool would,
+    /// side by side and by op class, with what each counts and ignores.
+    Compare(CompareArgs),
     /// List the ops flopscope can count, with their cost formulas.
     Ops(OpsArgs),
 }
@@ -42,8 +45,9 @@ enum Format {
     Json,
 }
 
+/// What to profile: the model and the shapes and values of its inputs.
 #[derive(Debug, clap::Args)]
-struct ProfileArgs {
+struct ModelArgs {
     /// The .onnx file.
     model: PathBuf,
     /// Fix an input's shape: NAME=1x3x224x224, or NAME=batch,3,224,224 to keep a dim named.
@@ -56,11 +60,34 @@ struct ProfileArgs {
     /// and for a small tensor its values (for models whose shapes are computed from inputs).
     #[arg(long = "input-value", value_name = "NAME=FILE.pb", value_parser = parse_input_value)]
     input_values: Vec<(String, PathBuf)>,
+}
+
+#[derive(Debug, clap::Args)]
+struct ProfileArgs {
+    #[command(flatten)]
+    model: ModelArgs,
     #[arg(long, value_enum, default_value_t = Format::Table)]
     format: Format,
     /// Fail (exit 1, after printing the report) when any node is uncounted: for CI.
     #[arg(long)]
     strict: bool,
+    /// Also count the model as another tool does, next to flopscope's figures (per node and
+    /// in total): flopscope, thop, ptflops, ptflops-aten, fvcore, torch or onnx-tool.
+    #[arg(long, value_name = "TOOL", value_parser = parse_convention)]
+    convention: Option<Convention>,
+}
+
+#[derive(Debug, clap::Args)]
+struct CompareArgs {
+    #[command(flatten)]
+    model: ModelArgs,
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    format: Format,
+}
+
+fn parse_convention(s: &str) -> Result<Convention, String> {
+    s.parse()
+        .map_err(|e: flopscope_report::UnknownConvention| e.to_string())
 }
 
 #[derive(Debug, clap::Args)]
@@ -128,7 +155,8 @@ fn write(out: &mut dyn Write, text: &str) -> Result<()> {
         .context("cannot write the output")
 }
 
-fn profile(args: ProfileArgs, out: &mut dyn Write) -> Result<()> {
+/// Loads and profiles the model into a report.
+fn report(args: ModelArgs) -> Result<Report> {
     let mut options = ProfileOptions::default();
     for (name, shape) in args.inputs {
         if options.inputs.insert(name.clone(), shape).is_some() {
@@ -150,7 +178,18 @@ fn profile(args: ProfileArgs, out: &mut dyn Write) -> Result<()> {
         }
     }
     let profile = crate::profile_model(&args.model, &model, &options)?;
-    let report = Report::new(&args.model.display().to_string(), &model, &profile);
+    Ok(Report::new(
+        &args.model.display().to_string(),
+        &model,
+        &profile,
+    ))
+}
+
+fn profile(args: ProfileArgs, out: &mut dyn Write) -> Result<()> {
+    let mut report = report(args.model)?;
+    if let Some(convention) = args.convention {
+        report = report.with_convention(convention);
+    }
     match args.format {
         Format::Table => write(out, &render_table(&report))?,
         Format::Json => write(out, &(report.to_json()? + "\n"))?,
@@ -168,6 +207,14 @@ fn profile(args: ProfileArgs, out: &mut dyn Write) -> Result<()> {
         );
     }
     Ok(())
+}
+
+fn compare(args: CompareArgs, out: &mut dyn Write) -> Result<()> {
+    let comparison = Comparison::new(&report(args.model)?);
+    match args.format {
+        Format::Table => write(out, &render_comparison(&comparison)),
+        Format::Json => write(out, &(comparison.to_json()? + "\n")),
+    }
 }
 
 fn ops(args: OpsArgs, out: &mut dyn Write) -> Result<()> {
@@ -240,6 +287,7 @@ where
     };
     let result = match cli.command {
         Command::Profile(args) => profile(args, out),
+        Command::Compare(args) => compare(args, out),
         Command::Ops(args) => ops(args, out),
     };
     match result {
