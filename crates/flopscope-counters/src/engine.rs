@@ -1008,9 +1008,12 @@ fn totals(
 /// Peak live activation memory along the execution order: a value is live from the node that
 /// makes it (graph inputs from the start) to the last node that reads it (graph outputs to the
 /// end). Constants and weights are not activations. Returns the peak and the node at which it
-/// is first reached (`None` when the graph inputs alone are the peak). With symbolic dims the
-/// peak is the `max` of the step totals; the node is the first step whose total is provably
-/// not below every other.
+/// is first reached.
+///
+/// With every dim bound this is exact. With symbols, which step peaks can depend on the sizes;
+/// taking the `max` of every step's total would be exact but unreadable and slow to normalise,
+/// so the peak is the `max` of the steps that peak at sample sizes (every symbol 16, 256 and
+/// 4096), and the node is the one peaking at the largest sample.
 fn peak_activations(
     graph: &Graph,
     nodes: &[NodeProfile],
@@ -1034,16 +1037,14 @@ fn peak_activations(
         last_use.insert(*id, usize::MAX);
     }
     let mut live: Dim = graph.inputs.iter().map(|&id| bytes(id)).sum();
-    let mut peak = live.clone();
-    let mut steps: Vec<(Dim, &str)> = Vec::with_capacity(nodes.len());
+    // The live total while each node runs (its inputs and outputs all live).
+    let mut steps: Vec<Dim> = Vec::with_capacity(nodes.len());
     for (step, np) in nodes.iter().enumerate() {
         let node = graph.node(np.id);
-        // While the node runs, its inputs and its outputs are all live.
         for id in node.outputs.iter().flatten() {
             live += bytes(*id);
         }
-        peak = peak.max(&live);
-        steps.push((live.clone(), np.name.as_str()));
+        steps.push(live.clone());
         // Values this node was the last to read are freed (and outputs nobody reads).
         for id in node
             .inputs
@@ -1051,9 +1052,8 @@ fn peak_activations(
             .flatten()
             .chain(node.outputs.iter().flatten())
         {
-            let last = last_use.get(id).copied();
-            let freed = match last {
-                Some(l) => l == step,
+            let freed = match last_use.get(id) {
+                Some(&l) => l == step,
                 None => node.outputs.iter().flatten().any(|o| o == id),
             };
             if freed && !matches!(graph.value(*id).def, ValueDef::Initializer(_)) {
@@ -1062,11 +1062,42 @@ fn peak_activations(
             }
         }
     }
-    let at = steps
+    if steps.is_empty() {
+        return (live, None);
+    }
+    if let Some(values) = steps.iter().map(Dim::as_i64).collect::<Option<Vec<i64>>>() {
+        let (at, peak) =
+            values.iter().enumerate().fold(
+                (0, i64::MIN),
+                |best, (i, &v)| if v > best.1 { (i, v) } else { best },
+            );
+        return (Dim::from_i64(peak), Some(nodes[at].name.clone()));
+    }
+    let mut candidates: Vec<usize> = Vec::new();
+    for sample in [16, 256, 4096] {
+        let lookup = |_: &str| Some(sample);
+        let at = steps
+            .iter()
+            .enumerate()
+            .filter_map(|(i, d)| Some((i, d.eval(&lookup).ok()?)))
+            .fold(None, |best: Option<(usize, i64)>, (i, v)| match best {
+                Some((_, b)) if b >= v => best,
+                _ => Some((i, v)),
+            });
+        if let Some((i, _)) = at {
+            candidates.retain(|&c| c != i);
+            candidates.push(i);
+        }
+    }
+    let Some(&largest) = candidates.last() else {
+        return (Dim::overflow(), None);
+    };
+    let peak = candidates
         .iter()
-        .find(|(total, _)| *total == peak)
-        .map(|(_, name)| (*name).to_owned());
-    (peak, at)
+        .map(|&i| steps[i].clone())
+        .reduce(|a, b| a.max(&b))
+        .unwrap_or_else(Dim::zero);
+    (peak, Some(nodes[largest].name.clone()))
 }
 
 fn totals_overflow(t: &Totals) -> bool {
