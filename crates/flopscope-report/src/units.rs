@@ -14,10 +14,12 @@ const PREFIXES: [(i64, &str); 5] = [
 /// Below 1,000 the plain integer is printed. A symbolic value prints as its expression.
 pub fn human(value: &Dim, unit: &str) -> String {
     let Some(v) = value.as_i64() else {
-        return if unit.is_empty() {
-            value.to_string()
-        } else {
-            format!("{value} {unit}")
+        let growth = value.growth();
+        let sep = if unit.is_empty() { "" } else { " " };
+        return match growth.first() {
+            Some(lead) if lead.coefficient == 1.0 => format!("≈ {lead}{sep}{unit}"),
+            Some(lead) => format!("≈ {}·{lead}{sep}{unit}", scaled(lead.coefficient)),
+            None => format!("{}{sep}{unit}", value.factored()),
         };
     };
     let sep = if unit.is_empty() { "" } else { " " };
@@ -29,6 +31,22 @@ pub fn human(value: &Dim, unit: &str) -> String {
         }
     }
     format!("{v}{sep}{unit}")
+}
+
+/// A real coefficient with an SI prefix and at most three significant decimals: `5.99 K`, `0.25`.
+fn scaled(x: f64) -> String {
+    for (scale, prefix) in PREFIXES {
+        #[allow(clippy::cast_precision_loss)]
+        let scale = scale as f64;
+        if x.abs() >= scale {
+            return format!("{:.2} {prefix}", x / scale);
+        }
+    }
+    if x == x.trunc() {
+        format!("{x:.0}")
+    } else {
+        format!("{x:.2}")
+    }
 }
 
 /// An integer with thousands separators (`300,774,272`), or the expression.
@@ -48,7 +66,7 @@ pub fn exact(value: &Dim) -> String {
             }
             out
         }
-        None => value.to_string(),
+        None => value.factored(),
     }
 }
 
@@ -77,7 +95,11 @@ mod tests {
         assert_eq!(human(&d(3_504_872), ""), "3.50 M");
         assert_eq!(human(&d(999), "B"), "999 B");
         assert_eq!(human(&d(0), ""), "0");
-        assert_eq!(human(&Dim::sym("batch"), "MACs"), "batch MACs");
+        assert_eq!(human(&Dim::sym("batch"), "MACs"), "≈ batch MACs");
+        let b = Dim::sym("b");
+        let h = Dim::sym("h");
+        let conv = &b * 11_988 * h.ceil_div(2).unwrap() * h.ceil_div(2).unwrap() + &b * 7;
+        assert_eq!(human(&conv, "MACs"), "≈ 3.00 K·b·h² MACs");
     }
 
     #[test]

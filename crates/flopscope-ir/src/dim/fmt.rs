@@ -84,8 +84,42 @@ fn reading_terms(p: &Poly) -> Vec<(u64, Vec<String>, i64)> {
                 (t.mono.degree(), factors, t.coeff)
             })
             .collect();
-    terms.sort_by(|x, y| y.0.cmp(&x.0).then_with(|| x.1.cmp(&y.1)));
+    terms.sort_by(|x, y| y.0.cmp(&x.0).then_with(|| natural_cmp(&x.1, &y.1)));
     terms
+}
+
+/// Orders factor lists as a reader expects: numbers inside names compare by value, so
+/// `ceil(h/2)` comes before `ceil(h/16)`.
+fn natural_cmp(a: &[String], b: &[String]) -> std::cmp::Ordering {
+    fn chunks(s: &str) -> Vec<(bool, &str)> {
+        let mut out = Vec::new();
+        let mut start = 0;
+        let bytes = s.as_bytes();
+        for i in 1..=bytes.len() {
+            if i == bytes.len() || bytes[i].is_ascii_digit() != bytes[start].is_ascii_digit() {
+                out.push((bytes[start].is_ascii_digit(), &s[start..i]));
+                start = i;
+            }
+        }
+        out
+    }
+    let key = |x: &[String]| -> Vec<(bool, u64, String)> {
+        x.iter()
+            .flat_map(|f| {
+                chunks(f)
+                    .into_iter()
+                    .map(|(digit, c)| {
+                        if digit {
+                            (true, c.parse::<u64>().unwrap_or(u64::MAX), String::new())
+                        } else {
+                            (false, 0, c.to_owned())
+                        }
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    };
+    key(a).cmp(&key(b))
 }
 
 /// Writes a polynomial as a sum of terms in reading order.

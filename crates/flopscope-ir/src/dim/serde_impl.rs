@@ -1,5 +1,6 @@
-//! Serde support: a constant is a JSON integer, anything else the `Display` text (the poisoned
-//! value is the string `"overflow"`). Deserialising accepts an integer or a string for
+//! Serde support: a constant is a JSON integer, anything else its [`Dim::factored`] text (the
+//! same expression as `Display`, shared factors pulled out for reading; the poisoned value is
+//! the string `"overflow"`). Deserialising accepts an integer or a string for
 //! [`Dim::parse`].
 
 use std::fmt;
@@ -13,7 +14,8 @@ impl Serialize for Dim {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         match &self.0 {
             Repr::Int(v) => serializer.serialize_i64(*v),
-            Repr::Expr(_) | Repr::Overflow => serializer.collect_str(self),
+            Repr::Expr(_) => serializer.serialize_str(&self.factored()),
+            Repr::Overflow => serializer.collect_str(self),
         }
     }
 }
