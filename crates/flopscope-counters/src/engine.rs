@@ -26,6 +26,9 @@ pub struct ProfileOptions {
     /// Stored values for graph inputs, by input name (`--input-value NAME=FILE.pb`): the input
     /// takes the value's type, and a small tensor's elements are known to shape inference.
     pub input_values: BTreeMap<String, ConstValue>,
+    /// A shape in `inputs` replaces the declared one even where the model fixes a dim to another
+    /// number (sweeping a model with fixed dims); its named dims are then not bound from it.
+    pub replace_declared_shapes: bool,
 }
 
 /// Why a model could not be profiled.
@@ -192,6 +195,9 @@ pub struct Profile {
     pub nodes: Vec<NodeProfile>,
     /// Every value's type by [`ValueId`] (`None` where unknown).
     pub value_types: Vec<Option<ValueType>>,
+    /// Live activation bytes while each node runs, in execution order (aligned with `nodes`):
+    /// the peak at any binding is their largest value there.
+    pub live_activation_steps: Vec<Dim>,
     /// The elements of node outputs that were folded before run time, by [`ValueId`].
     pub known_values: Vec<Option<Arc<TensorValue>>>,
     /// The graph inputs with the types they were profiled at.
@@ -230,7 +236,11 @@ pub fn profile<'a>(model: &'a Model, options: &'a ProfileOptions) -> Result<Prof
     for np in &mut nodes {
         np.params = classes.node_params(graph.node(np.id), &states);
     }
-    let totals = totals(graph, &nodes, &states, &classes);
+    let mut totals = totals(graph, &nodes, &states, &classes);
+    let live_activation_steps = live_steps(graph, &nodes, &states);
+    let (peak, at) = peak_of(&live_activation_steps, &nodes);
+    totals.peak_activation_bytes = peak;
+    totals.peak_at = at;
     if totals_overflow(&totals) {
         return Err(ProfileError::Overflow {
             node: "(totals)".into(),
@@ -252,6 +262,7 @@ pub fn profile<'a>(model: &'a Model, options: &'a ProfileOptions) -> Result<Prof
         })
         .collect();
     Ok(Profile {
+        live_activation_steps,
         known_values,
         value_types: states.into_iter().map(|s| s.ty).collect(),
         nodes,
@@ -661,6 +672,7 @@ fn bind_inputs<'a>(
                 if let Some(DeclaredType::Tensor {
                     shape: Some(shape), ..
                 }) = declared
+                    && !options.replace_declared_shapes
                 {
                     b.unify(name, shape, given)?;
                 }
@@ -999,26 +1011,14 @@ fn totals(
             t.activation_bytes += ty.bytes();
         }
     }
-    let (peak, at) = peak_activations(graph, nodes, states);
-    t.peak_activation_bytes = peak;
-    t.peak_at = at;
     t
 }
 
-/// Peak live activation memory along the execution order: a value is live from the node that
-/// makes it (graph inputs from the start) to the last node that reads it (graph outputs to the
-/// end). Constants and weights are not activations. Returns the peak and the node at which it
-/// is first reached.
-///
-/// With every dim bound this is exact. With symbols, which step peaks can depend on the sizes;
-/// taking the `max` of every step's total would be exact but unreadable and slow to normalise,
-/// so the peak is the `max` of the steps that peak at sample sizes (every symbol 16, 256 and
-/// 4096), and the node is the one peaking at the largest sample.
-fn peak_activations(
-    graph: &Graph,
-    nodes: &[NodeProfile],
-    states: &[ValueState<'_>],
-) -> (Dim, Option<String>) {
+/// Live activation memory while each node runs, in execution order: a value is live from the
+/// node that makes it (graph inputs from the start) to the last node that reads it (graph
+/// outputs to the end); while a node runs, its inputs and outputs are all live. Constants and
+/// weights are not activations.
+fn live_steps(graph: &Graph, nodes: &[NodeProfile], states: &[ValueState<'_>]) -> Vec<Dim> {
     let bytes = |id: ValueId| -> Dim {
         let state = &states[id.index()];
         match (state.constant, state.tensor()) {
@@ -1037,7 +1037,6 @@ fn peak_activations(
         last_use.insert(*id, usize::MAX);
     }
     let mut live: Dim = graph.inputs.iter().map(|&id| bytes(id)).sum();
-    // The live total while each node runs (its inputs and outputs all live).
     let mut steps: Vec<Dim> = Vec::with_capacity(nodes.len());
     for (step, np) in nodes.iter().enumerate() {
         let node = graph.node(np.id);
@@ -1062,8 +1061,17 @@ fn peak_activations(
             }
         }
     }
+    steps
+}
+
+/// The peak of the live steps and the node where it is first reached. Exact when every dim is
+/// bound. With symbols, which step peaks can depend on the sizes, and the `max` of every step
+/// would be exact but unreadable and slow to normalise: the peak is the `max` of the steps that
+/// peak at sample sizes (every symbol 16, 256 and 4096), and the node the one peaking at the
+/// largest. [`Profile::peak_at`] is exact at any binding.
+fn peak_of(steps: &[Dim], nodes: &[NodeProfile]) -> (Dim, Option<String>) {
     if steps.is_empty() {
-        return (live, None);
+        return (Dim::zero(), None);
     }
     if let Some(values) = steps.iter().map(Dim::as_i64).collect::<Option<Vec<i64>>>() {
         let (at, peak) =
@@ -1075,16 +1083,7 @@ fn peak_activations(
     }
     let mut candidates: Vec<usize> = Vec::new();
     for sample in [16, 256, 4096] {
-        let lookup = |_: &str| Some(sample);
-        let at = steps
-            .iter()
-            .enumerate()
-            .filter_map(|(i, d)| Some((i, d.eval(&lookup).ok()?)))
-            .fold(None, |best: Option<(usize, i64)>, (i, v)| match best {
-                Some((_, b)) if b >= v => best,
-                _ => Some((i, v)),
-            });
-        if let Some((i, _)) = at {
+        if let Some((i, _)) = argmax_at(steps, &|_: &str| Some(sample)) {
             candidates.retain(|&c| c != i);
             candidates.push(i);
         }
@@ -1098,6 +1097,34 @@ fn peak_activations(
         .reduce(|a, b| a.max(&b))
         .unwrap_or_else(Dim::zero);
     (peak, Some(nodes[largest].name.clone()))
+}
+
+/// The first step with the largest value at a binding.
+fn argmax_at(steps: &[Dim], lookup: &dyn Fn(&str) -> Option<i64>) -> Option<(usize, i64)> {
+    steps
+        .iter()
+        .enumerate()
+        .filter_map(|(i, d)| Some((i, d.eval(lookup).ok()?)))
+        .fold(None, |best: Option<(usize, i64)>, (i, v)| match best {
+            Some((_, b)) if b >= v => best,
+            _ => Some((i, v)),
+        })
+}
+
+impl Profile {
+    /// The peak live activation memory at a binding of the named dims, exactly, and the node
+    /// where it is first reached. `None` when a dim the steps need is not bound.
+    pub fn peak_at(&self, lookup: &dyn Fn(&str) -> Option<i64>) -> Option<(i64, String)> {
+        if self
+            .live_activation_steps
+            .iter()
+            .any(|d| d.eval(lookup).is_err())
+        {
+            return None;
+        }
+        let (i, v) = argmax_at(&self.live_activation_steps, lookup)?;
+        Some((v, self.nodes.get(i)?.name.clone()))
+    }
 }
 
 fn totals_overflow(t: &Totals) -> bool {

@@ -9,6 +9,7 @@
 mod compare;
 pub mod conventions;
 mod model;
+mod sweep;
 mod table;
 pub mod units;
 
@@ -18,4 +19,5 @@ pub use model::{
     AttrReport, DataDependentDim, FlopsByKindReport, MAX_REPORTED_ELEMENTS, ModelInfo, NodeReport,
     Report, SCHEMA_VERSION, TensorReport, ToolInfo, TotalsReport, UncountedReport, describe_reason,
 };
+pub use sweep::{Law, LawTerm, SweepAxis, SweepReport, SweepRow};
 pub use table::render_table;

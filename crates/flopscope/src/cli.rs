@@ -35,8 +35,40 @@ enum Command {
     /// Count a model as thop, ptflops, fvcore, torch's FlopCounterMode and onnx-tool would,
     /// side by side and by op class, with what each counts and ignores.
     Compare(CompareArgs),
+    /// The totals over a grid of input sizes (the batch × resolution study), with ratios to
+    /// the first point and how each total grows with the model's dims.
+    Sweep(SweepArgs),
     /// List the ops flopscope can count, with their cost formulas.
     Ops(OpsArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum SweepFormat {
+    Table,
+    Markdown,
+    Csv,
+    Json,
+}
+
+#[derive(Debug, clap::Args)]
+struct SweepArgs {
+    /// The .onnx file.
+    model: PathBuf,
+    /// A named dim and its values: batch=1,32.
+    #[arg(long = "dim", value_name = "NAME=V1,V2,...", value_parser = parse_dim_values)]
+    dims: Vec<(String, Vec<i64>)>,
+    /// Image sizes: each sets the height and width dims (axes 2 and 3 of NCHW inputs) together.
+    #[arg(long, value_name = "S1,S2,...", value_delimiter = ',')]
+    size: Option<Vec<i64>>,
+    /// An input's shape, or several separated by `;` to sweep them (models with fixed dims):
+    /// data_0=1x3x224x224;1x3x320x320.
+    #[arg(long = "input", value_name = "NAME=SHAPE[;SHAPE...]", value_parser = parse_input_shapes)]
+    inputs: Vec<(String, Vec<Vec<Dim>>)>,
+    #[arg(long, value_enum, default_value_t = SweepFormat::Table)]
+    format: SweepFormat,
+    /// Also draw MACs and peak memory against the swept size into this SVG file.
+    #[arg(long, value_name = "FILE.svg")]
+    plot: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -140,6 +172,36 @@ fn parse_input_value(s: &str) -> Result<(String, PathBuf), String> {
     }
 }
 
+/// `NAME=V1,V2,...`, positive integers.
+fn parse_dim_values(s: &str) -> Result<(String, Vec<i64>), String> {
+    let (name, values) = s
+        .split_once('=')
+        .ok_or_else(|| format!("`{s}` is not NAME=V1,V2 (for example batch=1,32)"))?;
+    let values = values
+        .split(',')
+        .map(|v| {
+            v.trim()
+                .parse::<i64>()
+                .ok()
+                .filter(|v| *v >= 0)
+                .ok_or_else(|| format!("`{v}` in `{s}` is not a dim size"))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((name.trim().to_owned(), values))
+}
+
+/// `NAME=SHAPE[;SHAPE...]`, each shape as `--input` reads it.
+fn parse_input_shapes(s: &str) -> Result<(String, Vec<Vec<Dim>>), String> {
+    let (name, shapes) = s
+        .rsplit_once('=')
+        .ok_or_else(|| format!("`{s}` is not NAME=SHAPE[;SHAPE...]"))?;
+    let shapes = shapes
+        .split(';')
+        .map(|shape| parse_input(&format!("{name}={shape}")).map(|(_, dims)| dims))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((name.to_owned(), shapes))
+}
+
 /// `NAME=VALUE`, the value an integer or a dim expression.
 fn parse_dim(s: &str) -> Result<(String, Dim), String> {
     let (name, value) = s
@@ -217,6 +279,26 @@ fn compare(args: CompareArgs, out: &mut dyn Write) -> Result<()> {
     }
 }
 
+fn sweep(args: SweepArgs, out: &mut dyn Write) -> Result<()> {
+    let model = flopscope_onnx::load(&args.model)?;
+    let request = crate::sweep::SweepRequest {
+        dims: args.dims,
+        sizes: args.size,
+        inputs: args.inputs,
+    };
+    let report = crate::sweep::sweep(&args.model, &model, &request)?;
+    if let Some(plot) = &args.plot {
+        std::fs::write(plot, report.render_svg())
+            .with_context(|| format!("cannot write {}", plot.display()))?;
+    }
+    match args.format {
+        SweepFormat::Table => write(out, &report.render_table()),
+        SweepFormat::Markdown => write(out, &report.render_markdown()),
+        SweepFormat::Csv => write(out, &report.render_csv()),
+        SweepFormat::Json => write(out, &(report.to_json()? + "\n")),
+    }
+}
+
 fn ops(args: OpsArgs, out: &mut dyn Write) -> Result<()> {
     let defs: Vec<_> = registry().iter().collect();
     match args.format {
@@ -288,6 +370,7 @@ where
     let result = match cli.command {
         Command::Profile(args) => profile(args, out),
         Command::Compare(args) => compare(args, out),
+        Command::Sweep(args) => sweep(args, out),
         Command::Ops(args) => ops(args, out),
     };
     match result {

@@ -6,6 +6,7 @@
 //! links extra op counters (a plugin crate) gets the same CLI by calling [`cli::main`].
 
 pub mod cli;
+pub mod sweep;
 
 use std::path::Path;
 
@@ -29,6 +30,12 @@ pub enum Error {
         path: std::path::PathBuf,
         #[source]
         source: ProfileError,
+    },
+    #[error("{}: {source}", path.display())]
+    Sweep {
+        path: std::path::PathBuf,
+        #[source]
+        source: sweep::SweepError,
     },
 }
 

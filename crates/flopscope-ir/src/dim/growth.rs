@@ -1,5 +1,6 @@
 //! How a [`Dim`] grows with its symbols: its power products and their coefficients, reading
-//! `floor(a/c)` and `ceil(a/c)` as `a/c` (what they tend to as the symbols grow), `min` as its
+//! `floor(a/c)` and `ceil(a/c)` as `a/c` without `a`'s constant (what they tend to as the
+//! symbols grow: `ceil(h/2)` as `h/2`), `min` as its
 //! slowest-growing argument and `max` as its fastest. For a plain polynomial this is exact.
 //! It answers "what part of the cost grows quadratically with `seq`?".
 
@@ -113,10 +114,14 @@ fn poly(p: &Poly) -> Real {
 fn atom_growth(atom: &Atom) -> Real {
     match atom {
         Atom::Sym(s) => Real(BTreeMap::from([(Powers::from([(s.clone(), 1)]), 1.0)])),
+        // floor(p/c) grows like p/c; the constant of p (what rounds it) does not grow.
         Atom::Floor(f) => {
             let mut r = Real::default();
             #[allow(clippy::cast_precision_loss)]
-            r.add(&poly(&f.num), 1.0 / f.div as f64);
+            r.add(
+                &poly(&Poly(f.num.nonconst_terms().to_vec())),
+                1.0 / f.div as f64,
+            );
             r
         }
         Atom::Min(args) => pick(args, |a, b| a < b),
