@@ -1,41 +1,100 @@
-//! insta snapshots of the reports, one file per case (`report@<model>@<input>@<format>.snap`),
-//! reviewed with `cargo insta review`. A snapshot file that no case writes fails the suite.
+//! insta snapshots of the reports, one file per case
+//! (`report@<model>@<input>@<view>@<format>.snap`), reviewed with `cargo insta review`. A
+//! snapshot file that no case writes fails the suite.
 
 use std::collections::BTreeSet;
 use std::path::Path;
 
 use tests::flopscope;
 
-/// (model under `fixtures/models`, input name, shape).
-const CASES: &[(&str, &str, &str)] = &[("mobilenet_v2", "input", "1x3x320x320")];
-const FORMATS: &[&str] = &["table", "json"];
+/// (model under `fixtures/models`, input name, shape, views, formats).
+type Case = (
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static [&'static str],
+    &'static [&'static str],
+);
 
-fn snapshot_name(model: &str, shape: &str, format: &str) -> String {
-    format!("report@{model}@{shape}@{format}")
+const CASES: &[Case] = &[
+    (
+        "mobilenet_v2",
+        "input",
+        "1x3x320x320",
+        &["layers"],
+        &["table", "json"],
+    ),
+    (
+        "mobilenet_v2",
+        "input",
+        "1x3x224x224",
+        &["layers", "tree", "ops", "memory"],
+        &["table", "markdown", "csv"],
+    ),
+    (
+        "mobilenet_v2",
+        "input",
+        "1x3x224x224",
+        &["layers"],
+        &["json"],
+    ),
+    (
+        "tiny_gpt2",
+        "input_ids",
+        "1x128",
+        &["layers", "tree", "ops", "memory"],
+        &["table", "markdown", "csv"],
+    ),
+    ("tiny_gpt2", "input_ids", "1x128", &["layers"], &["json"]),
+];
+
+fn snapshot_name(model: &str, shape: &str, view: &str, format: &str) -> String {
+    if format == "json" {
+        // JSON holds the whole report, whatever the view.
+        format!("report@{model}@{shape}@json")
+    } else {
+        format!("report@{model}@{shape}@{view}@{format}")
+    }
+}
+
+fn expected_names() -> BTreeSet<String> {
+    let mut names = BTreeSet::new();
+    for &(model, _, shape, views, formats) in CASES {
+        for view in views {
+            for format in formats {
+                names.insert(snapshot_name(model, shape, view, format));
+            }
+        }
+    }
+    names
 }
 
 #[test]
 fn reports() {
-    for &(model, input, shape) in CASES {
+    for &(model, input, shape, views, formats) in CASES {
         // A relative path keeps the report the same on every machine (tests run in `tests/`).
         let path = format!("../fixtures/models/{model}.onnx");
-        for &format in FORMATS {
-            let run = flopscope(&[
-                "profile",
-                &path,
-                "--input",
-                &format!("{input}={shape}"),
-                "--format",
-                format,
-            ]);
-            assert!(run.success(), "{}", run.stderr);
-            insta::with_settings!({
-                snapshot_path => "snapshots",
-                prepend_module_to_snapshot => false,
-                omit_expression => true,
-            }, {
-                insta::assert_snapshot!(snapshot_name(model, shape, format), run.stdout);
-            });
+        for &view in views {
+            for &format in formats {
+                let run = flopscope(&[
+                    "profile",
+                    &path,
+                    "--input",
+                    &format!("{input}={shape}"),
+                    "--view",
+                    view,
+                    "--format",
+                    format,
+                ]);
+                assert!(run.success(), "{}", run.stderr);
+                insta::with_settings!({
+                    snapshot_path => "snapshots",
+                    prepend_module_to_snapshot => false,
+                    omit_expression => true,
+                }, {
+                    insta::assert_snapshot!(snapshot_name(model, shape, view, format), run.stdout);
+                });
+            }
         }
     }
 }
@@ -43,9 +102,8 @@ fn reports() {
 #[test]
 fn no_unreferenced_snapshots() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/snapshots");
-    let expected: BTreeSet<String> = CASES
-        .iter()
-        .flat_map(|&(model, _, shape)| FORMATS.iter().map(move |f| snapshot_name(model, shape, f)))
+    let expected: BTreeSet<String> = expected_names()
+        .into_iter()
         .map(|n| format!("{n}.snap"))
         .collect();
     let found: BTreeSet<String> = std::fs::read_dir(&dir)

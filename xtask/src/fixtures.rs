@@ -33,7 +33,7 @@ const LIGHT: [(&str, &str); 9] = [
 ];
 
 /// Zoo models shipped weight-stripped, under the same file name: file name and network.
-const STRIPPED: [(&str, &str); 3] = [
+const STRIPPED: [(&str, &str); 4] = [
     (
         "mobilenet_v2.onnx",
         "torchvision MobileNetV2, BatchNorm folded into Conv",
@@ -43,6 +43,10 @@ const STRIPPED: [(&str, &str); 3] = [
         "torchvision MobileNetV2, BatchNormalization kept",
     ),
     ("squeezenet1_0.onnx", "torchvision SqueezeNet 1.0"),
+    (
+        "tiny_gpt2.onnx",
+        "2-layer GPT-2 (n_embd 128, 4 heads), dynamo exporter",
+    ),
 ];
 
 /// Tensors with a larger payload lose it in the stripped models.

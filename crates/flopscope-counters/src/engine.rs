@@ -131,8 +131,11 @@ pub struct NodeProfile {
     pub cost: Cost,
     /// Minimum memory traffic: every input read once, every output written once.
     pub bytes: Dim,
-    /// Elements of the params this node reads (a weight shared by two nodes counts for both).
+    /// Elements of the params this node is the first to read: node params add up to the
+    /// model's, a tied weight counted at its first user.
     pub params: Dim,
+    /// Elements of the buffers (running statistics) this node is the first to read.
+    pub buffers: Dim,
     /// All inputs are constants: a runtime would fold this node before running the model.
     pub constant: bool,
     /// For a node with MACs, the element type they run in: an integer type for quantized
@@ -234,7 +237,8 @@ pub fn profile<'a>(model: &'a Model, options: &'a ProfileOptions) -> Result<Prof
 
     let classes = params::classify(graph, &order, &states, &defs);
     for np in &mut nodes {
-        np.params = classes.node_params(graph.node(np.id), &states);
+        np.params = classes.node_params(np.id, &states);
+        np.buffers = classes.node_buffers(np.id, &states);
     }
     let mut totals = totals(graph, &nodes, &states, &classes);
     let live_activation_steps = live_steps(graph, &nodes, &states);
@@ -503,6 +507,7 @@ pub(crate) fn run_graph<'g>(
             cost,
             bytes,
             params: Dim::zero(),
+            buffers: Dim::zero(),
             constant,
         });
     }

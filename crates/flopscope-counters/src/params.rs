@@ -10,7 +10,7 @@
 
 use std::collections::BTreeMap;
 
-use flopscope_ir::{Dim, Graph, Node, NodeId, ValueDef, ValueId};
+use flopscope_ir::{Dim, Graph, NodeId, ValueDef, ValueId};
 
 use crate::ctx::ValueState;
 use crate::{OpDef, Role};
@@ -26,12 +26,12 @@ pub(crate) enum ConstClass {
 
 #[derive(Debug)]
 pub(crate) struct Classes {
-    /// Origins of every constant value.
-    origins: BTreeMap<ValueId, Vec<ValueId>>,
     /// Every origin (and every stored constant), with its class.
     class: BTreeMap<ValueId, ConstClass>,
     /// Origins that are packed weights: the width in bits of one logical element.
     packed_bits: BTreeMap<ValueId, u32>,
+    /// The first node (in execution order) that reads each origin.
+    owner: BTreeMap<ValueId, NodeId>,
 }
 
 impl Classes {
@@ -51,21 +51,23 @@ impl Classes {
         }
     }
 
-    /// Elements of the distinct params a node reads.
-    pub(crate) fn node_params(&self, node: &Node, states: &[ValueState<'_>]) -> Dim {
-        let mut seen: Vec<ValueId> = node
-            .inputs
+    /// Elements of the params a node owns: every param belongs to the first node (in execution
+    /// order) that reads it, so that node params add up to the model's (a tied weight belongs
+    /// to its first user; a weight reached through a Transpose to the Transpose).
+    pub(crate) fn node_params(&self, node: NodeId, states: &[ValueState<'_>]) -> Dim {
+        self.owned(node, states, ConstClass::Param)
+    }
+
+    /// Elements of the buffers a node owns (as for params).
+    pub(crate) fn node_buffers(&self, node: NodeId, states: &[ValueState<'_>]) -> Dim {
+        self.owned(node, states, ConstClass::Buffer)
+    }
+
+    fn owned(&self, node: NodeId, states: &[ValueState<'_>], class: ConstClass) -> Dim {
+        self.owner
             .iter()
-            .flatten()
-            .filter_map(|id| self.origins.get(id))
-            .flatten()
-            .copied()
-            .filter(|o| self.class.get(o) == Some(&ConstClass::Param))
-            .collect();
-        seen.sort();
-        seen.dedup();
-        seen.iter()
-            .filter_map(|o| Some(self.elements(*o, states[o.index()].tensor()?)))
+            .filter(|(o, n)| **n == node && self.class.get(*o) == Some(&class))
+            .filter_map(|(o, _)| Some(self.elements(*o, states[o.index()].tensor()?)))
             .sum()
     }
 }
@@ -79,6 +81,7 @@ pub(crate) fn classify(
     let mut origins: BTreeMap<ValueId, Vec<ValueId>> = BTreeMap::new();
     let mut class: BTreeMap<ValueId, ConstClass> = BTreeMap::new();
     let mut packed_bits: BTreeMap<ValueId, u32> = BTreeMap::new();
+    let mut owner: BTreeMap<ValueId, NodeId> = BTreeMap::new();
     for (i, v) in graph.values.iter().enumerate() {
         if matches!(v.def, ValueDef::Initializer(_)) {
             let id = ValueId(i as u32);
@@ -102,6 +105,7 @@ pub(crate) fn classify(
                 let Some(ty) = states[o.index()].tensor() else {
                     continue;
                 };
+                owner.entry(o).or_insert(nid);
                 let c = match role {
                     Role::PackedWeight => {
                         let bits = node.attr_or("bits", 4i64).unwrap_or(4);
@@ -169,8 +173,8 @@ pub(crate) fn classify(
         }
     }
     Classes {
-        origins,
         class,
         packed_bits,
+        owner,
     }
 }

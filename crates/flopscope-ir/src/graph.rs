@@ -161,6 +161,9 @@ pub struct Node {
     pub outputs: Vec<Option<ValueId>>,
     /// Sorted by name, unique.
     pub attrs: Vec<(String, Attr)>,
+    /// The module scopes the exporter recorded for the node, outermost first (PyTorch's dynamo
+    /// exporter: `["m", "m.encoder", "m.encoder.layer.0"]`); empty when it recorded none.
+    pub scope: Vec<String>,
 }
 
 impl Node {
@@ -323,6 +326,7 @@ mod tests {
             inputs: vec![],
             outputs: vec![],
             attrs,
+            scope: Vec::new(),
         }
     }
 

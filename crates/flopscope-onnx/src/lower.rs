@@ -301,6 +301,13 @@ fn lower_node(b: &mut GraphBuilder, n: proto::NodeProto, index: usize) -> Result
             attr: w[0].0.clone(),
         });
     }
+    let scope = n
+        .metadata_props
+        .iter()
+        .find(|m| m.key.as_deref() == Some("pkg.torch.onnx.name_scopes"))
+        .and_then(|m| m.value.as_ref())
+        .map(|v| module_scopes(&String::from_utf8_lossy(v)))
+        .unwrap_or_default();
     Ok(Node {
         name,
         op_type,
@@ -308,7 +315,23 @@ fn lower_node(b: &mut GraphBuilder, n: proto::NodeProto, index: usize) -> Result
         inputs,
         outputs,
         attrs,
+        scope,
     })
+}
+
+/// The module scopes of PyTorch's dynamo exporter metadata, a Python list of strings such as
+/// `['', 'm', 'm.encoder', 'view_2']`: the non-empty entries except the last (the op itself).
+fn module_scopes(list: &str) -> Vec<String> {
+    let mut items: Vec<String> = list
+        .trim()
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .split(',')
+        .map(|s| s.trim().trim_matches(|c| c == '\'' || c == '"').to_owned())
+        .collect();
+    items.pop();
+    items.retain(|s| !s.is_empty());
+    items
 }
 
 fn lower_attr(
@@ -599,6 +622,16 @@ fn dim_param(p: &str) -> Dim {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dynamo_name_scopes_become_module_paths() {
+        assert_eq!(
+            module_scopes("['', 'm', 'm.encoder', 'm.encoder.layer.0', 'view_2']"),
+            ["m", "m.encoder", "m.encoder.layer.0"]
+        );
+        assert!(module_scopes("['', 'add']").is_empty());
+        assert!(module_scopes("").is_empty());
+    }
 
     #[test]
     fn dim_params_become_symbols_or_expressions() {

@@ -92,6 +92,18 @@ pub(crate) struct NodeProto {
     pub(crate) domain: Option<String>,
     #[prost(message, repeated, tag = "5")]
     pub(crate) attribute: Vec<AttributeProto>,
+    /// Exporter metadata; values are kept as slices of the file (they hold stack traces).
+    #[prost(message, repeated, tag = "9")]
+    pub(crate) metadata_props: Vec<MetadataEntry>,
+}
+
+/// `StringStringEntryProto` with the value left as bytes.
+#[derive(Clone, PartialEq, prost::Message)]
+pub(crate) struct MetadataEntry {
+    #[prost(string, optional, tag = "1")]
+    pub(crate) key: Option<String>,
+    #[prost(bytes = "bytes", optional, tag = "2")]
+    pub(crate) value: Option<Bytes>,
 }
 
 /// `AttributeProto.AttributeType`.

@@ -1,6 +1,7 @@
 //! flopscope's report: the data model written as versioned JSON, and its renderers.
 //!
-//! A [`Report`] is built once from a profile and rendered as a terminal table or JSON. The JSON
+//! A [`Report`] is built once from a profile and rendered in one of its [`views`] (layers,
+//! module tree, op types, memory) as a terminal table, Markdown or CSV, or whole as JSON. The JSON
 //! is the contract (schema version [`SCHEMA_VERSION`]): later versions add fields, never remove
 //! or retype them. [`Convention`]s re-weight a report's per-node facts into what other tools
 //! (thop, ptflops, fvcore, torch's FlopCounterMode, onnx-tool) count; [`Comparison`] puts them
@@ -10,14 +11,23 @@ mod compare;
 pub mod conventions;
 mod model;
 mod sweep;
-mod table;
 pub mod units;
+pub mod views;
 
 pub use compare::{Comparison, render_comparison};
 pub use conventions::{Convention, ConventionReport, OpClass, UnknownConvention};
 pub use model::{
     AttrReport, DataDependentDim, FlopsByKindReport, MAX_REPORTED_ELEMENTS, ModelInfo, NodeReport,
     Report, SCHEMA_VERSION, TensorReport, ToolInfo, TotalsReport, UncountedReport, describe_reason,
+    module_of,
 };
 pub use sweep::{Law, LawTerm, SweepAxis, SweepReport, SweepRow};
-pub use table::render_table;
+pub use views::{
+    Module, OpSummary, Section, Units, View, ViewOptions, module_tree, op_summary, render_view_csv,
+    render_view_markdown, render_view_table,
+};
+
+/// The default view (layers) as terminal tables.
+pub fn render_table(report: &Report) -> String {
+    render_view_table(report, &ViewOptions::default())
+}

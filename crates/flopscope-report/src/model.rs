@@ -190,6 +190,14 @@ pub struct NodeReport {
     pub flops_by_kind: FlopsByKindReport,
     pub bytes: Dim,
     pub params: Dim,
+    /// Elements of the buffers (running statistics) the node reads: PyTorch's non-trainable
+    /// parameters.
+    #[serde(default)]
+    pub buffers: Dim,
+    /// The module the node belongs to, outermost scope first (empty: the model itself). From
+    /// the exporter's scope metadata, else from a `/`-separated node name.
+    #[serde(default)]
+    pub module: Vec<String>,
     /// False for an uncounted node (its costs are then zero and unknown).
     pub counted: bool,
     /// Every input is a constant: runtimes fold this node before running the model.
@@ -293,6 +301,25 @@ fn attribute_reports(node: &Node) -> BTreeMap<String, AttrReport> {
         .collect()
 }
 
+/// A node's module path: the exporter's scopes when it recorded them (PyTorch's dynamo
+/// exporter), else the scopes of a `/`-separated name (PyTorch's legacy exporter writes
+/// `/features/features.18/conv/Conv`: module `features` › `features.18` › `conv`), else none.
+pub fn module_of(scope: &[String], name: &str) -> Vec<String> {
+    if !scope.is_empty() {
+        return scope.to_vec();
+    }
+    if !name.contains('/') {
+        return Vec::new();
+    }
+    let mut parts: Vec<String> = name
+        .split('/')
+        .filter(|p| !p.is_empty())
+        .map(str::to_owned)
+        .collect();
+    parts.pop();
+    parts
+}
+
 fn node_report(graph: &Graph, profile: &Profile, np: &NodeProfile) -> NodeReport {
     let node = graph.node(np.id);
     NodeReport {
@@ -312,6 +339,8 @@ fn node_report(graph: &Graph, profile: &Profile, np: &NodeProfile) -> NodeReport
         flops_by_kind: flops_by_kind(&np.cost.macs, &np.cost.flops),
         bytes: np.bytes.clone(),
         params: np.params.clone(),
+        buffers: np.buffers.clone(),
+        module: module_of(&node.scope, &node.name),
         counted: np.uncounted.is_none(),
         constant: np.constant,
         convention: None,

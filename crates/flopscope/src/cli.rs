@@ -15,7 +15,10 @@ use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{ContentArrangement, Table};
 use flopscope_counters::{ProfileOptions, registry};
 use flopscope_ir::Dim;
-use flopscope_report::{Comparison, Convention, Report, render_comparison, render_table};
+use flopscope_report::{
+    Comparison, Convention, Report, Units, View, ViewOptions, render_comparison, render_view_csv,
+    render_view_markdown, render_view_table,
+};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -40,6 +43,28 @@ enum Command {
     Sweep(SweepArgs),
     /// List the ops flopscope can count, with their cost formulas.
     Ops(OpsArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ReportFormat {
+    Table,
+    Json,
+    Markdown,
+    Csv,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ViewArg {
+    Layers,
+    Tree,
+    Ops,
+    Memory,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum UnitsArg {
+    Human,
+    Raw,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -98,8 +123,23 @@ struct ModelArgs {
 struct ProfileArgs {
     #[command(flatten)]
     model: ModelArgs,
-    #[arg(long, value_enum, default_value_t = Format::Table)]
-    format: Format,
+    #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
+    format: ReportFormat,
+    /// What to show: one row per layer, the module tree, op types, or memory.
+    #[arg(long, value_enum, default_value_t = ViewArg::Layers)]
+    view: ViewArg,
+    /// Layers view: also show data-movement and constant nodes.
+    #[arg(long)]
+    all: bool,
+    /// Tree view: how many levels of modules to show.
+    #[arg(long, default_value_t = 3)]
+    depth: usize,
+    /// `human` (300.77 MMACs) or `raw` (300,774,272).
+    #[arg(long, value_enum, default_value_t = UnitsArg::Human)]
+    units: UnitsArg,
+    /// No colour even on a terminal (colour is never used when the output is not a terminal).
+    #[arg(long)]
+    no_color: bool,
     /// Fail (exit 1, after printing the report) when any node is uncounted: for CI.
     #[arg(long)]
     strict: bool,
@@ -247,14 +287,31 @@ fn report(args: ModelArgs) -> Result<Report> {
     ))
 }
 
-fn profile(args: ProfileArgs, out: &mut dyn Write) -> Result<()> {
+fn profile(args: ProfileArgs, out: &mut dyn Write, tty: bool) -> Result<()> {
     let mut report = report(args.model)?;
     if let Some(convention) = args.convention {
         report = report.with_convention(convention);
     }
+    let options = ViewOptions {
+        view: match args.view {
+            ViewArg::Layers => View::Layers,
+            ViewArg::Tree => View::Tree,
+            ViewArg::Ops => View::Ops,
+            ViewArg::Memory => View::Memory,
+        },
+        units: match args.units {
+            UnitsArg::Human => Units::Human,
+            UnitsArg::Raw => Units::Raw,
+        },
+        all_nodes: args.all,
+        depth: args.depth,
+        color: tty && !args.no_color,
+    };
     match args.format {
-        Format::Table => write(out, &render_table(&report))?,
-        Format::Json => write(out, &(report.to_json()? + "\n"))?,
+        ReportFormat::Table => write(out, &render_view_table(&report, &options))?,
+        ReportFormat::Markdown => write(out, &render_view_markdown(&report, &options))?,
+        ReportFormat::Csv => write(out, &render_view_csv(&report, &options))?,
+        ReportFormat::Json => write(out, &(report.to_json()? + "\n"))?,
     }
     if args.strict && !report.uncounted.is_empty() {
         let ops: Vec<String> = report
@@ -347,8 +404,17 @@ fn ops(args: OpsArgs, out: &mut dyn Write) -> Result<()> {
 }
 
 /// Runs the CLI on the given arguments (the first is the program name), writing what it prints
-/// to `out` and `err`.
+/// to `out` and `err` (never in colour).
 pub fn run_with<I, T>(args: I, out: &mut dyn Write, err: &mut dyn Write) -> ExitCode
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    run_on(args, out, err, false)
+}
+
+/// [`run_with`], with colour allowed when `tty` (`out` is a terminal and `NO_COLOR` is unset).
+pub fn run_on<I, T>(args: I, out: &mut dyn Write, err: &mut dyn Write, tty: bool) -> ExitCode
 where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
@@ -368,7 +434,7 @@ where
         }
     };
     let result = match cli.command {
-        Command::Profile(args) => profile(args, out),
+        Command::Profile(args) => profile(args, out, tty),
         Command::Compare(args) => compare(args, out),
         Command::Sweep(args) => sweep(args, out),
         Command::Ops(args) => ops(args, out),
@@ -385,10 +451,13 @@ where
 /// The entry point of the `flopscope` binary: `fn main() -> ExitCode { flopscope::cli::main() }`.
 /// A binary that links plugin crates calls this too, after `use my_plugin as _;`.
 pub fn main() -> ExitCode {
-    run_with(
+    use std::io::IsTerminal;
+    let tty = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    run_on(
         std::env::args_os(),
         &mut std::io::stdout().lock(),
         &mut std::io::stderr().lock(),
+        tty,
     )
 }
 

@@ -298,6 +298,7 @@ impl Case {
                 inputs: node_inputs,
                 outputs: node_outputs,
                 attrs,
+                scope: Vec::new(),
             });
         }
         g.assign_node_names();

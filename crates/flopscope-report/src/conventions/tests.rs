@@ -42,6 +42,8 @@ impl N {
             flops_by_kind: FlopsByKindReport::default(),
             bytes: Dim::zero(),
             params: Dim::zero(),
+            buffers: Dim::zero(),
+            module: Vec::new(),
             counted: true,
             constant: false,
             convention: None,

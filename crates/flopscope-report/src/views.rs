@@ -1,0 +1,824 @@
+//! The views of a report, each a list of sections (a heading, a grid of cells, notes) that the
+//! text formats render alike: a terminal table, Markdown, CSV.
+//!
+//! - `layers`: one row per node in execution order, like pytorch-model-summary (Layer (type),
+//!   Output Shape, Param #, Tr. Param #), plus MACs, FLOPs and their share; a totals footer.
+//! - `tree`: the module hierarchy rebuilt from the exporter's scopes, like ptflops: params and
+//!   MACs per module with their share of the total, the heaviest child marked.
+//! - `ops`: per op type: count, MACs, FLOPs, bytes, share.
+//! - `memory`: weights by dtype, activations, the peak and where it is reached.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use comfy_table::presets::UTF8_FULL_CONDENSED;
+use comfy_table::{Attribute, Cell, CellAlignment, Color, ContentArrangement, Table};
+use flopscope_ir::{Dim, ShapeDisplay};
+use serde::{Deserialize, Serialize};
+
+use crate::model::{NodeReport, Report, TensorReport, describe_reason};
+use crate::units::{exact, human, percent};
+
+/// Which view of a report to render.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum View {
+    #[default]
+    Layers,
+    Tree,
+    Ops,
+    Memory,
+}
+
+/// How numbers are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Units {
+    /// `300.77 MMACs`, `13.95 MB`.
+    #[default]
+    Human,
+    /// `300,774,272`, `13,951,264 B`.
+    Raw,
+    /// `300774272`: digits only, for CSV.
+    Plain,
+}
+
+/// How to render a view.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ViewOptions {
+    pub view: View,
+    pub units: Units,
+    /// Show data-movement nodes too (layers view).
+    pub all_nodes: bool,
+    /// Levels of the module tree to show.
+    pub depth: usize,
+    /// ANSI colour and bold (only on a terminal).
+    pub color: bool,
+}
+
+impl Default for ViewOptions {
+    fn default() -> Self {
+        ViewOptions {
+            view: View::Layers,
+            units: Units::Human,
+            all_nodes: false,
+            depth: 3,
+            color: false,
+        }
+    }
+}
+
+/// One block of a view.
+#[derive(Debug, Clone, Default)]
+pub struct Section {
+    pub title: String,
+    pub header: Vec<String>,
+    pub rows: Vec<Vec<String>>,
+    /// Columns aligned right (numbers).
+    pub right: Vec<usize>,
+    /// Rows to emphasise (the heaviest child in the tree).
+    pub emphasis: Vec<usize>,
+    /// Lines after the grid.
+    pub notes: Vec<String>,
+}
+
+/// A number in the report's units.
+struct Fmt {
+    units: Units,
+}
+
+impl Fmt {
+    fn num(&self, value: &Dim, unit: &str) -> String {
+        match self.units {
+            Units::Human => human(value, unit),
+            Units::Raw => exact(value),
+            Units::Plain => value.factored(),
+        }
+    }
+
+    fn bytes(&self, value: &Dim) -> String {
+        match (self.units, value.as_i64()) {
+            (Units::Human, _) => human(value, "B"),
+            (Units::Raw, Some(_)) => format!("{} B", exact(value)),
+            (Units::Raw, None) => exact(value),
+            (Units::Plain, _) => value.factored(),
+        }
+    }
+}
+
+fn shape_text(t: &TensorReport) -> String {
+    match &t.shape {
+        Some(s) => ShapeDisplay(s).to_string(),
+        None => "?".into(),
+    }
+}
+
+fn tensor_text(t: &TensorReport) -> String {
+    match (&t.dtype, &t.shape) {
+        (Some(dtype), Some(shape)) => format!("{dtype}{}", ShapeDisplay(shape)),
+        (Some(dtype), None) => dtype.clone(),
+        _ => "?".into(),
+    }
+}
+
+fn op_label(n: &NodeReport) -> String {
+    if n.domain == "ai.onnx" {
+        n.op_type.clone()
+    } else {
+        format!("{}::{}", n.domain, n.op_type)
+    }
+}
+
+/// A node that only moves data: no arithmetic, no weights, not a generator of constants.
+pub fn is_data_movement(n: &NodeReport) -> bool {
+    n.counted && n.flops == Dim::zero() && n.params == Dim::zero() && n.buffers == Dim::zero()
+}
+
+/// The model, its inputs and the values given to its dims.
+fn header_lines(report: &Report) -> String {
+    let mut out = String::new();
+    let m = &report.model;
+    let opsets = m
+        .opsets
+        .iter()
+        .map(|(d, v)| format!("{d} {v}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let producer = if m.producer.is_empty() {
+        String::new()
+    } else {
+        format!(", from {}", m.producer)
+    };
+    let _ = writeln!(out, "Model   {}", m.path);
+    let _ = writeln!(
+        out,
+        "        IR {}, opsets {opsets}{producer}",
+        m.ir_version
+    );
+    for input in &m.inputs {
+        let _ = writeln!(out, "Input   {}: {}", input.name, tensor_text(input));
+    }
+    if !report.bindings.is_empty() {
+        let dims = report
+            .bindings
+            .iter()
+            .map(|(k, v)| format!("{k} = {v}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let _ = writeln!(out, "Dims    {dims}");
+    }
+    out
+}
+
+/// Notes every view ends with: lower bounds, uncounted ops, sizes known only at run time.
+fn closing_notes(report: &Report) -> Vec<String> {
+    let mut notes = Vec::new();
+    if !report.data_dependent_dims.is_empty() {
+        notes.push("Sizes known only at run time:".into());
+        for d in &report.data_dependent_dims {
+            notes.push(format!("  {} (from {}, {})", d.symbol, d.node, d.op_type));
+        }
+    }
+    if !report.uncounted.is_empty() {
+        notes.push("Uncounted ops (the totals marked ≥ are lower bounds):".into());
+        for u in &report.uncounted {
+            notes.push(format!(
+                "  {}::{} × {}: {} ({})",
+                u.domain,
+                u.op_type,
+                u.nodes.len(),
+                describe_reason(&u.reason),
+                u.nodes.join(", ")
+            ));
+        }
+    }
+    notes
+}
+
+// ---- layers ------------------------------------------------------------------------------------
+
+fn layers(report: &Report, o: &ViewOptions) -> Vec<Section> {
+    let f = Fmt { units: o.units };
+    let t = &report.totals;
+    let bound = if t.lower_bound { "≥ " } else { "" };
+    let convention = report.convention.as_ref();
+    let mut header: Vec<String> = [
+        "#",
+        "Layer (type)",
+        "Output Shape",
+        "Param #",
+        "Tr. Param #",
+        "MACs",
+        "FLOPs",
+        "% MACs",
+    ]
+    .map(String::from)
+    .to_vec();
+    if let Some(c) = convention {
+        header.push(format!("{} {}", c.convention, c.unit));
+    }
+    let shown: Vec<&NodeReport> = report
+        .nodes
+        .iter()
+        .filter(|n| o.all_nodes || (!n.constant && !is_data_movement(n)))
+        .collect();
+    let mut rows = Vec::with_capacity(shown.len());
+    for (i, n) in shown.iter().enumerate() {
+        let shape = n
+            .outputs
+            .iter()
+            .map(shape_text)
+            .collect::<Vec<_>>()
+            .join(", ");
+        let (macs, flops, share) = if n.counted {
+            (
+                f.num(&n.macs, ""),
+                f.num(&n.flops, ""),
+                percent(&n.macs, &t.macs),
+            )
+        } else {
+            ("uncounted".into(), "uncounted".into(), "-".into())
+        };
+        let mut row = vec![
+            (i + 1).to_string(),
+            format!("{} ({})", n.name, op_label(n)),
+            shape,
+            f.num(&(&n.params + &n.buffers), ""),
+            f.num(&n.params, ""),
+            macs,
+            flops,
+            share,
+        ];
+        if convention.is_some() {
+            row.push(n.convention.as_ref().map_or("-".into(), |v| f.num(v, "")));
+        }
+        rows.push(row);
+    }
+    let hidden = report.nodes.len() - shown.len();
+    let mut right = vec![0, 3, 4, 5, 6, 7];
+    if convention.is_some() {
+        right.push(8);
+    }
+    let title = format!(
+        "Layers in execution order: {} shown{}; {} of {} nodes counted",
+        shown.len(),
+        if hidden > 0 {
+            format!(", {hidden} data-movement or constant nodes hidden (--all shows them)")
+        } else {
+            String::new()
+        },
+        t.counted_nodes,
+        t.nodes,
+    );
+    let layer_section = Section {
+        title,
+        header,
+        rows,
+        right,
+        ..Section::default()
+    };
+
+    let mut totals: Vec<(String, String, String)> = vec![
+        (
+            "Total params".into(),
+            f.num(&(&t.params + &t.buffers), ""),
+            exact(&(&t.params + &t.buffers)),
+        ),
+        (
+            "Trainable params".into(),
+            f.num(&t.params, ""),
+            exact(&t.params),
+        ),
+        (
+            "Non-trainable params (buffers)".into(),
+            f.num(&t.buffers, ""),
+            exact(&t.buffers),
+        ),
+    ];
+    if t.quant_params != Dim::zero() {
+        totals.push((
+            "Quantization params".into(),
+            f.num(&t.quant_params, ""),
+            exact(&t.quant_params),
+        ));
+    }
+    totals.push((
+        "MACs".into(),
+        format!("{bound}{}", f.num(&t.macs, "MACs")),
+        format!("{bound}{}", exact(&t.macs)),
+    ));
+    if t.macs_by_dtype.len() > 1 || t.macs_by_dtype.keys().any(|d| !d.starts_with("float")) {
+        for (dtype, macs) in &t.macs_by_dtype {
+            totals.push((
+                format!("  in {dtype}"),
+                format!("{bound}{}", f.num(macs, "MACs")),
+                format!("{bound}{}", exact(macs)),
+            ));
+        }
+    }
+    totals.push((
+        "FLOPs".into(),
+        format!("{bound}{}", f.num(&t.flops, "FLOPs")),
+        format!("{bound}{}", exact(&t.flops)),
+    ));
+    let k = &t.flops_by_kind;
+    for (name, value) in [
+        ("  2 per MAC", &k.mac),
+        ("  add", &k.add),
+        ("  mul", &k.mul),
+        ("  div", &k.div),
+        ("  cmp", &k.cmp),
+        ("  special", &k.special),
+    ] {
+        totals.push((
+            name.into(),
+            format!("{bound}{}", f.num(value, "FLOPs")),
+            format!("{bound}{}", exact(value)),
+        ));
+    }
+    if let Some(c) = convention {
+        let prefix = if c.lower_bound { "≥ " } else { "" };
+        totals.push((
+            c.label.clone(),
+            format!("{prefix}{}", f.num(&c.total, &c.unit)),
+            format!("{prefix}{}", exact(&c.total)),
+        ));
+    }
+    for (name, value) in [
+        ("Weight memory", &t.weight_bytes),
+        ("Activation memory", &t.activation_bytes),
+        ("Peak activation memory", &t.peak_activation_bytes),
+        ("Memory traffic", &t.bytes),
+    ] {
+        let prefix = if name == "Memory traffic" { bound } else { "" };
+        totals.push((
+            name.into(),
+            format!("{prefix}{}", f.bytes(value)),
+            format!("{prefix}{}", exact(value)),
+        ));
+    }
+    let total_section = Section {
+        title: "Totals".into(),
+        header: vec!["Total".into(), "value".into(), "exact".into()],
+        rows: totals.into_iter().map(|(a, b, c)| vec![a, b, c]).collect(),
+        right: vec![1, 2],
+        notes: closing_notes(report),
+        ..Section::default()
+    };
+    vec![layer_section, total_section]
+}
+
+// ---- tree --------------------------------------------------------------------------------------
+
+/// A module of the rebuilt hierarchy, with the totals of every node inside it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Module {
+    pub name: String,
+    pub params: Dim,
+    pub buffers: Dim,
+    pub macs: Dim,
+    pub flops: Dim,
+    pub nodes: usize,
+    pub children: Vec<Module>,
+}
+
+impl Module {
+    fn add(&mut self, n: &NodeReport) {
+        self.params += &n.params;
+        self.buffers += &n.buffers;
+        self.macs += &n.macs;
+        self.flops += &n.flops;
+        self.nodes += 1;
+    }
+
+    /// The child with the most MACs (then params), when it has at least one.
+    pub fn heaviest_child(&self) -> Option<usize> {
+        let key = |m: &Module| (m.macs.as_i64().unwrap_or(0), m.params.as_i64().unwrap_or(0));
+        self.children
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| key(c) > (0, 0))
+            .max_by_key(|(i, c)| (key(c), std::cmp::Reverse(*i)))
+            .map(|(i, _)| i)
+    }
+}
+
+/// The module tree of a report. Nodes a module holds directly, beside child modules, are
+/// gathered in a child `(own ops)`, so that every level's children add up to their parent.
+pub fn module_tree(report: &Report) -> Module {
+    let mut root = Module {
+        name: "model".into(),
+        ..Module::default()
+    };
+    for n in &report.nodes {
+        root.add(n);
+        let mut at = &mut root;
+        for segment in &n.module {
+            let i = match at.children.iter().position(|c| &c.name == segment) {
+                Some(i) => i,
+                None => {
+                    at.children.push(Module {
+                        name: segment.clone(),
+                        ..Module::default()
+                    });
+                    at.children.len() - 1
+                }
+            };
+            at = &mut at.children[i];
+            at.add(n);
+        }
+    }
+    gather_own_ops(&mut root, &report.nodes, &[]);
+    root
+}
+
+/// Adds an `(own ops)` child to every module that holds nodes of its own beside child modules.
+fn gather_own_ops(m: &mut Module, nodes: &[NodeReport], path: &[String]) {
+    if m.children.is_empty() {
+        return;
+    }
+    let mut own = Module {
+        name: "(own ops)".into(),
+        ..Module::default()
+    };
+    for n in nodes.iter().filter(|n| n.module.as_slice() == path) {
+        own.add(n);
+    }
+    for c in &mut m.children {
+        let mut p = path.to_vec();
+        p.push(c.name.clone());
+        gather_own_ops(c, nodes, &p);
+    }
+    if own.nodes > 0 {
+        m.children.push(own);
+    }
+}
+
+fn tree(report: &Report, o: &ViewOptions) -> Vec<Section> {
+    let f = Fmt { units: o.units };
+    let root = module_tree(report);
+    struct Walker<'a> {
+        o: &'a ViewOptions,
+        f: Fmt,
+        total: &'a Module,
+        rows: Vec<Vec<String>>,
+        emphasis: Vec<usize>,
+    }
+    impl Walker<'_> {
+        fn walk(&mut self, m: &Module, prefix: &str, last: bool, level: usize, heaviest: bool) {
+            let (branch, next) = match level {
+                0 => (String::new(), String::new()),
+                _ if last => (format!("{prefix}└─ "), format!("{prefix}   ")),
+                _ => (format!("{prefix}├─ "), format!("{prefix}│  ")),
+            };
+            if heaviest {
+                self.emphasis.push(self.rows.len());
+            }
+            let f = &self.f;
+            self.rows.push(vec![
+                format!("{branch}{}{}", m.name, if heaviest { " ★" } else { "" }),
+                f.num(&m.params, ""),
+                percent(&m.params, &self.total.params),
+                f.num(&m.macs, "MACs"),
+                percent(&m.macs, &self.total.macs),
+                f.num(&m.flops, "FLOPs"),
+                m.nodes.to_string(),
+            ]);
+            if level >= self.o.depth {
+                return;
+            }
+            let heavy = m.heaviest_child();
+            let n = m.children.len();
+            for (i, c) in m.children.iter().enumerate() {
+                self.walk(c, &next, i + 1 == n, level + 1, heavy == Some(i) && n > 1);
+            }
+        }
+    }
+    let mut w = Walker {
+        o,
+        f,
+        total: &root,
+        rows: Vec::new(),
+        emphasis: Vec::new(),
+    };
+    w.walk(&root, "", true, 0, false);
+    let Walker { rows, emphasis, .. } = w;
+    let flat = root.children.is_empty();
+    let mut notes = vec!["★ the heaviest child of its module (most MACs)".to_owned()];
+    if flat {
+        notes = vec!["The node names carry no module scopes: the tree is flat.".to_owned()];
+    }
+    notes.extend(closing_notes(report));
+    vec![Section {
+        title: format!("Modules (depth {})", o.depth),
+        header: [
+            "Module", "Params", "% params", "MACs", "% MACs", "FLOPs", "Nodes",
+        ]
+        .map(String::from)
+        .to_vec(),
+        rows,
+        right: vec![1, 2, 3, 4, 5, 6],
+        emphasis,
+        notes,
+    }]
+}
+
+// ---- ops ---------------------------------------------------------------------------------------
+
+/// Totals per op type.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct OpSummary {
+    pub op: String,
+    pub count: usize,
+    pub macs: Dim,
+    pub flops: Dim,
+    pub bytes: Dim,
+    pub params: Dim,
+}
+
+/// Per op type, heaviest (MACs, then FLOPs) first.
+pub fn op_summary(report: &Report) -> Vec<OpSummary> {
+    let mut by_op: BTreeMap<String, OpSummary> = BTreeMap::new();
+    for n in &report.nodes {
+        let label = op_label(n);
+        let s = by_op.entry(label.clone()).or_insert_with(|| OpSummary {
+            op: label,
+            ..OpSummary::default()
+        });
+        s.count += 1;
+        s.macs += &n.macs;
+        s.flops += &n.flops;
+        s.bytes += &n.bytes;
+        s.params += &n.params;
+    }
+    let mut ops: Vec<OpSummary> = by_op.into_values().collect();
+    let key = |s: &OpSummary| (s.macs.as_i64().unwrap_or(0), s.flops.as_i64().unwrap_or(0));
+    ops.sort_by(|a, b| key(b).cmp(&key(a)).then_with(|| a.op.cmp(&b.op)));
+    ops
+}
+
+fn ops(report: &Report, o: &ViewOptions) -> Vec<Section> {
+    let f = Fmt { units: o.units };
+    let t = &report.totals;
+    let rows = op_summary(report)
+        .iter()
+        .map(|s| {
+            vec![
+                s.op.clone(),
+                s.count.to_string(),
+                f.num(&s.params, ""),
+                f.num(&s.macs, "MACs"),
+                percent(&s.macs, &t.macs),
+                f.num(&s.flops, "FLOPs"),
+                percent(&s.flops, &t.flops),
+                f.bytes(&s.bytes),
+                percent(&s.bytes, &t.bytes),
+            ]
+        })
+        .collect();
+    vec![Section {
+        title: "Op types".into(),
+        header: [
+            "Op", "Count", "Params", "MACs", "% MACs", "FLOPs", "% FLOPs", "Bytes", "% bytes",
+        ]
+        .map(String::from)
+        .to_vec(),
+        rows,
+        right: (1..9).collect(),
+        notes: closing_notes(report),
+        ..Section::default()
+    }]
+}
+
+// ---- memory ------------------------------------------------------------------------------------
+
+fn memory(report: &Report, o: &ViewOptions) -> Vec<Section> {
+    let f = Fmt { units: o.units };
+    let t = &report.totals;
+    let mut weights: Vec<Vec<String>> = t
+        .weight_bytes_by_dtype
+        .iter()
+        .map(|(dtype, bytes)| {
+            vec![
+                dtype.clone(),
+                f.bytes(bytes),
+                percent(bytes, &t.weight_bytes),
+            ]
+        })
+        .collect();
+    weights.push(vec![
+        "all".into(),
+        f.bytes(&t.weight_bytes),
+        percent(&t.weight_bytes, &t.weight_bytes),
+    ]);
+    let summary = vec![
+        vec![
+            "Weights (params and buffers)".into(),
+            f.bytes(&t.weight_bytes),
+        ],
+        vec![
+            "Activations, each value once".into(),
+            f.bytes(&t.activation_bytes),
+        ],
+        vec![
+            format!(
+                "Peak live activations{}",
+                t.peak_at
+                    .as_deref()
+                    .map_or(String::new(), |n| format!(" (at {n})"))
+            ),
+            f.bytes(&t.peak_activation_bytes),
+        ],
+        vec![
+            "Memory traffic (inputs read, outputs written once)".into(),
+            f.bytes(&t.bytes),
+        ],
+    ];
+    // The largest activations: the values that drive the peak.
+    let mut largest: Vec<(&NodeReport, &TensorReport, Dim)> = report
+        .nodes
+        .iter()
+        .filter(|n| !n.constant)
+        .flat_map(|n| {
+            n.outputs.iter().filter_map(move |out| {
+                let dtype = out.dtype.as_deref()?;
+                let shape = out.shape.as_ref()?;
+                let numel: Dim = shape.iter().product();
+                let bits = dtype_bits(dtype)?;
+                Some((n, out, (numel * i64::from(bits)).ceil_div(8).ok()?))
+            })
+        })
+        .collect();
+    largest.sort_by_key(|(_, _, b)| std::cmp::Reverse(b.as_i64().unwrap_or(0)));
+    largest.truncate(10);
+    let top = largest
+        .iter()
+        .map(|(n, out, bytes)| {
+            vec![
+                out.name.clone(),
+                format!("{} ({})", n.name, op_label(n)),
+                tensor_text(out),
+                f.bytes(bytes),
+            ]
+        })
+        .collect();
+    vec![
+        Section {
+            title: "Memory".into(),
+            header: vec!["".into(), "bytes".into()],
+            rows: summary,
+            right: vec![1],
+            ..Section::default()
+        },
+        Section {
+            title: "Weights by element type".into(),
+            header: vec!["dtype".into(), "bytes".into(), "share".into()],
+            rows: weights,
+            right: vec![1, 2],
+            ..Section::default()
+        },
+        Section {
+            title: "Largest activations".into(),
+            header: vec![
+                "value".into(),
+                "made by".into(),
+                "type".into(),
+                "bytes".into(),
+            ],
+            rows: top,
+            right: vec![3],
+            notes: closing_notes(report),
+            ..Section::default()
+        },
+    ]
+}
+
+/// Bits per element of a dtype by its report name (`float32` → 32), `None` for strings.
+fn dtype_bits(name: &str) -> Option<u32> {
+    (1..=26)
+        .filter_map(flopscope_ir::DType::from_code)
+        .find(|d| d.name() == name)
+        .and_then(flopscope_ir::DType::bits)
+}
+
+// ---- rendering ---------------------------------------------------------------------------------
+
+/// The sections of a view.
+pub fn sections(report: &Report, o: &ViewOptions) -> Vec<Section> {
+    match o.view {
+        View::Layers => layers(report, o),
+        View::Tree => tree(report, o),
+        View::Ops => ops(report, o),
+        View::Memory => memory(report, o),
+    }
+}
+
+/// The view as terminal tables.
+pub fn render_view_table(report: &Report, o: &ViewOptions) -> String {
+    let mut out = header_lines(report);
+    for s in sections(report, o) {
+        let mut t = Table::new();
+        t.load_preset(UTF8_FULL_CONDENSED)
+            .set_content_arrangement(ContentArrangement::Disabled);
+        if o.color {
+            t.enforce_styling();
+            t.set_header(
+                s.header
+                    .iter()
+                    .map(|h| Cell::new(h).add_attribute(Attribute::Bold)),
+            );
+        } else {
+            t.set_header(s.header.clone());
+        }
+        for (i, row) in s.rows.iter().enumerate() {
+            if o.color && s.emphasis.contains(&i) {
+                t.add_row(row.iter().map(|c| Cell::new(c).fg(Color::Yellow)));
+            } else {
+                t.add_row(row.clone());
+            }
+        }
+        for &c in &s.right {
+            if let Some(col) = t.column_mut(c) {
+                col.set_cell_alignment(CellAlignment::Right);
+            }
+        }
+        let _ = writeln!(out, "\n{}\n{t}", s.title);
+        for note in &s.notes {
+            let _ = writeln!(out, "{note}");
+        }
+    }
+    out
+}
+
+/// The view as Markdown, ready to paste in a PR.
+pub fn render_view_markdown(report: &Report, o: &ViewOptions) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "**{}**", report.model.path);
+    for line in header_lines(report).lines().skip(1) {
+        let _ = writeln!(out, "\n{}", line.trim().replacen("  ", " ", 1));
+    }
+    let esc = |c: &str| c.replace('|', "\\|");
+    for s in sections(report, o) {
+        let _ = writeln!(out, "\n### {}\n", s.title);
+        let _ = writeln!(
+            out,
+            "| {} |",
+            s.header
+                .iter()
+                .map(|h| esc(h))
+                .collect::<Vec<_>>()
+                .join(" | ")
+        );
+        let align: Vec<&str> = (0..s.header.len())
+            .map(|i| if s.right.contains(&i) { "---:" } else { "---" })
+            .collect();
+        let _ = writeln!(out, "|{}|", align.join("|"));
+        for (i, row) in s.rows.iter().enumerate() {
+            let cells: Vec<String> = row
+                .iter()
+                .map(|c| {
+                    if s.emphasis.contains(&i) {
+                        format!("**{}**", esc(c))
+                    } else {
+                        esc(c)
+                    }
+                })
+                .collect();
+            let _ = writeln!(out, "| {} |", cells.join(" | "));
+        }
+        if !s.notes.is_empty() {
+            let _ = writeln!(out, "\n```\n{}\n```", s.notes.join("\n"));
+        }
+    }
+    out
+}
+
+/// The view's main grid as CSV (plain integers regardless of `--units`).
+pub fn render_view_csv(report: &Report, o: &ViewOptions) -> String {
+    let o = ViewOptions {
+        units: Units::Plain,
+        color: false,
+        ..*o
+    };
+    let quote = |s: &str| {
+        if s.contains([',', '"', '\n']) {
+            format!("\"{}\"", s.replace('"', "\"\""))
+        } else {
+            s.to_owned()
+        }
+    };
+    let Some(main) = sections(report, &o).into_iter().next() else {
+        return String::new();
+    };
+    let mut out = main
+        .header
+        .iter()
+        .map(|h| quote(h))
+        .collect::<Vec<_>>()
+        .join(",")
+        + "\n";
+    for row in &main.rows {
+        out.push_str(&row.iter().map(|c| quote(c)).collect::<Vec<_>>().join(","));
+        out.push('\n');
+    }
+    out
+}
