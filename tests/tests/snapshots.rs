@@ -48,6 +48,27 @@ const CASES: &[Case] = &[
     ("tiny_gpt2", "input_ids", "1x128", &["layers"], &["json"]),
 ];
 
+/// (old model, new model, input name, shape, formats) for `flopscope diff`.
+type DiffCase = (
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static [&'static str],
+);
+
+const DIFF_CASES: &[DiffCase] = &[(
+    "mobilenet_v2",
+    "mobilenet_v2_bn",
+    "input",
+    "1x3x224x224",
+    &["table", "markdown"],
+)];
+
+fn diff_snapshot_name(old: &str, new: &str, shape: &str, format: &str) -> String {
+    format!("diff@{old}@{new}@{shape}@{format}")
+}
+
 fn snapshot_name(model: &str, shape: &str, view: &str, format: &str) -> String {
     if format == "json" {
         // JSON holds the whole report, whatever the view.
@@ -64,6 +85,11 @@ fn expected_names() -> BTreeSet<String> {
             for format in formats {
                 names.insert(snapshot_name(model, shape, view, format));
             }
+        }
+    }
+    for &(old, new, _, shape, formats) in DIFF_CASES {
+        for format in formats {
+            names.insert(diff_snapshot_name(old, new, shape, format));
         }
     }
     names
@@ -95,6 +121,31 @@ fn reports() {
                     insta::assert_snapshot!(snapshot_name(model, shape, view, format), run.stdout);
                 });
             }
+        }
+    }
+}
+
+#[test]
+fn diffs() {
+    for &(old, new, input, shape, formats) in DIFF_CASES {
+        for &format in formats {
+            let run = flopscope(&[
+                "diff",
+                &format!("../fixtures/models/{old}.onnx"),
+                &format!("../fixtures/models/{new}.onnx"),
+                "--input",
+                &format!("{input}={shape}"),
+                "--format",
+                format,
+            ]);
+            assert!(run.success(), "{}", run.stderr);
+            insta::with_settings!({
+                snapshot_path => "snapshots",
+                prepend_module_to_snapshot => false,
+                omit_expression => true,
+            }, {
+                insta::assert_snapshot!(diff_snapshot_name(old, new, shape, format), run.stdout);
+            });
         }
     }
 }

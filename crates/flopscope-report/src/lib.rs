@@ -9,6 +9,7 @@
 
 mod compare;
 pub mod conventions;
+mod diff;
 mod model;
 mod sweep;
 pub mod units;
@@ -16,6 +17,9 @@ pub mod views;
 
 pub use compare::{Comparison, render_comparison};
 pub use conventions::{Convention, ConventionReport, OpClass, UnknownConvention};
+pub use diff::{
+    Change, Costs, DiffSide, ModuleChange, ModuleSide, NodeChange, NodeSide, ReportDiff, TotalDelta,
+};
 pub use model::{
     AttrReport, DataDependentDim, FlopsByKindReport, MAX_REPORTED_ELEMENTS, ModelInfo, NodeReport,
     Report, SCHEMA_VERSION, TensorReport, ToolInfo, TotalsReport, UncountedReport, describe_reason,
@@ -23,8 +27,9 @@ pub use model::{
 };
 pub use sweep::{Law, LawTerm, SweepAxis, SweepReport, SweepRow};
 pub use views::{
-    Module, OpSummary, Section, Units, View, ViewOptions, module_tree, op_summary, render_view_csv,
-    render_view_markdown, render_view_table,
+    Module, OpSummary, Section, Units, View, ViewOptions, module_tree, op_summary,
+    render_sections_markdown, render_sections_table, render_view_csv, render_view_markdown,
+    render_view_table,
 };
 
 /// The default view (layers) as terminal tables.

@@ -79,6 +79,8 @@ pub struct Section {
     pub emphasis: Vec<usize>,
     /// Lines after the grid.
     pub notes: Vec<String>,
+    /// Markdown: fold the section into a `<details>` block.
+    pub collapse: bool,
 }
 
 /// A number in the report's units.
@@ -519,6 +521,7 @@ fn tree(report: &Report, o: &ViewOptions) -> Vec<Section> {
         right: vec![1, 2, 3, 4, 5, 6],
         emphasis,
         notes,
+        ..Section::default()
     }]
 }
 
@@ -714,12 +717,17 @@ pub fn sections(report: &Report, o: &ViewOptions) -> Vec<Section> {
 
 /// The view as terminal tables.
 pub fn render_view_table(report: &Report, o: &ViewOptions) -> String {
-    let mut out = header_lines(report);
-    for s in sections(report, o) {
+    render_sections_table(&header_lines(report), &sections(report, o), o.color)
+}
+
+/// Sections as terminal tables after a preamble; colour marks headers and emphasised rows.
+pub fn render_sections_table(preamble: &str, sections: &[Section], color: bool) -> String {
+    let mut out = preamble.to_owned();
+    for s in sections {
         let mut t = Table::new();
         t.load_preset(UTF8_FULL_CONDENSED)
             .set_content_arrangement(ContentArrangement::Disabled);
-        if o.color {
+        if color {
             t.enforce_styling();
             t.set_header(
                 s.header
@@ -730,7 +738,7 @@ pub fn render_view_table(report: &Report, o: &ViewOptions) -> String {
             t.set_header(s.header.clone());
         }
         for (i, row) in s.rows.iter().enumerate() {
-            if o.color && s.emphasis.contains(&i) {
+            if color && s.emphasis.contains(&i) {
                 t.add_row(row.iter().map(|c| Cell::new(c).fg(Color::Yellow)));
             } else {
                 t.add_row(row.clone());
@@ -741,7 +749,11 @@ pub fn render_view_table(report: &Report, o: &ViewOptions) -> String {
                 col.set_cell_alignment(CellAlignment::Right);
             }
         }
-        let _ = writeln!(out, "\n{}\n{t}", s.title);
+        if s.rows.is_empty() {
+            let _ = writeln!(out, "\n{}", s.title);
+        } else {
+            let _ = writeln!(out, "\n{}\n{t}", s.title);
+        }
         for note in &s.notes {
             let _ = writeln!(out, "{note}");
         }
@@ -751,42 +763,79 @@ pub fn render_view_table(report: &Report, o: &ViewOptions) -> String {
 
 /// The view as Markdown, ready to paste in a PR.
 pub fn render_view_markdown(report: &Report, o: &ViewOptions) -> String {
+    let lines: Vec<String> = header_lines(report)
+        .lines()
+        .skip(1)
+        .map(String::from)
+        .collect();
+    render_sections_markdown(
+        &report.model.path,
+        &markdown_preamble(&lines),
+        &sections(report, o),
+    )
+}
+
+/// Terminal preamble lines (`Input   x: float32[1, 3]`) as Markdown (`**Input** x: float32[1, 3]`).
+pub(crate) fn markdown_preamble(lines: &[String]) -> Vec<String> {
+    lines
+        .iter()
+        .map(|line| match line.split_once("  ") {
+            Some((label, rest)) if !label.trim().is_empty() => {
+                format!("**{}** {}", label.trim(), rest.trim())
+            }
+            _ => line.trim().to_owned(),
+        })
+        .collect()
+}
+
+/// Sections as Markdown after a bold title and preamble paragraphs. A [`Section::collapse`]d
+/// section folds into a `<details>` block (long node lists in PR comments).
+pub fn render_sections_markdown(title: &str, preamble: &[String], sections: &[Section]) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "**{}**", report.model.path);
-    for line in header_lines(report).lines().skip(1) {
-        let _ = writeln!(out, "\n{}", line.trim().replacen("  ", " ", 1));
+    let _ = writeln!(out, "**{title}**");
+    for line in preamble {
+        let _ = writeln!(out, "\n{line}");
     }
     let esc = |c: &str| c.replace('|', "\\|");
-    for s in sections(report, o) {
-        let _ = writeln!(out, "\n### {}\n", s.title);
-        let _ = writeln!(
-            out,
-            "| {} |",
-            s.header
-                .iter()
-                .map(|h| esc(h))
-                .collect::<Vec<_>>()
-                .join(" | ")
-        );
-        let align: Vec<&str> = (0..s.header.len())
-            .map(|i| if s.right.contains(&i) { "---:" } else { "---" })
-            .collect();
-        let _ = writeln!(out, "|{}|", align.join("|"));
-        for (i, row) in s.rows.iter().enumerate() {
-            let cells: Vec<String> = row
-                .iter()
-                .map(|c| {
-                    if s.emphasis.contains(&i) {
-                        format!("**{}**", esc(c))
-                    } else {
-                        esc(c)
-                    }
-                })
+    for s in sections {
+        if s.collapse {
+            let _ = writeln!(out, "\n<details><summary>{}</summary>\n", s.title);
+        } else {
+            let _ = writeln!(out, "\n### {}\n", s.title);
+        }
+        if !s.rows.is_empty() {
+            let _ = writeln!(
+                out,
+                "| {} |",
+                s.header
+                    .iter()
+                    .map(|h| esc(h))
+                    .collect::<Vec<_>>()
+                    .join(" | ")
+            );
+            let align: Vec<&str> = (0..s.header.len())
+                .map(|i| if s.right.contains(&i) { "---:" } else { "---" })
                 .collect();
-            let _ = writeln!(out, "| {} |", cells.join(" | "));
+            let _ = writeln!(out, "|{}|", align.join("|"));
+            for (i, row) in s.rows.iter().enumerate() {
+                let cells: Vec<String> = row
+                    .iter()
+                    .map(|c| {
+                        if s.emphasis.contains(&i) {
+                            format!("**{}**", esc(c))
+                        } else {
+                            esc(c)
+                        }
+                    })
+                    .collect();
+                let _ = writeln!(out, "| {} |", cells.join(" | "));
+            }
         }
         if !s.notes.is_empty() {
             let _ = writeln!(out, "\n```\n{}\n```", s.notes.join("\n"));
+        }
+        if s.collapse {
+            let _ = writeln!(out, "\n</details>");
         }
     }
     out

@@ -1,12 +1,12 @@
 //! The `flopscope` command line.
 //!
 //! Exit codes: 0 success; 1 the model could not be loaded or profiled (one line on stderr);
-//! 2 bad command-line usage.
+//! 2 bad command-line usage; 3 a `diff --fail-above` gate failed.
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
@@ -16,8 +16,8 @@ use comfy_table::{ContentArrangement, Table};
 use flopscope_counters::{ProfileOptions, registry};
 use flopscope_ir::Dim;
 use flopscope_report::{
-    Comparison, Convention, Report, Units, View, ViewOptions, render_comparison, render_view_csv,
-    render_view_markdown, render_view_table,
+    Comparison, Convention, Report, ReportDiff, Units, View, ViewOptions, render_comparison,
+    render_view_csv, render_view_markdown, render_view_table,
 };
 
 #[derive(Debug, Parser)]
@@ -41,8 +41,44 @@ enum Command {
     /// The totals over a grid of input sizes (the batch × resolution study), with ratios to
     /// the first point and how each total grows with the model's dims.
     Sweep(SweepArgs),
+    /// What changed between two models or two JSON reports: totals with Δ and Δ%, then the
+    /// modules and nodes added, removed and changed.
+    Diff(DiffArgs),
     /// List the ops flopscope can count, with their cost formulas.
     Ops(OpsArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum DiffFormat {
+    Table,
+    Markdown,
+    Json,
+}
+
+#[derive(Debug, clap::Args)]
+struct DiffArgs {
+    /// The old model (.onnx) or report (.json, written by `profile --format json`).
+    old: PathBuf,
+    /// The new model or report.
+    new: PathBuf,
+    /// Input shapes and dims, given to both models alike.
+    #[command(flatten)]
+    shapes: ShapeArgs,
+    #[arg(long, value_enum, default_value_t = DiffFormat::Table)]
+    format: DiffFormat,
+    /// How many levels of modules to compare.
+    #[arg(long, default_value_t = 3)]
+    depth: usize,
+    /// `human` (+17.06 K) or `raw` (+17,056).
+    #[arg(long, value_enum, default_value_t = UnitsArg::Human)]
+    units: UnitsArg,
+    /// No colour even on a terminal.
+    #[arg(long)]
+    no_color: bool,
+    /// Exit with status 3 (after printing the diff) when the MACs or the params grew by more
+    /// than PCT percent: a CI gate.
+    #[arg(long, value_name = "PCT", value_parser = parse_percent)]
+    fail_above: Option<f64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -107,6 +143,13 @@ enum Format {
 struct ModelArgs {
     /// The .onnx file.
     model: PathBuf,
+    #[command(flatten)]
+    shapes: ShapeArgs,
+}
+
+/// The shapes and values to give a model's inputs.
+#[derive(Debug, Clone, clap::Args)]
+struct ShapeArgs {
     /// Fix an input's shape: NAME=1x3x224x224, or NAME=batch,3,224,224 to keep a dim named.
     #[arg(long = "input", value_name = "NAME=SHAPE", value_parser = parse_input)]
     inputs: Vec<(String, Vec<Dim>)>,
@@ -202,6 +245,15 @@ fn parse_input(s: &str) -> Result<(String, Vec<Dim>), String> {
     Ok((name.to_owned(), dims?))
 }
 
+/// A percentage of at least 0.
+fn parse_percent(s: &str) -> Result<f64, String> {
+    s.trim_end_matches('%')
+        .parse::<f64>()
+        .ok()
+        .filter(|p| p.is_finite() && *p >= 0.0)
+        .ok_or_else(|| format!("`{s}` is not a percentage of at least 0"))
+}
+
 /// `NAME=FILE`.
 fn parse_input_value(s: &str) -> Result<(String, PathBuf), String> {
     match s.rsplit_once('=') {
@@ -259,6 +311,10 @@ fn write(out: &mut dyn Write, text: &str) -> Result<()> {
 
 /// Loads and profiles the model into a report.
 fn report(args: ModelArgs) -> Result<Report> {
+    report_of(&args.model, args.shapes)
+}
+
+fn report_of(path: &Path, args: ShapeArgs) -> Result<Report> {
     let mut options = ProfileOptions::default();
     for (name, shape) in args.inputs {
         if options.inputs.insert(name.clone(), shape).is_some() {
@@ -272,19 +328,15 @@ fn report(args: ModelArgs) -> Result<Report> {
         }
     }
     options.dims = dims;
-    let model = flopscope_onnx::load(&args.model)?;
+    let model = flopscope_onnx::load(path)?;
     for (name, file) in &args.input_values {
         let value = crate::load_input_value(&model, name, file)?;
         if options.input_values.insert(name.clone(), value).is_some() {
             bail!("--input-value `{name}` is given twice");
         }
     }
-    let profile = crate::profile_model(&args.model, &model, &options)?;
-    Ok(Report::new(
-        &args.model.display().to_string(),
-        &model,
-        &profile,
-    ))
+    let profile = crate::profile_model(path, &model, &options)?;
+    Ok(Report::new(&path.display().to_string(), &model, &profile))
 }
 
 fn profile(args: ProfileArgs, out: &mut dyn Write, tty: bool) -> Result<()> {
@@ -353,6 +405,82 @@ fn sweep(args: SweepArgs, out: &mut dyn Write) -> Result<()> {
         SweepFormat::Markdown => write(out, &report.render_markdown()),
         SweepFormat::Csv => write(out, &report.render_csv()),
         SweepFormat::Json => write(out, &(report.to_json()? + "\n")),
+    }
+}
+
+/// A `diff --fail-above` gate that did not hold.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct GateFailed(String);
+
+/// A report from a JSON file, or from profiling a model.
+fn report_or_json(path: &Path, shapes: &ShapeArgs) -> Result<Report> {
+    let is_json = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("json"));
+    if !is_json {
+        return report_of(path, shapes.clone());
+    }
+    if !shapes.inputs.is_empty() || !shapes.dims.is_empty() || !shapes.input_values.is_empty() {
+        bail!(
+            "{}: --input, --dim and --input-value apply to models, not to JSON reports",
+            path.display()
+        );
+    }
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let report = Report::from_json(&text)
+        .with_context(|| format!("{}: not a flopscope JSON report", path.display()))?;
+    if report.schema_version > flopscope_report::SCHEMA_VERSION {
+        bail!(
+            "{}: report schema version {} is newer than this flopscope reads ({})",
+            path.display(),
+            report.schema_version,
+            flopscope_report::SCHEMA_VERSION
+        );
+    }
+    Ok(report)
+}
+
+fn diff(args: DiffArgs, out: &mut dyn Write, tty: bool) -> Result<()> {
+    let old = report_or_json(&args.old, &args.shapes)?;
+    let new = report_or_json(&args.new, &args.shapes)?;
+    let diff = ReportDiff::new(&old, &new, args.depth);
+    let units = match args.units {
+        UnitsArg::Human => Units::Human,
+        UnitsArg::Raw => Units::Raw,
+    };
+    match args.format {
+        DiffFormat::Table => write(out, &diff.render_table(units, tty && !args.no_color))?,
+        DiffFormat::Markdown => write(out, &diff.render_markdown(units))?,
+        DiffFormat::Json => write(out, &(diff.to_json()? + "\n"))?,
+    }
+    let Some(limit) = args.fail_above else {
+        return Ok(());
+    };
+    let mut breaches = Vec::new();
+    for (key, label) in [("macs", "MACs"), ("params", "params")] {
+        let Some(t) = diff.total(key) else { continue };
+        match (t.delta_percent, t.delta.as_i64()) {
+            (_, Some(0)) => {}
+            (Some(p), _) if p > limit => {
+                breaches.push(format!("{label} grew by {p:.2}% (more than {limit}%)"));
+            }
+            (Some(_), _) => {}
+            (None, Some(d)) if d > 0 => {
+                breaches.push(format!("{label} grew from 0 to {}", t.new));
+            }
+            (None, Some(_)) => {}
+            (None, None) => bail!(
+                "--fail-above: the {label} delta is symbolic ({}); give --input or --dim to fix the sizes",
+                t.delta.factored()
+            ),
+        }
+    }
+    if breaches.is_empty() {
+        Ok(())
+    } else {
+        Err(GateFailed(breaches.join("; ")).into())
     }
 }
 
@@ -437,10 +565,15 @@ where
         Command::Profile(args) => profile(args, out, tty),
         Command::Compare(args) => compare(args, out),
         Command::Sweep(args) => sweep(args, out),
+        Command::Diff(args) => diff(args, out, tty),
         Command::Ops(args) => ops(args, out),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.is::<GateFailed>() => {
+            let _ = writeln!(err, "diff --fail-above: {e}");
+            ExitCode::from(3)
+        }
         Err(e) => {
             let _ = writeln!(err, "error: {e}");
             ExitCode::from(1)
