@@ -281,3 +281,38 @@ fn strict_makes_uncounted_ops_an_error() {
     ]);
     assert!(run.success(), "{}", run.stderr);
 }
+
+/// Runs the CLI as if its output were a terminal.
+fn on_terminal(args: &[&str]) -> String {
+    let mut out = Vec::new();
+    let mut err = Vec::new();
+    let argv = std::iter::once("flopscope").chain(args.iter().copied());
+    let code = flopscope::cli::run_on(argv, &mut out, &mut err, true);
+    assert_eq!(code, ExitCode::SUCCESS, "{}", String::from_utf8_lossy(&err));
+    String::from_utf8(out).unwrap()
+}
+
+#[test]
+fn colour_only_on_a_terminal_and_never_with_no_color() {
+    let m = path("models/mobilenet_v2.onnx");
+    let escape = "\u{1b}[";
+    for view in ["layers", "tree"] {
+        let args = ["profile", &m, "--view", view];
+        assert!(
+            on_terminal(&args).contains(escape),
+            "{view}: colour on a terminal"
+        );
+        let mut plain = args.to_vec();
+        plain.push("--no-color");
+        assert!(!on_terminal(&plain).contains(escape), "{view}: --no-color");
+        let piped = flopscope(&args);
+        assert!(!piped.stdout.contains(escape), "{view}: not a terminal");
+    }
+    // Formats meant for files never carry escapes.
+    for format in ["markdown", "csv", "json", "html", "svg"] {
+        let out = on_terminal(&["profile", &m, "--format", format]);
+        assert!(!out.contains(escape), "{format}");
+    }
+    let diff = on_terminal(&["diff", &m, &path("models/mobilenet_v2_bn.onnx")]);
+    assert!(diff.contains(escape));
+}

@@ -36,7 +36,7 @@ const CASES: &[Case] = &[
         "input",
         "1x3x224x224",
         &["layers"],
-        &["json"],
+        &["json", "html", "svg"],
     ),
     (
         "tiny_gpt2",
@@ -45,7 +45,13 @@ const CASES: &[Case] = &[
         &["layers", "tree", "ops", "memory"],
         &["table", "markdown", "csv"],
     ),
-    ("tiny_gpt2", "input_ids", "1x128", &["layers"], &["json"]),
+    (
+        "tiny_gpt2",
+        "input_ids",
+        "1x128",
+        &["layers"],
+        &["json", "html", "svg"],
+    ),
 ];
 
 /// (old model, new model, input name, shape, formats) for `flopscope diff`.
@@ -70,9 +76,9 @@ fn diff_snapshot_name(old: &str, new: &str, shape: &str, format: &str) -> String
 }
 
 fn snapshot_name(model: &str, shape: &str, view: &str, format: &str) -> String {
-    if format == "json" {
-        // JSON holds the whole report, whatever the view.
-        format!("report@{model}@{shape}@json")
+    if matches!(format, "json" | "html" | "svg") {
+        // These hold the whole report (or its chart), whatever the view.
+        format!("report@{model}@{shape}@{format}")
     } else {
         format!("report@{model}@{shape}@{view}@{format}")
     }

@@ -321,6 +321,8 @@ fn lower_node(b: &mut GraphBuilder, n: proto::NodeProto, index: usize) -> Result
 
 /// The module scopes of PyTorch's dynamo exporter metadata, a Python list of strings such as
 /// `['', 'm', 'm.encoder', 'view_2']`: the non-empty entries except the last (the op itself).
+/// torch's placeholder for a node outside every module (`_empty_nn_module_stack_from_…`) is
+/// no module either.
 fn module_scopes(list: &str) -> Vec<String> {
     let mut items: Vec<String> = list
         .trim()
@@ -330,7 +332,7 @@ fn module_scopes(list: &str) -> Vec<String> {
         .map(|s| s.trim().trim_matches(|c| c == '\'' || c == '"').to_owned())
         .collect();
     items.pop();
-    items.retain(|s| !s.is_empty());
+    items.retain(|s| !s.is_empty() && !s.starts_with("_empty_nn_module_stack"));
     items
 }
 
@@ -630,6 +632,10 @@ mod tests {
             ["m", "m.encoder", "m.encoder.layer.0"]
         );
         assert!(module_scopes("['', 'add']").is_empty());
+        assert!(
+            module_scopes("['', '_empty_nn_module_stack_from_metadata_hook', 'sym_size_int_3']")
+                .is_empty()
+        );
         assert!(module_scopes("").is_empty());
     }
 

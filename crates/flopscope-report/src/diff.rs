@@ -448,7 +448,7 @@ impl ReportDiff {
         let signed = |v: &Dim, unit: &str| match v.as_i64() {
             Some(0) => "0".to_owned(),
             Some(x) if x > 0 => format!("+{}", num(v, unit)),
-            Some(_) => num(v, unit).replacen('-', "−", 1),
+            Some(_) => num(v, unit),
             None => format!("{} ({})", num(v, unit), v.factored()),
         };
         let pct = |t: &TotalDelta| match t.delta_percent {

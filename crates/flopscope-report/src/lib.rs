@@ -1,15 +1,18 @@
 //! flopscope's report: the data model written as versioned JSON, and its renderers.
 //!
 //! A [`Report`] is built once from a profile and rendered in one of its [`views`] (layers,
-//! module tree, op types, memory) as a terminal table, Markdown or CSV, or whole as JSON. The JSON
-//! is the contract (schema version [`SCHEMA_VERSION`]): later versions add fields, never remove
-//! or retype them. [`Convention`]s re-weight a report's per-node facts into what other tools
+//! module tree, op types, memory) as a terminal table, Markdown or CSV; whole as JSON or as one
+//! self-contained HTML page, or as an SVG chart of its heaviest modules ([`html`]). The JSON is
+//! the contract (schema version [`SCHEMA_VERSION`], `docs/report-schema.json`): later versions
+//! add fields, never remove or retype them. A [`ReportDiff`] says what changed between two
+//! reports. [`Convention`]s re-weight a report's per-node facts into what other tools
 //! (thop, ptflops, fvcore, torch's FlopCounterMode, onnx-tool) count; [`Comparison`] puts them
 //! side by side.
 
 mod compare;
 pub mod conventions;
 mod diff;
+pub mod html;
 mod model;
 mod sweep;
 pub mod units;
@@ -20,6 +23,7 @@ pub use conventions::{Convention, ConventionReport, OpClass, UnknownConvention};
 pub use diff::{
     Change, Costs, DiffSide, ModuleChange, ModuleSide, NodeChange, NodeSide, ReportDiff, TotalDelta,
 };
+pub use html::{render_html, render_svg};
 pub use model::{
     AttrReport, DataDependentDim, FlopsByKindReport, MAX_REPORTED_ELEMENTS, ModelInfo, NodeReport,
     Report, SCHEMA_VERSION, TensorReport, ToolInfo, TotalsReport, UncountedReport, describe_reason,

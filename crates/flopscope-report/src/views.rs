@@ -136,7 +136,7 @@ pub fn is_data_movement(n: &NodeReport) -> bool {
 }
 
 /// The model, its inputs and the values given to its dims.
-fn header_lines(report: &Report) -> String {
+pub(crate) fn header_lines(report: &Report) -> String {
     let mut out = String::new();
     let m = &report.model;
     let opsets = m

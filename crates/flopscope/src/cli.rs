@@ -17,7 +17,7 @@ use flopscope_counters::{ProfileOptions, registry};
 use flopscope_ir::Dim;
 use flopscope_report::{
     Comparison, Convention, Report, ReportDiff, Units, View, ViewOptions, render_comparison,
-    render_view_csv, render_view_markdown, render_view_table,
+    render_html, render_svg, render_view_csv, render_view_markdown, render_view_table,
 };
 
 #[derive(Debug, Parser)]
@@ -87,6 +87,10 @@ enum ReportFormat {
     Json,
     Markdown,
     Csv,
+    /// One self-contained page: totals, the chart and every view.
+    Html,
+    /// The chart of the heaviest modules alone.
+    Svg,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -364,6 +368,8 @@ fn profile(args: ProfileArgs, out: &mut dyn Write, tty: bool) -> Result<()> {
         ReportFormat::Markdown => write(out, &render_view_markdown(&report, &options))?,
         ReportFormat::Csv => write(out, &render_view_csv(&report, &options))?,
         ReportFormat::Json => write(out, &(report.to_json()? + "\n"))?,
+        ReportFormat::Html => write(out, &render_html(&report, &options))?,
+        ReportFormat::Svg => write(out, &render_svg(&report))?,
     }
     if args.strict && !report.uncounted.is_empty() {
         let ops: Vec<String> = report

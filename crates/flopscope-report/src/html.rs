@@ -1,0 +1,500 @@
+//! The browser formats: an SVG bar chart of the heaviest modules (`--format svg`), and one
+//! self-contained HTML page (`--format html`) with the totals, that chart and every view's
+//! tables. Nothing is fetched: no scripts, fonts or stylesheets from elsewhere.
+
+use std::fmt::Write as _;
+
+use flopscope_ir::Dim;
+
+use crate::model::Report;
+use crate::units::human;
+use crate::views::{Module, Section, View, ViewOptions, header_lines, module_tree, sections};
+
+/// Bars the chart shows at most.
+pub const MAX_BARS: usize = 20;
+
+/// One bar: a module (or node) and its cost.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Bar {
+    pub label: String,
+    pub value: i64,
+}
+
+/// What the chart shows: its title, the unit of its values, the total they are shares of, and
+/// the bars, heaviest first. `bars` is empty (and `why` says why) when there is nothing to draw.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Chart {
+    pub title: String,
+    pub unit: &'static str,
+    pub total: i64,
+    pub bars: Vec<Bar>,
+    pub why: Option<String>,
+}
+
+/// A module path as a label: scopes joined by `/`, leaving out a scope its successor repeats
+/// (`features/features.2/conv` → `features.2/conv`, `m/m.encoder` → `m.encoder`).
+fn label(path: &[String]) -> String {
+    let kept: Vec<&str> = path
+        .iter()
+        .enumerate()
+        .filter(|(i, seg)| {
+            path.get(i + 1)
+                .is_none_or(|next| !next.starts_with(&format!("{seg}.")))
+        })
+        .map(|(_, seg)| seg.as_str())
+        .collect();
+    kept.join("/")
+}
+
+const OWN: &str = "(own ops)";
+
+/// The heaviest modules: starting from the top of the module tree, the heaviest module that has
+/// children is replaced by them while at most [`MAX_BARS`] remain. A chain of single children
+/// is followed to its end, and modules that cost nothing are left out. A report without
+/// module scopes charts its heaviest nodes instead.
+pub fn heaviest(report: &Report) -> Chart {
+    let t = &report.totals;
+    let (metric, unit): (fn(&Module) -> &Dim, _) = if t.macs == Dim::zero() {
+        (|m| &m.flops, "FLOPs")
+    } else {
+        (|m| &m.macs, "MACs")
+    };
+    let total_dim = if unit == "MACs" { &t.macs } else { &t.flops };
+    let Some(total) = total_dim.as_i64() else {
+        return Chart {
+            title: format!("Heaviest modules by {unit}"),
+            unit,
+            total: 0,
+            bars: Vec::new(),
+            why: Some(format!(
+                "The {unit} depend on the model's dims ({}): give --input or --dim to chart them.",
+                total_dim.factored()
+            )),
+        };
+    };
+    let value = |m: &Module| metric(m).as_i64().unwrap_or(0);
+    let root = module_tree(report);
+    if root.children.is_empty() {
+        let mut bars: Vec<Bar> = report
+            .nodes
+            .iter()
+            .filter_map(|n| {
+                let v = if unit == "MACs" { &n.macs } else { &n.flops };
+                let v = v.as_i64().filter(|v| *v > 0)?;
+                Some(Bar {
+                    label: format!("{} ({})", n.name, n.op_type),
+                    value: v,
+                })
+            })
+            .collect();
+        bars.sort_by_key(|b| std::cmp::Reverse(b.value));
+        bars.truncate(MAX_BARS);
+        return Chart {
+            title: format!("Heaviest nodes by {unit} (the model has no module scopes)"),
+            unit,
+            total,
+            why: bars.is_empty().then(|| format!("No node has {unit}.")),
+            bars,
+        };
+    }
+
+    // The children of a module worth a bar, each followed down its chain of single children
+    // (named after the top of the chain, which costs the same): (label, full path, module).
+    let expand = |m: &Module, path: &[String]| -> Vec<(String, Vec<String>, Module)> {
+        m.children
+            .iter()
+            .filter(|c| value(c) > 0)
+            .map(|c| {
+                if c.name == OWN {
+                    let owner = if path.is_empty() {
+                        "model".to_owned()
+                    } else {
+                        label(path)
+                    };
+                    return (format!("{owner} {OWN}"), Vec::new(), c.clone());
+                }
+                let mut path = path.to_vec();
+                path.push(c.name.clone());
+                let name = label(&path);
+                let mut at = c;
+                while at.children.len() == 1 && at.children[0].name != OWN {
+                    at = &at.children[0];
+                    path.push(at.name.clone());
+                }
+                (name, path, at.clone())
+            })
+            .collect()
+    };
+    let mut frontier = expand(&root, &[]);
+    // The heaviest module with children that cost something (own ops have an empty path).
+    let expandable = |f: &[(String, Vec<String>, Module)]| {
+        f.iter()
+            .enumerate()
+            .filter(|(_, (_, p, m))| !p.is_empty() && m.children.iter().any(|c| value(c) > 0))
+            .max_by_key(|(i, (_, _, m))| (value(m), std::cmp::Reverse(*i)))
+            .map(|(i, _)| i)
+    };
+    while let Some(i) = expandable(&frontier) {
+        let (_, path, m) = &frontier[i];
+        let kids = expand(m, path);
+        if frontier.len() - 1 + kids.len() > MAX_BARS {
+            break;
+        }
+        frontier.splice(i..=i, kids);
+    }
+    let mut bars: Vec<Bar> = frontier
+        .into_iter()
+        .map(|(label, _, m)| Bar {
+            label,
+            value: value(&m),
+        })
+        .collect();
+    // Stable: equal values keep the model's order.
+    bars.sort_by_key(|b| std::cmp::Reverse(b.value));
+    Chart {
+        title: format!("Heaviest modules by {unit}"),
+        unit,
+        total,
+        why: bars.is_empty().then(|| format!("No module has {unit}.")),
+        bars,
+    }
+}
+
+/// Text for XML and HTML.
+fn esc(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[allow(clippy::cast_precision_loss)]
+fn share(part: i64, whole: i64) -> f64 {
+    if whole == 0 {
+        0.0
+    } else {
+        part as f64 * 100.0 / whole as f64
+    }
+}
+
+/// The chart as a standalone SVG document.
+pub fn render_svg(report: &Report) -> String {
+    chart_svg(&heaviest(report), true)
+}
+
+/// Approximate width of `text` in pixels at 12 px sans-serif.
+#[allow(clippy::cast_precision_loss)]
+fn text_width(text: &str) -> f64 {
+    text.chars().count() as f64 * 6.6
+}
+
+fn chart_svg(chart: &Chart, standalone: bool) -> String {
+    const ROW: f64 = 22.0;
+    const BAR_W: f64 = 420.0;
+    const TOP: f64 = 40.0;
+    let label_w = chart
+        .bars
+        .iter()
+        .map(|b| text_width(&b.label))
+        .fold(120.0, f64::max)
+        .min(420.0);
+    let value_texts: Vec<String> = chart
+        .bars
+        .iter()
+        .map(|b| {
+            format!(
+                "{} · {:.2}%",
+                human(&Dim::from_i64(b.value), chart.unit),
+                share(b.value, chart.total)
+            )
+        })
+        .collect();
+    let value_w = value_texts
+        .iter()
+        .map(|t| text_width(t))
+        .fold(140.0, f64::max);
+    let x0 = 16.0 + label_w + 8.0;
+    let width = (x0 + BAR_W + 8.0 + value_w + 16.0).ceil();
+    #[allow(clippy::cast_precision_loss)]
+    let rows = chart.bars.len().max(1) as f64;
+    let height = (TOP + rows * ROW + 16.0).ceil();
+    let max = chart.bars.iter().map(|b| b.value).max().unwrap_or(1).max(1);
+
+    let mut s = String::new();
+    if standalone {
+        s.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    }
+    let _ = writeln!(
+        s,
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{height}\" \
+         viewBox=\"0 0 {width} {height}\" role=\"img\" aria-label=\"{}\" \
+         font-family=\"system-ui, -apple-system, 'Segoe UI', Roboto, Helvetica, Arial, sans-serif\" \
+         font-size=\"12\">",
+        esc(&chart.title)
+    );
+    let _ = writeln!(
+        s,
+        "<rect width=\"{width}\" height=\"{height}\" fill=\"#ffffff\"/>"
+    );
+    let _ = writeln!(
+        s,
+        "<text x=\"16\" y=\"24\" font-size=\"15\" font-weight=\"600\" fill=\"#1f2937\">{}</text>",
+        esc(&chart.title)
+    );
+    if let Some(why) = &chart.why {
+        let _ = writeln!(
+            s,
+            "<text x=\"16\" y=\"{}\" fill=\"#6b7280\">{}</text>",
+            TOP + 14.0,
+            esc(why)
+        );
+    }
+    for (i, (bar, value_text)) in chart.bars.iter().zip(&value_texts).enumerate() {
+        #[allow(clippy::cast_precision_loss)]
+        let y = TOP + i as f64 * ROW;
+        #[allow(clippy::cast_precision_loss)]
+        let w = (bar.value as f64 / max as f64 * BAR_W).max(1.0);
+        let fill = if i == 0 { "#d97706" } else { "#3b82f6" };
+        let _ = writeln!(
+            s,
+            "<g><title>{label}: {exact} {unit} ({pct:.2}%)</title>\
+             <text x=\"{lx:.1}\" y=\"{ty:.1}\" text-anchor=\"end\" fill=\"#374151\">{label}</text>\
+             <rect x=\"{x0:.1}\" y=\"{ry:.1}\" width=\"{w:.1}\" height=\"{h:.1}\" rx=\"2\" fill=\"{fill}\"/>\
+             <text x=\"{vx:.1}\" y=\"{ty:.1}\" fill=\"#111827\">{value}</text></g>",
+            label = esc(&bar.label),
+            value = esc(value_text),
+            exact = crate::units::exact(&Dim::from_i64(bar.value)),
+            unit = chart.unit,
+            pct = share(bar.value, chart.total),
+            lx = x0 - 8.0,
+            ty = y + 15.0,
+            ry = y + 4.0,
+            h = ROW - 6.0,
+            vx = x0 + w + 6.0,
+        );
+    }
+    s.push_str("</svg>\n");
+    s
+}
+
+const STYLE: &str = "\
+:root { color-scheme: light; }
+body { font-family: system-ui, -apple-system, 'Segoe UI', Roboto, Helvetica, Arial, sans-serif;
+  margin: 24px auto; max-width: 1400px; padding: 0 24px; color: #111827; background: #f9fafb; }
+h1 { font-size: 22px; margin: 0 0 4px; }
+h2 { font-size: 18px; margin: 32px 0 8px; border-bottom: 1px solid #e5e7eb; padding-bottom: 4px; }
+h3 { font-size: 15px; margin: 20px 0 6px; }
+.meta { color: #4b5563; margin: 2px 0; font-size: 13px; }
+.meta code { font-size: 12px; }
+.cards { display: flex; flex-wrap: wrap; gap: 12px; margin: 16px 0; }
+.card { background: #fff; border: 1px solid #e5e7eb; border-radius: 8px; padding: 10px 14px; min-width: 150px; }
+.card .k { font-size: 12px; color: #6b7280; }
+.card .v { font-size: 20px; font-weight: 600; }
+.card .x { font-size: 11px; color: #6b7280; font-variant-numeric: tabular-nums; }
+nav { margin: 16px 0; font-size: 14px; }
+nav a { margin-right: 14px; color: #2563eb; text-decoration: none; }
+.chart { background: #fff; border: 1px solid #e5e7eb; border-radius: 8px; padding: 8px; overflow-x: auto; }
+.scroll { overflow-x: auto; }
+table { border-collapse: collapse; background: #fff; font-size: 13px; margin: 4px 0; }
+th, td { border: 1px solid #e5e7eb; padding: 3px 8px; text-align: left; white-space: nowrap; }
+th { background: #f3f4f6; font-weight: 600; position: sticky; top: 0; }
+td.n, th.n { text-align: right; font-variant-numeric: tabular-nums; }
+td.tree { font-family: ui-monospace, 'SFMono-Regular', Menlo, Consolas, monospace; white-space: pre; }
+tr.heavy td { background: #fef3c7; font-weight: 600; }
+tbody tr:hover td { background: #eff6ff; }
+pre.notes { background: #fff; border: 1px solid #e5e7eb; padding: 8px; font-size: 12px; white-space: pre-wrap; }
+footer { margin: 32px 0 8px; color: #6b7280; font-size: 12px; }
+";
+
+fn section_html(out: &mut String, s: &Section, tree: bool) {
+    let _ = writeln!(out, "<h3>{}</h3>", esc(&s.title));
+    if !s.rows.is_empty() {
+        out.push_str("<div class=\"scroll\"><table>\n<thead><tr>");
+        for (i, h) in s.header.iter().enumerate() {
+            let class = if s.right.contains(&i) {
+                " class=\"n\""
+            } else {
+                ""
+            };
+            let _ = write!(out, "<th{class}>{}</th>", esc(h));
+        }
+        out.push_str("</tr></thead>\n<tbody>\n");
+        for (r, row) in s.rows.iter().enumerate() {
+            if s.emphasis.contains(&r) {
+                out.push_str("<tr class=\"heavy\">");
+            } else {
+                out.push_str("<tr>");
+            }
+            for (i, c) in row.iter().enumerate() {
+                let class = if s.right.contains(&i) {
+                    " class=\"n\""
+                } else if tree && i == 0 {
+                    " class=\"tree\""
+                } else {
+                    ""
+                };
+                let _ = write!(out, "<td{class}>{}</td>", esc(c));
+            }
+            out.push_str("</tr>\n");
+        }
+        out.push_str("</tbody></table></div>\n");
+    }
+    if !s.notes.is_empty() {
+        let _ = writeln!(
+            out,
+            "<pre class=\"notes\">{}</pre>",
+            esc(&s.notes.join("\n"))
+        );
+    }
+}
+
+/// The whole report as one self-contained HTML page: the model, headline totals, the chart of
+/// the heaviest modules, then the layers, tree, ops and memory views.
+pub fn render_html(report: &Report, o: &ViewOptions) -> String {
+    let t = &report.totals;
+    let bound = if t.lower_bound { "≥ " } else { "" };
+    let mut out = String::new();
+    let _ = write!(
+        out,
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+         <meta name=\"generator\" content=\"{} {}\">\n<title>flopscope: {}</title>\n\
+         <style>\n{STYLE}</style>\n</head>\n<body>\n",
+        esc(&report.tool.name),
+        esc(&report.tool.version),
+        esc(&report.model.path)
+    );
+    let _ = writeln!(out, "<h1>{}</h1>", esc(&report.model.path));
+    for line in header_lines(report).lines().skip(1) {
+        let _ = writeln!(out, "<p class=\"meta\">{}</p>", esc(line.trim()));
+    }
+
+    out.push_str("<div class=\"cards\">\n");
+    let cards: [(&str, String, String); 6] = [
+        (
+            "Params",
+            human(&t.params, ""),
+            format!(
+                "{} trainable + {} buffers",
+                crate::units::exact(&t.params),
+                crate::units::exact(&t.buffers)
+            ),
+        ),
+        (
+            "MACs",
+            format!("{bound}{}", human(&t.macs, "MACs")),
+            crate::units::exact(&t.macs),
+        ),
+        (
+            "FLOPs",
+            format!("{bound}{}", human(&t.flops, "FLOPs")),
+            crate::units::exact(&t.flops),
+        ),
+        (
+            "Weight memory",
+            human(&t.weight_bytes, "B"),
+            format!("{} B", crate::units::exact(&t.weight_bytes)),
+        ),
+        (
+            "Peak activation memory",
+            human(&t.peak_activation_bytes, "B"),
+            t.peak_at
+                .as_deref()
+                .map_or(String::new(), |n| format!("at {n}")),
+        ),
+        (
+            "Nodes counted",
+            format!("{} / {}", t.counted_nodes, t.nodes),
+            if t.lower_bound {
+                "some uncounted: totals are lower bounds".to_owned()
+            } else {
+                "every node counted".to_owned()
+            },
+        ),
+    ];
+    for (k, v, x) in &cards {
+        let _ = writeln!(
+            out,
+            "<div class=\"card\"><div class=\"k\">{}</div><div class=\"v\">{}</div>\
+             <div class=\"x\">{}</div></div>",
+            esc(k),
+            esc(v),
+            esc(x)
+        );
+    }
+    out.push_str("</div>\n");
+
+    let views = [
+        (View::Tree, "tree", "Module tree"),
+        (View::Layers, "layers", "Layers"),
+        (View::Ops, "ops", "Op types"),
+        (View::Memory, "memory", "Memory"),
+    ];
+    out.push_str("<nav>");
+    out.push_str("<a href=\"#chart\">Chart</a>");
+    for (_, id, title) in &views {
+        let _ = write!(out, "<a href=\"#{id}\">{title}</a>");
+    }
+    out.push_str("</nav>\n");
+
+    let _ = writeln!(
+        out,
+        "<h2 id=\"chart\">Where the cost is</h2>\n<div class=\"chart\">\n{}</div>",
+        chart_svg(&heaviest(report), false)
+    );
+    for (view, id, title) in views {
+        let _ = writeln!(out, "<h2 id=\"{id}\">{title}</h2>");
+        let opts = ViewOptions {
+            view,
+            color: false,
+            ..*o
+        };
+        for s in sections(report, &opts) {
+            section_html(&mut out, &s, view == View::Tree);
+        }
+    }
+    let _ = writeln!(
+        out,
+        "<footer>{} {} · report schema {} · every number here is in the JSON report \
+         (<code>--format json</code>)</footer>\n</body>\n</html>",
+        esc(&report.tool.name),
+        esc(&report.tool.version),
+        report.schema_version
+    );
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn segs(p: &[&str]) -> Vec<String> {
+        p.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    #[test]
+    fn labels_leave_out_repeated_scopes() {
+        assert_eq!(
+            label(&segs(&["features", "features.2", "conv"])),
+            "features.2/conv"
+        );
+        assert_eq!(
+            label(&segs(&["m", "m.transformer", "m.transformer.h.0"])),
+            "m.transformer.h.0"
+        );
+        assert_eq!(label(&segs(&["encoder", "layer"])), "encoder/layer");
+    }
+
+    #[test]
+    fn escapes_markup() {
+        assert_eq!(esc("a<b>&\"c'"), "a&lt;b&gt;&amp;&quot;c&#39;");
+    }
+}
