@@ -14,7 +14,7 @@ use flopscope_ir::{
 
 use crate::ctx::ValueState;
 use crate::params::{self, ConstClass};
-use crate::{Cost, CostCtx, FlopsByKind, InferCtx, OpDef, OpError, registry};
+use crate::{Cost, CostCtx, DeclaredOp, FlopsByKind, InferCtx, OpError, OpImpl, registry};
 
 /// What the caller fixes before profiling.
 #[derive(Debug, Clone, Default)]
@@ -29,6 +29,8 @@ pub struct ProfileOptions {
     /// A shape in `inputs` replaces the declared one even where the model fixes a dim to another
     /// number (sweeping a model with fixed dims); its named dims are then not bound from it.
     pub replace_declared_shapes: bool,
+    /// Ops declared at run time (`--op-costs`), used for nodes no linked record covers.
+    pub declared_ops: Vec<Arc<dyn DeclaredOp>>,
 }
 
 /// Why a model could not be profiled.
@@ -227,6 +229,7 @@ pub fn profile<'a>(model: &'a Model, options: &'a ProfileOptions) -> Result<Prof
         bindings: &bindings,
         functions: &model.functions,
         depth: 0,
+        declared: &options.declared_ops,
     };
     let GraphRun {
         order,
@@ -287,6 +290,22 @@ pub(crate) struct Env<'e> {
     pub(crate) functions: &'e [Function],
     /// How many subgraphs deep this graph is.
     pub(crate) depth: usize,
+    /// Ops declared at run time.
+    pub(crate) declared: &'e [Arc<dyn DeclaredOp>],
+}
+
+impl<'e> Env<'e> {
+    /// The implementation of an op at `opset`: a linked record, else a declared op.
+    fn op(&self, domain: &str, op_type: &str, opset: i64) -> Option<OpImpl<'e>> {
+        if let Some(def) = registry().lookup(domain, op_type, opset) {
+            return Some(OpImpl::Linked(def));
+        }
+        let norm = |d: &str| if d == "ai.onnx" { "" } else { d }.to_owned();
+        self.declared
+            .iter()
+            .find(|d| norm(d.domain()) == norm(domain) && d.op_type() == op_type)
+            .map(|d| OpImpl::Declared(d.as_ref()))
+    }
 }
 
 /// A graph being profiled, as its subgraphs see it: they read its values by name.
@@ -328,24 +347,23 @@ fn initial_states(graph: &Graph) -> Vec<ValueState<'_>> {
 }
 
 /// The result of running the node loop over one graph.
-pub(crate) struct GraphRun<'g> {
+pub(crate) struct GraphRun<'g, 'e> {
     pub(crate) order: Vec<NodeId>,
     pub(crate) states: Vec<ValueState<'g>>,
-    pub(crate) defs: Vec<Option<&'static OpDef>>,
+    pub(crate) defs: Vec<Option<OpImpl<'e>>>,
     pub(crate) nodes: Vec<NodeProfile>,
 }
 
 /// Infers and costs every node of `graph` in topological order, starting from `states` (inputs,
 /// initializers and captured outer values already set).
-pub(crate) fn run_graph<'g>(
-    env: &Env<'_>,
+pub(crate) fn run_graph<'g, 'e>(
+    env: &Env<'e>,
     graph: &'g Graph,
     mut states: Vec<ValueState<'g>>,
     parent: Option<&Scope<'_>>,
-) -> Result<GraphRun<'g>, ProfileError> {
+) -> Result<GraphRun<'g, 'e>, ProfileError> {
     let order = topological_order(graph)?;
-    let reg = registry();
-    let mut defs: Vec<Option<&'static OpDef>> = vec![None; graph.nodes.len()];
+    let mut defs: Vec<Option<OpImpl<'e>>> = vec![None; graph.nodes.len()];
     let mut nodes = Vec::with_capacity(order.len());
     for &nid in &order {
         let node = graph.node(nid);
@@ -371,7 +389,7 @@ pub(crate) fn run_graph<'g>(
                     op_type: node.op_type.clone(),
                     domain: display_domain(&node.domain).to_owned(),
                 })?;
-        let def = reg.lookup(&node.domain, &node.op_type, opset);
+        let def = env.op(&node.domain, &node.op_type, opset);
         defs[nid.index()] = def;
         let inputs_typed = node
             .inputs
@@ -426,7 +444,7 @@ pub(crate) fn run_graph<'g>(
                     parent,
                 };
                 let mut cx = InferCtx::new(env, &scope, node, label, opset);
-                (def.infer)(&mut cx).map_err(node_err)?;
+                def.infer(&mut cx).map_err(node_err)?;
                 let InferCtx {
                     outputs,
                     values,
@@ -453,7 +471,7 @@ pub(crate) fn run_graph<'g>(
                     state.constant = constant;
                 }
                 let cx = CostCtx::new(graph, node, &states, opset);
-                cost = (def.cost)(&cx).map_err(node_err)?;
+                cost = def.cost(&cx).map_err(node_err)?;
                 cost += &extra_cost;
                 inner_uncounted = inner;
                 if cost.is_overflow() {
@@ -1252,6 +1270,7 @@ impl<'a> InferCtx<'a> {
             bindings: self.env.bindings,
             functions: self.env.functions,
             depth: self.env.depth + 1,
+            declared: self.env.declared,
         };
         let run = run_graph(&env, graph, states, Some(self.scope))
             .map_err(|e| OpError::Invalid(format!("in subgraph `{attr}`: {e}")))?;
@@ -1340,6 +1359,7 @@ fn call_function(
         bindings: env.bindings,
         functions: env.functions,
         depth: env.depth + 1,
+        declared: env.declared,
     };
     let run = run_graph(&inner, &body, body_states, None)
         .map_err(|e| OpError::Invalid(format!("in function `{}`: {e}", f.name)))?;

@@ -23,7 +23,9 @@ pub use engine::{
     NodeProfile, Profile, ProfileError, ProfileOptions, SubgraphRun, Totals, Uncounted,
     UncountedReason, profile, shape_string, topological_order,
 };
-pub use registry::{Conflict, CostFn, InferFn, OpDef, Opsets, Registry, Role, registry};
+pub use registry::{
+    Conflict, CostFn, DeclaredOp, InferFn, OpDef, OpImpl, Opsets, Registry, Role, registry,
+};
 
 /// Re-exported so that plugins can `flopscope_counters::inventory::submit!` without naming
 /// the crate in their own dependencies.

@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use flopscope_ir::{Dim, Graph, NodeId, ValueDef, ValueId};
 
 use crate::ctx::ValueState;
-use crate::{OpDef, Role};
+use crate::{OpImpl, Role};
 
 /// The class of a constant origin, weakest first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -76,7 +76,7 @@ pub(crate) fn classify(
     graph: &Graph,
     order: &[NodeId],
     states: &[ValueState<'_>],
-    defs: &[Option<&'static OpDef>],
+    defs: &[Option<OpImpl<'_>>],
 ) -> Classes {
     let mut origins: BTreeMap<ValueId, Vec<ValueId>> = BTreeMap::new();
     let mut class: BTreeMap<ValueId, ConstClass> = BTreeMap::new();

@@ -129,6 +129,51 @@ impl fmt::Debug for OpDef {
     }
 }
 
+/// An op declared while the program runs rather than linked in (`--op-costs FILE.toml`): the
+/// same three things an [`OpDef`] has, behind a trait object. Declared ops apply at every opset
+/// of their domain; a linked record for the same op wins.
+pub trait DeclaredOp: Send + Sync + fmt::Debug {
+    /// The domain as written in models (`""` or `ai.onnx` for the default domain).
+    fn domain(&self) -> &str;
+    fn op_type(&self) -> &str;
+    /// The role of input `index`.
+    fn role(&self, index: usize) -> Role;
+    fn infer(&self, cx: &mut InferCtx<'_>) -> Result<(), OpError>;
+    fn cost(&self, cx: &CostCtx<'_>) -> Result<Cost, OpError>;
+    /// The cost formula in one line.
+    fn formula(&self) -> String;
+}
+
+/// The implementation a node runs with: a linked record or a declared op.
+#[derive(Debug, Clone, Copy)]
+pub enum OpImpl<'a> {
+    Linked(&'static OpDef),
+    Declared(&'a dyn DeclaredOp),
+}
+
+impl OpImpl<'_> {
+    pub fn role(&self, index: usize) -> Role {
+        match self {
+            OpImpl::Linked(d) => d.role(index),
+            OpImpl::Declared(d) => d.role(index),
+        }
+    }
+
+    pub fn infer(&self, cx: &mut InferCtx<'_>) -> Result<(), OpError> {
+        match self {
+            OpImpl::Linked(d) => (d.infer)(cx),
+            OpImpl::Declared(d) => d.infer(cx),
+        }
+    }
+
+    pub fn cost(&self, cx: &CostCtx<'_>) -> Result<Cost, OpError> {
+        match self {
+            OpImpl::Linked(d) => (d.cost)(cx),
+            OpImpl::Declared(d) => d.cost(cx),
+        }
+    }
+}
+
 /// Two records that claim the same opset version of the same op.
 #[derive(Debug, Clone)]
 pub struct Conflict {
