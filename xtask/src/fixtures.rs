@@ -202,6 +202,22 @@ fn models(zoo: &Path) -> Result<Vec<Fixture>> {
             about: format!("built by the xtask: {about}"),
         });
     }
+    let stripped = strip::strip_model(
+        &fused_mlp()?,
+        &strip::weights_file_name(Path::new("fused_mlp.onnx"))?,
+        MIN_BYTES,
+    )?;
+    fixtures.push(Fixture {
+        path: "models/fused_mlp.onnx".to_owned(),
+        bytes: stripped.bytes,
+        about: format!(
+            "built by the xtask: `X` float[batch, {MLP_TOKENS}, {MLP_IN}] → \
+             `com.example::FusedMLP` (W1 [{MLP_IN}, {MLP_HIDDEN}], B1, W2 [{MLP_HIDDEN}, \
+             {MLP_OUT}], B2) → Relu → `Y`: a custom op, counted only with the example plugin \
+             (`crates/flopscope-plugin-example`) or `--op-costs fixtures/op-costs/fused_mlp.toml`; \
+             weights stripped"
+        ),
+    });
     fixtures.push(Fixture {
         path: "models/local_function.onnx".to_owned(),
         bytes: local_function(&[("", 17), ("local", 1)])?,
@@ -494,6 +510,61 @@ fn recurrent(cell: &str, gates: i64) -> Result<Vec<u8>> {
     );
     g.initializer = initializer;
     model(&[("", 17)], g)
+}
+
+const MLP_TOKENS: i64 = 16;
+const MLP_IN: i64 = 64;
+const MLP_HIDDEN: i64 = 256;
+const MLP_OUT: i64 = 64;
+
+/// X [batch, tokens, in] → com.example::FusedMLP → H → Relu → Y. H's type is declared, so that
+/// without a counter for FusedMLP only that node is uncounted.
+fn fused_mlp() -> Result<Vec<u8>> {
+    let zeros = |name: &str, dims: &[i64]| {
+        let count: i64 = dims.iter().product();
+        TensorProto {
+            name: name.to_owned(),
+            dims: dims.to_vec(),
+            data_type: FLOAT,
+            raw_data: vec![0u8; (count * 4) as usize],
+            ..Default::default()
+        }
+    };
+    let batched = |name: &str, last: i64| {
+        let mut v = value(name, Some(&[1, MLP_TOKENS, last]));
+        if let Some(t) = v.type_.as_mut()
+            && let Some(type_proto::Value::TensorType(tensor)) = t.value.as_mut()
+            && let Some(shape) = tensor.shape.as_mut()
+        {
+            let mut batch = Dimension::new();
+            batch.set_dim_param("batch".to_owned());
+            shape.dim[0] = batch;
+        }
+        v
+    };
+    let mut g = graph(
+        "fused_mlp",
+        vec![
+            node(
+                "mlp",
+                "FusedMLP",
+                "com.example",
+                &["X", "W1", "B1", "W2", "B2"],
+                &["H"],
+            ),
+            node("relu", "Relu", "", &["H"], &["Y"]),
+        ],
+        vec![batched("X", MLP_IN)],
+        vec![batched("Y", MLP_OUT)],
+        vec![batched("H", MLP_OUT)],
+    );
+    g.initializer = vec![
+        zeros("W1", &[MLP_IN, MLP_HIDDEN]),
+        zeros("B1", &[MLP_HIDDEN]),
+        zeros("W2", &[MLP_HIDDEN, MLP_OUT]),
+        zeros("B2", &[MLP_OUT]),
+    ];
+    model(&[("", 17), ("com.example", 1)], g)
 }
 
 /// A model calling a model-local function that reads one of the caller's attributes.
