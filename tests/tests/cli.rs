@@ -316,3 +316,26 @@ fn colour_only_on_a_terminal_and_never_with_no_color() {
     let diff = on_terminal(&["diff", &m, &path("models/mobilenet_v2_bn.onnx")]);
     assert!(diff.contains(escape));
 }
+
+#[test]
+fn a_plugin_op_is_uncounted_without_its_plugin() {
+    // This test binary does not link `flopscope-plugin-example`, so com.example::FusedMLP has
+    // no record here (its own tests show it counted when linked).
+    let run = flopscope(&[
+        "profile",
+        &path("models/fused_mlp.onnx"),
+        "--input",
+        "X=1x16x64",
+        "--format",
+        "json",
+    ]);
+    let report = json(&run);
+    let uncounted = report["uncounted"].as_array().unwrap();
+    assert_eq!(uncounted.len(), 1, "{uncounted:?}");
+    assert_eq!(uncounted[0]["domain"], "com.example");
+    assert_eq!(uncounted[0]["op_type"], "FusedMLP");
+    assert_eq!(uncounted[0]["reason"], "no_counter");
+    assert_eq!(report["totals"]["lower_bound"], true);
+    // The Relu after it still counts: the model declares the FusedMLP output's type.
+    assert_eq!(report["totals"]["counted_nodes"], 1);
+}
