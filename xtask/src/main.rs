@@ -5,6 +5,7 @@
 
 mod conformance;
 mod fixtures;
+mod profile_zoo;
 mod strip;
 mod verify;
 
@@ -63,6 +64,46 @@ enum Task {
     },
     /// Regenerate docs/ops.md from the op registry.
     OpsDoc,
+    /// Profile every .onnx under DIR at a grid of sizes, in parallel: a summary table, one
+    /// JSON report per model and point, and snapshots to check or update.
+    ProfileZoo {
+        /// The folder to search (recursively).
+        dir: PathBuf,
+        /// Image sizes: each sets axes 2 and 3 of every rank-4 input (named or fixed).
+        #[arg(long, value_name = "S1,S2,...", value_delimiter = ',')]
+        size: Vec<i64>,
+        /// A named dim and its values, for the models that have it: batch=1,32.
+        #[arg(long = "dim", value_name = "NAME=V1,V2,...", value_parser = parse_dim_values)]
+        dims: Vec<(String, Vec<i64>)>,
+        /// Worker threads [default: the number of cores].
+        #[arg(long)]
+        jobs: Option<usize>,
+        /// The folder of snapshot files (one `.snap` per model).
+        #[arg(long, value_name = "DIR")]
+        snapshots: Option<PathBuf>,
+        /// Compare with the snapshots; print a Markdown diff and fail if anything changed.
+        #[arg(long, conflicts_with = "update")]
+        check: bool,
+        /// Rewrite the snapshots.
+        #[arg(long)]
+        update: bool,
+        /// With --check: write `.snap.new` files beside changed snapshots for `cargo insta
+        /// review`.
+        #[arg(long, requires = "check")]
+        review: bool,
+        /// Also write the summary (and the diff) as Markdown to this file.
+        #[arg(long, value_name = "FILE")]
+        markdown: Option<PathBuf>,
+        /// Where to write the JSON reports [default: target/profile-zoo].
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// Write no JSON reports.
+        #[arg(long, conflicts_with = "out")]
+        no_reports: bool,
+        /// Also count as another tool does (thop, ptflops, fvcore, torch, onnx-tool, ...).
+        #[arg(long, value_name = "TOOL")]
+        convention: Option<String>,
+    },
     /// Regenerate the committed fixtures under `fixtures/` from the shared model zoo.
     Fixtures {
         /// The shared directory holding `zoo/` [default: ../shared, from the workspace root].
@@ -91,8 +132,95 @@ pub(crate) fn workspace_root() -> PathBuf {
     xtask.parent().unwrap_or(xtask).to_path_buf()
 }
 
+/// `NAME=V1,V2,...`.
+fn parse_dim_values(s: &str) -> Result<(String, Vec<i64>), String> {
+    let (name, values) = s
+        .split_once('=')
+        .ok_or_else(|| format!("`{s}` is not NAME=V1,V2 (for example batch=1,32)"))?;
+    let values = values
+        .split(',')
+        .map(|v| {
+            v.trim()
+                .parse::<i64>()
+                .ok()
+                .filter(|v| *v >= 0)
+                .ok_or_else(|| format!("`{v}` in `{s}` is not a dim size"))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((name.trim().to_owned(), values))
+}
+
 fn run(task: Task) -> anyhow::Result<()> {
     match task {
+        Task::ProfileZoo {
+            dir,
+            size,
+            dims,
+            jobs,
+            snapshots,
+            check,
+            update,
+            review,
+            markdown,
+            out,
+            no_reports,
+            convention,
+        } => {
+            use std::io::IsTerminal;
+            let convention = convention
+                .map(|c| c.parse::<flopscope_report::Convention>())
+                .transpose()
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let options = profile_zoo::Options {
+                dir,
+                sizes: size,
+                dims,
+                jobs,
+                snapshots,
+                mode: if check {
+                    profile_zoo::Mode::Check
+                } else if update {
+                    profile_zoo::Mode::Update
+                } else {
+                    profile_zoo::Mode::Report
+                },
+                review,
+                markdown,
+                out: if no_reports {
+                    None
+                } else {
+                    Some(out.unwrap_or_else(|| workspace_root().join("target/profile-zoo")))
+                },
+                convention,
+                declared_ops: Vec::new(),
+                progress: std::io::stderr().is_terminal(),
+            };
+            let outcome = profile_zoo::run(&options)?;
+            print!("{}", outcome.table);
+            match options.mode {
+                profile_zoo::Mode::Check if !outcome.changed.is_empty() => {
+                    let diff = outcome
+                        .markdown
+                        .split_once("\n## Snapshot diff\n")
+                        .map_or("", |(_, d)| d);
+                    println!("\n## Snapshot diff\n{diff}");
+                    anyhow::bail!(
+                        "{} of {} models differ from their snapshots",
+                        outcome.changed.len(),
+                        outcome.models
+                    )
+                }
+                profile_zoo::Mode::Check => {
+                    println!("every model matches its snapshot");
+                    Ok(())
+                }
+                profile_zoo::Mode::Update => {
+                    println!("snapshots: {} written or removed", outcome.changed.len());
+                    Ok(())
+                }
+                profile_zoo::Mode::Report => Ok(()),
+            }
+        }
         Task::StripWeights {
             input,
             output,
