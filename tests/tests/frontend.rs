@@ -27,7 +27,7 @@ fn inline_tensors_are_slices_of_the_file_not_copies() {
                 );
                 inline += 1;
             }
-            Storage::External { location } => {
+            Storage::External { location, .. } => {
                 assert_eq!(location, "mobilenet_v2_bn.weights");
                 external += 1;
             }

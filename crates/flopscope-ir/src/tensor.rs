@@ -148,8 +148,13 @@ pub enum Storage {
     Varint(Bytes),
     /// One byte string per element.
     Strings(Vec<Bytes>),
-    /// Elements live in another file that flopscope never opens.
-    External { location: String },
+    /// Elements live in another file that flopscope never opens: `length` bytes (all of the
+    /// tensor when absent) from `offset` in `location`, relative to the model's folder.
+    External {
+        location: String,
+        offset: u64,
+        length: Option<u64>,
+    },
     /// A sparse tensor: only its non-zero entries are stored; never decoded.
     Sparse,
 }
@@ -160,7 +165,11 @@ impl fmt::Debug for Storage {
             Storage::LittleEndian(b) => write!(f, "LittleEndian({} bytes)", b.len()),
             Storage::Varint(b) => write!(f, "Varint({} bytes)", b.len()),
             Storage::Strings(s) => write!(f, "Strings({})", s.len()),
-            Storage::External { location } => write!(f, "External({location:?})"),
+            Storage::External {
+                location,
+                offset,
+                length,
+            } => write!(f, "External({location:?} @ {offset}, {length:?})"),
             Storage::Sparse => f.write_str("Sparse"),
         }
     }
@@ -608,6 +617,8 @@ mod tests {
             vec![2],
             Storage::External {
                 location: "w.bin".into(),
+                offset: 0,
+                length: None,
             },
         );
         assert!(t.decode(16).unwrap().is_none());

@@ -66,6 +66,12 @@ pub enum ModelError {
     UndefinedOutput { graph: String, value: String },
     #[error("graph `{graph}`: node #{index} has no op_type")]
     MissingOpType { graph: String, index: usize },
+    #[error("tensor `{name}`: external data `{key}` is `{value}`, not a byte count")]
+    BadExternalData {
+        name: String,
+        key: String,
+        value: String,
+    },
     #[error("tensor `{name}` has element type {code}, which ONNX does not define")]
     UnknownDtype { name: String, code: i32 },
     #[error("tensor `{name}` has a negative dim {dim}")]

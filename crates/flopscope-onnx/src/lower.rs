@@ -489,13 +489,30 @@ pub(crate) fn lower_tensor(t: proto::TensorProto) -> Result<(String, ConstTensor
     })?;
     let dims = lower_dims(&t.dims, &name)?;
     let storage = if t.data_location == Some(proto::DATA_LOCATION_EXTERNAL) {
-        let location = t
-            .external_data
-            .iter()
-            .find(|e| e.key.as_deref() == Some("location"))
-            .and_then(|e| e.value.clone())
-            .unwrap_or_default();
-        Storage::External { location }
+        let entry = |key: &str| {
+            t.external_data
+                .iter()
+                .find(|e| e.key.as_deref() == Some(key))
+                .and_then(|e| e.value.clone())
+        };
+        let number = |key: &str| -> Result<Option<u64>, ModelError> {
+            entry(key)
+                .map(|v| {
+                    v.trim()
+                        .parse::<u64>()
+                        .map_err(|_| ModelError::BadExternalData {
+                            name: name.clone(),
+                            key: key.to_owned(),
+                            value: v.clone(),
+                        })
+                })
+                .transpose()
+        };
+        Storage::External {
+            location: entry("location").unwrap_or_default(),
+            offset: number("offset")?.unwrap_or(0),
+            length: number("length")?,
+        }
     } else if let Some(raw) = t.raw_data.filter(|r| !r.is_empty()) {
         Storage::LittleEndian(raw)
     } else {
@@ -795,7 +812,46 @@ mod tests {
             ..Default::default()
         };
         let (_, t) = lower_tensor(external).unwrap();
-        assert!(matches!(&t.storage, Storage::External { location } if location == "weights.bin"));
+        assert!(matches!(
+            &t.storage,
+            Storage::External { location, offset: 0, length: None } if location == "weights.bin"
+        ));
+        let placed = proto::TensorProto {
+            dims: vec![4],
+            data_type: Some(1),
+            data_location: Some(proto::DATA_LOCATION_EXTERNAL),
+            external_data: [("location", "w.bin"), ("offset", "4096"), ("length", "16")]
+                .map(|(k, v)| proto::StringStringEntryProto {
+                    key: Some(k.into()),
+                    value: Some(v.into()),
+                })
+                .to_vec(),
+            ..Default::default()
+        };
+        let (_, t) = lower_tensor(placed).unwrap();
+        assert!(matches!(
+            &t.storage,
+            Storage::External {
+                offset: 4096,
+                length: Some(16),
+                ..
+            }
+        ));
+        let bad_offset = proto::TensorProto {
+            name: Some("w".into()),
+            dims: vec![4],
+            data_type: Some(1),
+            data_location: Some(proto::DATA_LOCATION_EXTERNAL),
+            external_data: [("location", "w.bin"), ("offset", "-3")]
+                .map(|(k, v)| proto::StringStringEntryProto {
+                    key: Some(k.into()),
+                    value: Some(v.into()),
+                })
+                .to_vec(),
+            ..Default::default()
+        };
+        let err = lower_tensor(bad_offset).unwrap_err().to_string();
+        assert!(err.contains("`w`") && err.contains("offset"), "{err}");
         let bad = proto::TensorProto {
             dims: vec![-1],
             data_type: Some(1),

@@ -222,6 +222,8 @@ impl Case {
                                 .collect(),
                             storage: Storage::External {
                                 location: "absent.bin".into(),
+                                offset: 0,
+                                length: None,
                             },
                         }),
                         None,
