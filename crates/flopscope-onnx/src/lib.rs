@@ -5,10 +5,12 @@
 //! and only their dims and dtype are looked at; small integer tensors are decoded later, when
 //! shape inference asks for them. External data files are never opened.
 //!
-//! This is the only crate that sees protobuf.
+//! This is the only crate that sees protobuf; [`write`] encodes the small one-op models of
+//! `flopscope bench --calibrate`.
 
 mod lower;
 mod proto;
+pub mod write;
 
 use std::fs::File;
 use std::path::{Path, PathBuf};

@@ -3,6 +3,8 @@
 //! of every output. The shape oracle of the tests: `cargo xtask verify-shapes` exposes every
 //! intermediate value as an output and compares its runtime shape with flopscope's.
 
+pub mod bench;
+
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 
@@ -79,7 +81,9 @@ pub fn find_library() -> Result<PathBuf, OrtError> {
 /// A loaded ONNX Runtime.
 #[derive(Debug)]
 pub struct Runtime {
-    env: ort::environment::Environment,
+    pub(crate) env: ort::environment::Environment,
+    /// The shared library loaded.
+    pub library: PathBuf,
 }
 
 /// The runtime type of one output.
@@ -109,7 +113,32 @@ impl Runtime {
             .map_err(|e| OrtError::NotFound(format!("{}: {e}", library.display())))?
             .build()
             .map_err(runtime)?;
-        Ok(Runtime { env })
+        Ok(Runtime { env, library })
+    }
+
+    /// The library's version, from its file name (`libonnxruntime.so.1.32.0`), else the git
+    /// commit in its build info.
+    pub fn version(&self) -> String {
+        let name = self
+            .library
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let from_name = name
+            .split_once(".so.")
+            .map(|(_, v)| v.to_owned())
+            .or_else(|| {
+                name.strip_prefix("libonnxruntime.")
+                    .and_then(|v| v.strip_suffix(".dylib"))
+                    .map(str::to_owned)
+            })
+            .filter(|v| v.chars().next().is_some_and(|c| c.is_ascii_digit()));
+        from_name.unwrap_or_else(|| {
+            ort::info()
+                .split(',')
+                .find_map(|p| p.trim().strip_prefix("git-commit-id="))
+                .map_or_else(|| "unknown".to_owned(), |c| format!("commit {c}"))
+        })
     }
 
     /// Runs a serialized model once on deterministic pseudo-random inputs and returns every
@@ -201,7 +230,7 @@ fn next(seed: &mut u64) -> u64 {
 
 /// Made-up data of the input's type: floats in [-1, 1), integers in [0, 8) (small enough to be
 /// valid token ids and indices), bools false.
-fn random_tensor(spec: &InputSpec, seed: &mut u64) -> Result<DynValue, OrtError> {
+pub(crate) fn random_tensor(spec: &InputSpec, seed: &mut u64) -> Result<DynValue, OrtError> {
     let shape: Vec<i64> = spec.shape.iter().map(|&d| d as i64).collect();
     let count: usize = spec.shape.iter().product();
     let value = match spec.dtype {

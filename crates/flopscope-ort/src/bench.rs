@@ -1,0 +1,523 @@
+//! Timing a model in ONNX Runtime: latency over timed runs, the time of every kernel from ONNX
+//! Runtime's profiler, and the machine's compute and memory peaks (`flopscope bench`).
+//!
+//! A weight-stripped model (its large tensors point at an external file that does not exist)
+//! still runs: the missing file is made up in memory, each tensor's range filled with a small
+//! constant of its element type, so the timings are those of the real model's shapes.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use flopscope_ir::{DType, Graph, Model, Storage, ValueDef};
+use flopscope_onnx::write::{NodeSpec, ValueSpec, model_bytes};
+use ort::session::builder::{GraphOptimizationLevel, SessionBuilder};
+use ort::session::{Session, SessionInputValue};
+
+use crate::{InputSpec, OrtError, Runtime, random_tensor, runtime};
+
+/// Where the model runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Provider {
+    #[default]
+    Cpu,
+    Cuda,
+}
+
+impl Provider {
+    pub fn name(self) -> &'static str {
+        match self {
+            Provider::Cpu => "cpu",
+            Provider::Cuda => "cuda",
+        }
+    }
+}
+
+/// ONNX Runtime's graph optimization level.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OptLevel {
+    Disable,
+    Basic,
+    Extended,
+    #[default]
+    All,
+}
+
+impl OptLevel {
+    fn ort(self) -> GraphOptimizationLevel {
+        match self {
+            OptLevel::Disable => GraphOptimizationLevel::Disable,
+            OptLevel::Basic => GraphOptimizationLevel::Level1,
+            OptLevel::Extended => GraphOptimizationLevel::Level2,
+            OptLevel::All => GraphOptimizationLevel::Level3,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            OptLevel::Disable => "disable",
+            OptLevel::Basic => "basic",
+            OptLevel::Extended => "extended",
+            OptLevel::All => "all",
+        }
+    }
+}
+
+/// How to run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BenchConfig {
+    /// Untimed runs before the timed ones.
+    pub warmup: usize,
+    /// Timed runs.
+    pub runs: usize,
+    /// Runs under the profiler (in a second session, after one warm-up run).
+    pub profiled_runs: usize,
+    /// Intra-op threads (`None`: ONNX Runtime's default, one per core).
+    pub threads: Option<usize>,
+    pub provider: Provider,
+    pub opt_level: OptLevel,
+}
+
+impl Default for BenchConfig {
+    fn default() -> Self {
+        BenchConfig {
+            warmup: 5,
+            runs: 50,
+            profiled_runs: 10,
+            threads: None,
+            provider: Provider::Cpu,
+            opt_level: OptLevel::All,
+        }
+    }
+}
+
+/// One kernel as ONNX Runtime's profiler saw it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KernelTime {
+    /// The node name ONNX Runtime ran (after its graph optimizations).
+    pub name: String,
+    /// The op ONNX Runtime ran (`Conv`, `FusedMatMul`, ...).
+    pub op: String,
+    pub provider: String,
+    /// Microseconds in each profiled run (summed when the kernel ran several times in one run).
+    pub times_us: Vec<f64>,
+}
+
+/// What a benchmark measured.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BenchRun {
+    /// Wall time of each timed run, in milliseconds, in run order.
+    pub latencies_ms: Vec<f64>,
+    /// Every kernel, in the order of the first profiled run.
+    pub kernels: Vec<KernelTime>,
+    /// The profiler's duration of each profiled run, in microseconds.
+    pub profiled_runs_us: Vec<f64>,
+    /// External data files that were missing and made up in memory.
+    pub synthesized: Vec<String>,
+    /// `1.32.0`: see [`Runtime::version`].
+    pub ort_version: String,
+}
+
+/// A machine's measured peaks.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Peaks {
+    /// Best GEMM throughput, in GFLOP/s.
+    pub gflops: f64,
+    /// Best streaming bandwidth (an element-wise Add over large tensors), in GB/s.
+    pub gbps: f64,
+    /// The GEMM's size (n × n by n × n).
+    pub gemm_n: i64,
+    /// Elements of each Add operand.
+    pub stream_elements: i64,
+}
+
+/// Bytes of `count` elements of `dtype`, rounded up.
+fn byte_len(dtype: DType, count: u64) -> u64 {
+    (count * u64::from(dtype.bits().unwrap_or(8))).div_ceil(8)
+}
+
+/// A small value of `dtype` as little-endian bytes: 0.01 for floats, 0 otherwise (always a
+/// valid index, never a denormal or a NaN).
+fn filler(dtype: DType) -> Vec<u8> {
+    match dtype {
+        DType::Float32 => 0.01f32.to_le_bytes().to_vec(),
+        DType::Float64 => 0.01f64.to_le_bytes().to_vec(),
+        // 0.01 in IEEE half and in bfloat16.
+        DType::Float16 => 0x211fu16.to_le_bytes().to_vec(),
+        DType::Bfloat16 => 0x3c24u16.to_le_bytes().to_vec(),
+        _ => vec![0],
+    }
+}
+
+/// The external tensors of a graph and its subgraphs: (location, offset, byte length, dtype).
+fn external_tensors(graph: &Graph, out: &mut Vec<(String, u64, u64, DType)>) {
+    for v in &graph.values {
+        if let ValueDef::Initializer(t) = &v.def
+            && let Storage::External {
+                location,
+                offset,
+                length,
+            } = &t.storage
+        {
+            let count: u64 = t.dims.iter().product();
+            let len = length.unwrap_or_else(|| byte_len(t.dtype, count));
+            out.push((location.clone(), *offset, len, t.dtype));
+        }
+    }
+    for n in &graph.nodes {
+        for (_, attr) in &n.attrs {
+            match attr {
+                flopscope_ir::Attr::Graph(g) => external_tensors(g.as_ref(), out),
+                flopscope_ir::Attr::Graphs(gs) => {
+                    for g in gs {
+                        external_tensors(g.as_ref(), out);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+/// The external data files the model names that do not exist beside it, made up: each
+/// tensor's range filled with [`filler`].
+fn missing_external_files(path: &Path, model: &Model) -> Vec<(String, Arc<[u8]>)> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut tensors = Vec::new();
+    external_tensors(&model.graph, &mut tensors);
+    let mut files: BTreeMap<String, Vec<(u64, u64, DType)>> = BTreeMap::new();
+    for (location, offset, len, dtype) in tensors {
+        if !dir.join(&location).is_file() {
+            files
+                .entry(location)
+                .or_default()
+                .push((offset, len, dtype));
+        }
+    }
+    files
+        .into_iter()
+        .map(|(location, ranges)| {
+            let size = ranges.iter().map(|(o, l, _)| o + l).max().unwrap_or(0);
+            let mut bytes = vec![0u8; usize::try_from(size).unwrap_or(0)];
+            for (offset, len, dtype) in ranges {
+                let pattern = filler(dtype);
+                let (start, end) = (offset as usize, (offset + len) as usize);
+                for (i, b) in bytes[start..end].iter_mut().enumerate() {
+                    *b = pattern[i % pattern.len()];
+                }
+            }
+            (location, Arc::from(bytes.into_boxed_slice()))
+        })
+        .collect()
+}
+
+impl Runtime {
+    fn builder(&self, cfg: &BenchConfig) -> Result<SessionBuilder, OrtError> {
+        let mut b = Session::builder(&self.env)
+            .map_err(runtime)?
+            .with_optimization_level(cfg.opt_level.ort())
+            .map_err(runtime)?;
+        if let Some(n) = cfg.threads {
+            b = b.with_intra_threads(n).map_err(runtime)?;
+        }
+        if cfg.provider == Provider::Cuda {
+            b = b
+                .with_execution_providers([ort::ep::CUDA::default().build().error_on_failure()])
+                .map_err(|e| {
+                    OrtError::Runtime(format!(
+                        "the CUDA execution provider is not available ({e}); install \
+                         onnxruntime-gpu and a matching CUDA, or use --provider cpu"
+                    ))
+                })?;
+        }
+        Ok(b)
+    }
+
+    fn session(
+        &self,
+        cfg: &BenchConfig,
+        path: &Path,
+        missing: &[(String, Arc<[u8]>)],
+        profile: Option<&Path>,
+    ) -> Result<Session, OrtError> {
+        let mut b = self.builder(cfg)?;
+        if let Some(prefix) = profile {
+            b = b.with_profiling(prefix).map_err(runtime)?;
+        }
+        if missing.is_empty() {
+            return b.commit_from_file(path).map_err(runtime);
+        }
+        for (location, bytes) in missing {
+            b = b
+                .with_external_initializer_file_in_memory(location, bytes.clone())
+                .map_err(runtime)?;
+        }
+        let model = std::fs::read(path)
+            .map_err(|e| OrtError::Runtime(format!("{}: {e}", path.display())))?;
+        b.commit_from_memory(&model).map_err(runtime)
+    }
+
+    /// Times `model` (read from `path`, described by `ir`): warm-up runs, then timed runs in one
+    /// session; then, in a second session with the profiler on, one warm-up run and
+    /// `profiled_runs` runs whose kernel times are read back from the profiler's trace.
+    pub fn bench(
+        &self,
+        path: &Path,
+        ir: &Model,
+        inputs: &[InputSpec],
+        cfg: &BenchConfig,
+    ) -> Result<BenchRun, OrtError> {
+        if cfg.runs == 0 {
+            return Err(OrtError::Runtime("at least one timed run is needed".into()));
+        }
+        let missing = missing_external_files(path, ir);
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut values = Vec::with_capacity(inputs.len());
+        for spec in inputs {
+            values.push((spec.name.clone(), random_tensor(spec, &mut seed)?));
+        }
+        let feeds = || -> Vec<(Cow<'_, str>, SessionInputValue<'_>)> {
+            values
+                .iter()
+                .map(|(name, v)| (Cow::Borrowed(name.as_str()), SessionInputValue::from(v)))
+                .collect()
+        };
+
+        let mut session = self.session(cfg, path, &missing, None)?;
+        for _ in 0..cfg.warmup {
+            session.run(feeds()).map_err(runtime)?;
+        }
+        let mut latencies_ms = Vec::with_capacity(cfg.runs);
+        for _ in 0..cfg.runs {
+            let start = Instant::now();
+            let outputs = session.run(feeds()).map_err(runtime)?;
+            latencies_ms.push(start.elapsed().as_secs_f64() * 1000.0);
+            drop(outputs);
+        }
+        drop(session);
+
+        let (kernels, profiled_runs_us) = if cfg.profiled_runs > 0 {
+            let dir = std::env::temp_dir().join(format!("flopscope-bench-{}", std::process::id()));
+            std::fs::create_dir_all(&dir)
+                .map_err(|e| OrtError::Runtime(format!("{}: {e}", dir.display())))?;
+            let prefix = dir.join("trace");
+            let mut session = self.session(cfg, path, &missing, Some(&prefix))?;
+            session.run(feeds()).map_err(runtime)?;
+            for _ in 0..cfg.profiled_runs {
+                session.run(feeds()).map_err(runtime)?;
+            }
+            let file = PathBuf::from(session.end_profiling().map_err(runtime)?);
+            drop(session);
+            let text = std::fs::read_to_string(&file)
+                .map_err(|e| OrtError::Runtime(format!("{}: {e}", file.display())));
+            let _ = std::fs::remove_dir_all(&dir);
+            parse_trace(&text?, cfg.profiled_runs)?
+        } else {
+            (Vec::new(), Vec::new())
+        };
+        Ok(BenchRun {
+            latencies_ms,
+            kernels,
+            profiled_runs_us,
+            synthesized: missing.into_iter().map(|(l, _)| l).collect(),
+            ort_version: self.version(),
+        })
+    }
+
+    /// Measures the machine's peaks through ONNX Runtime: the best of several runs of an
+    /// `n × n` float GEMM (2·n³ FLOPs) and of an element-wise Add over two large vectors (three
+    /// streams of 4-byte elements).
+    pub fn calibrate(&self, cfg: &BenchConfig) -> Result<Peaks, OrtError> {
+        const N: i64 = 1536;
+        const STREAM: i64 = 1 << 25;
+        let cfg = BenchConfig {
+            opt_level: OptLevel::All,
+            ..*cfg
+        };
+        let best = |bytes: Vec<u8>, inputs: &[InputSpec], runs: usize| -> Result<f64, OrtError> {
+            let mut session = self
+                .builder(&cfg)?
+                .commit_from_memory(&bytes)
+                .map_err(runtime)?;
+            let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+            let mut values = Vec::new();
+            for spec in inputs {
+                values.push((spec.name.clone(), random_tensor(spec, &mut seed)?));
+            }
+            let mut best = f64::INFINITY;
+            for i in 0..runs + 2 {
+                let feeds: Vec<(Cow<'_, str>, SessionInputValue<'_>)> = values
+                    .iter()
+                    .map(|(n, v)| (Cow::Borrowed(n.as_str()), SessionInputValue::from(v)))
+                    .collect();
+                let start = Instant::now();
+                let out = session.run(feeds).map_err(runtime)?;
+                let t = start.elapsed().as_secs_f64();
+                drop(out);
+                if i >= 2 {
+                    best = best.min(t);
+                }
+            }
+            Ok(best)
+        };
+        let f = |name: &str, shape: &[i64]| ValueSpec::new(name, DType::Float32, shape);
+        let spec = |name: &str, shape: &[i64]| InputSpec {
+            name: name.to_owned(),
+            dtype: DType::Float32,
+            shape: shape.iter().map(|&d| d as usize).collect(),
+        };
+        let node = |op: &str| NodeSpec {
+            op_type: op.to_owned(),
+            inputs: vec!["a".into(), "b".into()],
+            outputs: vec!["c".into()],
+        };
+        let gemm = model_bytes(
+            "calibrate_gemm",
+            17,
+            &[f("a", &[N, N]), f("b", &[N, N])],
+            &[f("c", &[N, N])],
+            &[node("MatMul")],
+        );
+        let t = best(gemm, &[spec("a", &[N, N]), spec("b", &[N, N])], 5)?;
+        #[allow(clippy::cast_precision_loss)]
+        let gflops = 2.0 * (N as f64).powi(3) / t / 1e9;
+        let stream = model_bytes(
+            "calibrate_stream",
+            17,
+            &[f("a", &[STREAM]), f("b", &[STREAM])],
+            &[f("c", &[STREAM])],
+            &[node("Add")],
+        );
+        let t = best(stream, &[spec("a", &[STREAM]), spec("b", &[STREAM])], 5)?;
+        #[allow(clippy::cast_precision_loss)]
+        let gbps = 3.0 * 4.0 * STREAM as f64 / t / 1e9;
+        Ok(Peaks {
+            gflops,
+            gbps,
+            gemm_n: N,
+            stream_elements: STREAM,
+        })
+    }
+}
+
+/// Reads ONNX Runtime's profiler trace (a JSON array of Chrome trace events): the last `runs`
+/// `model_run` events, and in each the `<node>_kernel_time` events of category `Node`.
+pub fn parse_trace(text: &str, runs: usize) -> Result<(Vec<KernelTime>, Vec<f64>), OrtError> {
+    let events: Vec<serde_json::Value> = serde_json::from_str(text)
+        .map_err(|e| OrtError::Runtime(format!("the profiler's trace is not JSON: {e}")))?;
+    let num = |e: &serde_json::Value, k: &str| e.get(k).and_then(serde_json::Value::as_f64);
+    let text_of = |e: &serde_json::Value, k: &str| {
+        e.get(k)
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let mut model_runs: Vec<(f64, f64)> = events
+        .iter()
+        .filter(|e| text_of(e, "cat") == "Session" && text_of(e, "name") == "model_run")
+        .filter_map(|e| Some((num(e, "ts")?, num(e, "dur")?)))
+        .collect();
+    model_runs.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let keep = model_runs.len().saturating_sub(runs);
+    let model_runs = &model_runs[keep..];
+    let mut kernels: Vec<KernelTime> = Vec::new();
+    let mut index: BTreeMap<String, usize> = BTreeMap::new();
+    let mut node_events: Vec<&serde_json::Value> = events
+        .iter()
+        .filter(|e| text_of(e, "cat") == "Node" && text_of(e, "name").ends_with("_kernel_time"))
+        .collect();
+    node_events.sort_by(|a, b| {
+        num(a, "ts")
+            .unwrap_or(0.0)
+            .total_cmp(&num(b, "ts").unwrap_or(0.0))
+    });
+    for e in node_events {
+        let (Some(ts), Some(dur)) = (num(e, "ts"), num(e, "dur")) else {
+            continue;
+        };
+        let Some(run) = model_runs
+            .iter()
+            .position(|(start, d)| ts >= *start && ts <= start + d)
+        else {
+            continue;
+        };
+        let full = text_of(e, "name");
+        let name = full.trim_end_matches("_kernel_time").to_owned();
+        let args = e.get("args");
+        let arg = |k: &str| {
+            args.and_then(|a| a.get(k))
+                .and_then(serde_json::Value::as_str)
+                .unwrap_or_default()
+                .to_owned()
+        };
+        let i = *index.entry(name.clone()).or_insert_with(|| {
+            kernels.push(KernelTime {
+                name: name.clone(),
+                op: arg("op_name"),
+                provider: arg("provider"),
+                times_us: vec![0.0; model_runs.len()],
+            });
+            kernels.len() - 1
+        });
+        kernels[i].times_us[run] += dur;
+    }
+    Ok((kernels, model_runs.iter().map(|(_, d)| *d).collect()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_trace_gives_each_kernel_per_run() {
+        let trace = r#"[
+          {"cat":"Session","name":"model_run","ts":0,"dur":100},
+          {"cat":"Node","name":"a_kernel_time","ts":10,"dur":40,"args":{"op_name":"Conv","provider":"CPUExecutionProvider"}},
+          {"cat":"Session","name":"model_run","ts":200,"dur":90},
+          {"cat":"Node","name":"a_fence_before","ts":205,"dur":1},
+          {"cat":"Node","name":"a_kernel_time","ts":210,"dur":30,"args":{"op_name":"Conv","provider":"CPUExecutionProvider"}},
+          {"cat":"Node","name":"b_kernel_time","ts":250,"dur":20,"args":{"op_name":"Relu","provider":"CPUExecutionProvider"}},
+          {"cat":"Node","name":"b_kernel_time","ts":275,"dur":5,"args":{"op_name":"Relu","provider":"CPUExecutionProvider"}},
+          {"cat":"Session","name":"model_run","ts":400,"dur":80},
+          {"cat":"Node","name":"a_kernel_time","ts":410,"dur":35,"args":{"op_name":"Conv","provider":"CPUExecutionProvider"}}
+        ]"#;
+        // The last two runs only (the first is a warm-up).
+        let (kernels, runs) = parse_trace(trace, 2).unwrap();
+        assert_eq!(runs, vec![90.0, 80.0]);
+        assert_eq!(kernels.len(), 2);
+        assert_eq!(kernels[0].name, "a");
+        assert_eq!(kernels[0].op, "Conv");
+        assert_eq!(kernels[0].times_us, vec![30.0, 35.0]);
+        // A kernel that runs twice in a run adds up.
+        assert_eq!(kernels[1].times_us, vec![25.0, 0.0]);
+        assert!(parse_trace("not json", 1).is_err());
+    }
+
+    #[test]
+    fn fillers_are_small_values_of_their_type() {
+        assert_eq!(
+            f32::from_le_bytes(filler(DType::Float32).try_into().unwrap()),
+            0.01
+        );
+        assert_eq!(filler(DType::Int64), vec![0]);
+        assert_eq!(byte_len(DType::Float32, 10), 40);
+        assert_eq!(byte_len(DType::Int4, 3), 2);
+    }
+
+    #[test]
+    fn missing_weights_of_a_stripped_fixture_are_made_up() {
+        let path =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/models/mobilenet_v2.onnx");
+        let model = flopscope_onnx::load(&path).unwrap();
+        let files = missing_external_files(&path, &model);
+        assert_eq!(files.len(), 1);
+        assert_eq!(files[0].0, "mobilenet_v2.weights");
+        // Every stripped tensor fits in the made-up file.
+        let mut tensors = Vec::new();
+        external_tensors(&model.graph, &mut tensors);
+        let end = tensors.iter().map(|(_, o, l, _)| o + l).max().unwrap();
+        assert_eq!(files[0].1.len() as u64, end);
+    }
+}
