@@ -9,6 +9,7 @@
 //! (thop, ptflops, fvcore, torch's FlopCounterMode, onnx-tool) count; [`Comparison`] puts them
 //! side by side.
 
+pub mod bench;
 mod compare;
 pub mod conventions;
 mod diff;
@@ -18,6 +19,9 @@ mod sweep;
 pub mod units;
 pub mod views;
 
+pub use bench::{
+    BenchInput, BenchReport, KernelInput, LayerTime, PeaksReport, RuntimeInfo, render_roofline_svg,
+};
 pub use compare::{Comparison, render_comparison};
 pub use conventions::{Convention, ConventionReport, OpClass, UnknownConvention};
 pub use diff::{

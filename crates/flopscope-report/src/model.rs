@@ -12,6 +12,7 @@ use flopscope_counters::{NodeProfile, Profile, Totals, UncountedReason};
 use flopscope_ir::{Attr, Dim, Graph, Model, Node, ValueDef, ValueId, ValueType, display_domain};
 use serde::{Deserialize, Serialize};
 
+use crate::bench::BenchReport;
 use crate::conventions::ConventionReport;
 
 /// The JSON schema version this crate writes.
@@ -36,6 +37,9 @@ pub struct Report {
     /// Another tool's count of the same model (`--convention`), when one was asked for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub convention: Option<ConventionReport>,
+    /// Times measured in ONNX Runtime (`flopscope bench`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bench: Option<BenchReport>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -449,6 +453,7 @@ impl Report {
                 })
                 .collect(),
             convention: None,
+            bench: None,
         }
     }
 

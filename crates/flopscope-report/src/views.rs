@@ -696,7 +696,7 @@ fn memory(report: &Report, o: &ViewOptions) -> Vec<Section> {
 }
 
 /// Bits per element of a dtype by its report name (`float32` → 32), `None` for strings.
-fn dtype_bits(name: &str) -> Option<u32> {
+pub(crate) fn dtype_bits(name: &str) -> Option<u32> {
     (1..=26)
         .filter_map(flopscope_ir::DType::from_code)
         .find(|d| d.name() == name)

@@ -710,6 +710,7 @@ fn totals_split_by_op_class() {
         uncounted: vec![],
         data_dependent_dims: vec![],
         convention: None,
+        bench: None,
     };
     let report = report.with_convention(Convention::Ptflops);
     let c = report.convention.as_ref().unwrap();
