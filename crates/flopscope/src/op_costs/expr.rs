@@ -589,7 +589,11 @@ pub(super) fn eval(
     Ok(match e {
         Expr::Int(v) => Dim::from_i64(*v),
         Expr::Var(r) => match r {
-            Ref::Attr(i) => ops.attrs[*i].clone(),
+            Ref::Attr(i) => ops
+                .attrs
+                .get(*i)
+                .cloned()
+                .ok_or_else(|| format!("attribute `{}` has no value", names.name(*r)))?,
             Ref::Let(i) => {
                 if let Some(v) = ops.lets.borrow().get(*i).cloned().flatten() {
                     return Ok(v);
@@ -622,7 +626,9 @@ pub(super) fn eval(
         Expr::Numel(r, None) => tensor(*r, ops, names)?.numel(),
         Expr::Numel(r, Some(s)) => slice(*r, s, ops, names)?.iter().product(),
         Expr::Has(r) => match r {
-            Ref::Input(i) => Dim::from(matches!(ops.inputs[*i], Operand::Tensor(_)) as i64),
+            Ref::Input(i) => {
+                Dim::from(matches!(ops.inputs.get(*i), Some(Operand::Tensor(_))) as i64)
+            }
             _ => return Err(format!("has() takes an input, not `{}`", names.name(*r))),
         },
         Expr::Neg(a) => -eval(a, ops, names)?,
@@ -685,9 +691,10 @@ fn tensor<'t>(
     ops: &Operands<'t>,
     names: &dyn Declaration,
 ) -> Result<&'t TensorType, String> {
+    // Outputs are only there when costing (shapes cannot read them): absent otherwise.
     let operand = match r {
-        Ref::Input(i) => ops.inputs[i],
-        Ref::Output(i) => ops.outputs[i],
+        Ref::Input(i) => ops.inputs.get(i).copied().unwrap_or(Operand::Absent),
+        Ref::Output(i) => ops.outputs.get(i).copied().unwrap_or(Operand::Absent),
         Ref::Attr(_) | Ref::Let(_) => {
             return Err(format!("`{}` is a number, not a tensor", names.name(r)));
         }
