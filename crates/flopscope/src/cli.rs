@@ -13,7 +13,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand, ValueEnum};
 use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{ContentArrangement, Table};
-use flopscope_counters::{ProfileOptions, registry};
+use flopscope_counters::{DeclaredOp, ProfileOptions, registry};
 use flopscope_ir::Dim;
 use flopscope_report::{
     Comparison, Convention, Report, ReportDiff, Units, View, ViewOptions, render_comparison,
@@ -134,6 +134,10 @@ struct SweepArgs {
     /// Also draw MACs and peak memory against the swept size into this SVG file.
     #[arg(long, value_name = "FILE.svg")]
     plot: Option<PathBuf>,
+    /// Custom ops declared in a TOML file: their output shapes and cost (docs/op-costs.md).
+    /// May be given more than once.
+    #[arg(long = "op-costs", value_name = "FILE.toml")]
+    op_costs: Vec<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -164,6 +168,10 @@ struct ShapeArgs {
     /// and for a small tensor its values (for models whose shapes are computed from inputs).
     #[arg(long = "input-value", value_name = "NAME=FILE.pb", value_parser = parse_input_value)]
     input_values: Vec<(String, PathBuf)>,
+    /// Custom ops declared in a TOML file: their output shapes and cost (docs/op-costs.md).
+    /// May be given more than once.
+    #[arg(long = "op-costs", value_name = "FILE.toml")]
+    op_costs: Vec<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -213,6 +221,10 @@ fn parse_convention(s: &str) -> Result<Convention, String> {
 struct OpsArgs {
     #[arg(long, value_enum, default_value_t = Format::Table)]
     format: Format,
+    /// Also list the ops declared in a TOML file (after the built-ins, marked as declared).
+    /// May be given more than once.
+    #[arg(long = "op-costs", value_name = "FILE.toml")]
+    op_costs: Vec<PathBuf>,
 }
 
 /// `NAME=1x3x224x224` (integers separated by `x`) or `NAME=batch,3,224,224` (dim expressions
@@ -332,6 +344,7 @@ fn report_of(path: &Path, args: ShapeArgs) -> Result<Report> {
         }
     }
     options.dims = dims;
+    options.declared_ops = crate::op_costs::declared(&crate::op_costs::load_all(&args.op_costs)?);
     let model = flopscope_onnx::load(path)?;
     for (name, file) in &args.input_values {
         let value = crate::load_input_value(&model, name, file)?;
@@ -396,10 +409,12 @@ fn compare(args: CompareArgs, out: &mut dyn Write) -> Result<()> {
 
 fn sweep(args: SweepArgs, out: &mut dyn Write) -> Result<()> {
     let model = flopscope_onnx::load(&args.model)?;
+    let declared = crate::op_costs::load_all(&args.op_costs)?;
     let request = crate::sweep::SweepRequest {
         dims: args.dims,
         sizes: args.size,
         inputs: args.inputs,
+        declared_ops: crate::op_costs::declared(&declared),
     };
     let report = crate::sweep::sweep(&args.model, &model, &request)?;
     if let Some(plot) = &args.plot {
@@ -492,9 +507,11 @@ fn diff(args: DiffArgs, out: &mut dyn Write, tty: bool) -> Result<()> {
 
 fn ops(args: OpsArgs, out: &mut dyn Write) -> Result<()> {
     let defs: Vec<_> = registry().iter().collect();
+    let declared = crate::op_costs::load_all(&args.op_costs)?;
+    let place = |op: &crate::op_costs::TomlOp| format!("{}:{}", op.file().display(), op.location());
     match args.format {
         Format::Json => {
-            let rows: Vec<serde_json::Value> = defs
+            let mut rows: Vec<serde_json::Value> = defs
                 .iter()
                 .map(|d| {
                     serde_json::json!({
@@ -502,9 +519,20 @@ fn ops(args: OpsArgs, out: &mut dyn Write) -> Result<()> {
                         "op_type": d.op_type,
                         "opsets": d.opsets.to_string(),
                         "formula": d.formula,
+                        "declared": false,
                     })
                 })
                 .collect();
+            rows.extend(declared.iter().map(|op| {
+                serde_json::json!({
+                    "domain": flopscope_ir::display_domain(op.domain()),
+                    "op_type": op.op_type(),
+                    "opsets": "any",
+                    "formula": op.formula(),
+                    "declared": true,
+                    "declared_in": place(op),
+                })
+            }));
             write(out, &(serde_json::to_string_pretty(&rows)? + "\n"))
         }
         Format::Table => {
@@ -527,12 +555,31 @@ fn ops(args: OpsArgs, out: &mut dyn Write) -> Result<()> {
                     d.formula,
                 ]);
             }
+            for op in &declared {
+                t.add_row(vec![
+                    flopscope_ir::display_domain(op.domain()).to_owned(),
+                    op.op_type().to_owned(),
+                    "any (declared)".to_owned(),
+                    op.formula(),
+                ]);
+            }
             let summary = per_domain
                 .iter()
                 .map(|(d, ops)| format!("{d}: {} ops", ops.len()))
                 .collect::<Vec<_>>()
                 .join(", ");
-            write(out, &format!("{t}\n{summary} ({} records)\n", defs.len()))
+            let mut text = format!("{t}\n{summary} ({} records)\n", defs.len());
+            if !declared.is_empty() {
+                let places: Vec<String> = declared
+                    .iter()
+                    .map(|op| format!("{} ({})", op.qualified_name(), place(op)))
+                    .collect();
+                text.push_str(&format!(
+                    "declared with --op-costs: {}\n",
+                    places.join(", ")
+                ));
+            }
+            write(out, &text)
         }
     }
 }

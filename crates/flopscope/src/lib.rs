@@ -6,6 +6,7 @@
 //! links extra op counters (a plugin crate) gets the same CLI by calling [`cli::main`].
 
 pub mod cli;
+pub mod op_costs;
 pub mod sweep;
 
 use std::path::Path;

@@ -4,8 +4,9 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::Arc;
 
-use flopscope_counters::{Profile, ProfileOptions};
+use flopscope_counters::{DeclaredOp, Profile, ProfileOptions};
 use flopscope_ir::{DeclaredType, Dim, Model};
 use flopscope_report::{Law, SweepAxis, SweepReport, SweepRow};
 use rayon::prelude::*;
@@ -22,6 +23,8 @@ pub struct SweepRequest {
     /// Input shapes (`--input NAME=SHAPE[;SHAPE...]`): one shape fixes the input, several are
     /// an axis of the grid (for models whose dims are fixed numbers).
     pub inputs: Vec<(String, Vec<Vec<Dim>>)>,
+    /// Ops declared at run time (`--op-costs`), for every point.
+    pub declared_ops: Vec<Arc<dyn DeclaredOp>>,
 }
 
 /// Why a sweep could not be made.
@@ -112,7 +115,10 @@ pub fn sweep(path: &Path, model: &Model, request: &SweepRequest) -> Result<Sweep
     };
     let mut axes: Vec<SweepAxis> = Vec::new();
     let mut values: Vec<Vec<AxisValue>> = Vec::new();
-    let mut fixed = ProfileOptions::default();
+    let mut fixed = ProfileOptions {
+        declared_ops: request.declared_ops.clone(),
+        ..ProfileOptions::default()
+    };
     for (name, shapes) in &request.inputs {
         match shapes.as_slice() {
             [one] => {
