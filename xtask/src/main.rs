@@ -103,6 +103,9 @@ enum Task {
         /// Also count as another tool does (thop, ptflops, fvcore, torch, onnx-tool, ...).
         #[arg(long, value_name = "TOOL")]
         convention: Option<String>,
+        /// Custom ops declared in a TOML file (docs/op-costs.md); may be given more than once.
+        #[arg(long = "op-costs", value_name = "FILE.toml")]
+        op_costs: Vec<PathBuf>,
     },
     /// Regenerate the committed fixtures under `fixtures/` from the shared model zoo.
     Fixtures {
@@ -165,6 +168,7 @@ fn run(task: Task) -> anyhow::Result<()> {
             out,
             no_reports,
             convention,
+            op_costs,
         } => {
             use std::io::IsTerminal;
             let convention = convention
@@ -192,7 +196,9 @@ fn run(task: Task) -> anyhow::Result<()> {
                     Some(out.unwrap_or_else(|| workspace_root().join("target/profile-zoo")))
                 },
                 convention,
-                declared_ops: Vec::new(),
+                declared_ops: flopscope::op_costs::declared(&flopscope::op_costs::load_all(
+                    &op_costs,
+                )?),
                 progress: std::io::stderr().is_terminal(),
             };
             let outcome = profile_zoo::run(&options)?;
