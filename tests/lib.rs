@@ -72,3 +72,20 @@ pub fn flopscope(args: &[&str]) -> Run {
         stderr: String::from_utf8_lossy(&err).into_owned(),
     }
 }
+
+/// Whether ONNX Runtime can be loaded here (`pip install onnxruntime`, or `ORT_DYLIB_PATH`).
+/// Without it the test says it is skipped, unless `FLOPSCOPE_REQUIRE_ORT=1` (set by
+/// `.ci/run`), which makes its absence a failure.
+pub fn ort_available(test: &str) -> bool {
+    match flopscope_ort::Runtime::load() {
+        Ok(_) => true,
+        Err(e) => {
+            assert!(
+                !std::env::var("FLOPSCOPE_REQUIRE_ORT").is_ok_and(|v| v == "1"),
+                "{test}: FLOPSCOPE_REQUIRE_ORT=1 but ONNX Runtime cannot be loaded: {e}"
+            );
+            let _ = writeln!(std::io::stderr(), "skipped {test}: {e}");
+            false
+        }
+    }
+}

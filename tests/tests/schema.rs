@@ -134,3 +134,30 @@ fn the_schema_rejects_broken_reports() {
         );
     }
 }
+
+#[test]
+fn a_bench_report_matches_the_schema() {
+    if !tests::ort_available("a_bench_report_matches_the_schema") {
+        return;
+    }
+    let (schemas, index) = schema();
+    let path = fixture("models/mobilenet_v2.onnx").display().to_string();
+    let run = flopscope(&[
+        "bench",
+        &path,
+        "--input",
+        "input=1x3x224x224",
+        "--warmup",
+        "1",
+        "--runs",
+        "2",
+        "--profile-runs",
+        "2",
+        "--format",
+        "json",
+    ]);
+    assert!(run.success(), "{}", run.stderr);
+    let r: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert!(r["bench"].is_object());
+    assert_valid(&schemas, index, "bench", &r);
+}

@@ -67,7 +67,7 @@ pub(crate) fn run(model: Option<&Path>, inputs: &[String], zoo: Option<&Path>) -
                 .collect::<Vec<_>>()
                 .join(" ")
         );
-        match verify(&runtime, path, shapes) {
+        match verify(runtime, path, shapes) {
             Ok(v) => {
                 total_values += v.values;
                 if v.mismatches.is_empty() {

@@ -118,7 +118,25 @@ pub struct BenchRun {
     pub synthesized: Vec<String>,
     /// `1.32.0`: see [`Runtime::version`].
     pub ort_version: String,
+    /// What the profiler adds to each kernel's time, in microseconds: measured on a chain of
+    /// no-op kernels (see [`Runtime::profiler_overhead_us`]) and already taken off
+    /// `kernels[..].times_us`.
+    pub profiler_overhead_us: f64,
 }
+
+/// A folder of its own for one profiler trace (several benches may run in one process).
+fn scratch_dir(what: &str) -> PathBuf {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    std::env::temp_dir().join(format!(
+        "flopscope-{what}-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    ))
+}
+
+/// Kernels in the chain that measures the profiler's overhead.
+pub const OVERHEAD_CHAIN: usize = 100;
 
 /// A machine's measured peaks.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -299,12 +317,14 @@ impl Runtime {
         drop(session);
 
         let (kernels, profiled_runs_us) = if cfg.profiled_runs > 0 {
-            let dir = std::env::temp_dir().join(format!("flopscope-bench-{}", std::process::id()));
+            let dir = scratch_dir("bench");
             std::fs::create_dir_all(&dir)
                 .map_err(|e| OrtError::Runtime(format!("{}: {e}", dir.display())))?;
             let prefix = dir.join("trace");
             let mut session = self.session(cfg, path, &missing, Some(&prefix))?;
-            session.run(feeds()).map_err(runtime)?;
+            for _ in 0..cfg.warmup.max(1) {
+                session.run(feeds()).map_err(runtime)?;
+            }
             for _ in 0..cfg.profiled_runs {
                 session.run(feeds()).map_err(runtime)?;
             }
@@ -317,13 +337,109 @@ impl Runtime {
         } else {
             (Vec::new(), Vec::new())
         };
+        let profiler_overhead_us = if kernels.is_empty() {
+            0.0
+        } else {
+            self.profiler_overhead_us(cfg)?
+        };
+        let kernels = kernels
+            .into_iter()
+            .map(|mut k| {
+                for t in &mut k.times_us {
+                    *t = (*t - profiler_overhead_us).max(0.0);
+                }
+                k
+            })
+            .collect();
         Ok(BenchRun {
             latencies_ms,
             kernels,
             profiled_runs_us,
             synthesized: missing.into_iter().map(|(l, _)| l).collect(),
             ort_version: self.version(),
+            profiler_overhead_us,
         })
+    }
+
+    /// What ONNX Runtime's profiler adds to each kernel's recorded time: a chain of
+    /// [`OVERHEAD_CHAIN`] two-input Add kernels over one element, timed without the profiler
+    /// (about a microsecond each) and recorded with it; the difference per kernel (the median
+    /// recorded kernel time less the unprofiled time per kernel). A few microseconds on a CPU.
+    /// The profiler's true cost varies with the kernel (its inputs, the allocator's state), so
+    /// for models of many tiny kernels the corrected times still run somewhat high.
+    pub fn profiler_overhead_us(&self, cfg: &BenchConfig) -> Result<f64, OrtError> {
+        let cfg = BenchConfig {
+            opt_level: OptLevel::Disable,
+            ..*cfg
+        };
+        let one = |name: &str| ValueSpec::new(name, DType::Float32, &[1]);
+        let name = |i: usize| {
+            if i + 1 == OVERHEAD_CHAIN {
+                "y".to_owned()
+            } else {
+                format!("v{i}")
+            }
+        };
+        let nodes: Vec<NodeSpec> = (0..OVERHEAD_CHAIN)
+            .map(|i| NodeSpec {
+                op_type: "Add".into(),
+                inputs: vec![if i == 0 { "x".into() } else { name(i - 1) }, "x".into()],
+                outputs: vec![name(i)],
+            })
+            .collect();
+        let bytes = model_bytes("profiler_overhead", 17, &[one("x")], &[one("y")], &nodes);
+        let spec = [InputSpec {
+            name: "x".into(),
+            dtype: DType::Float32,
+            shape: vec![1],
+        }];
+        let mut seed = 1u64;
+        let x = random_tensor(&spec[0], &mut seed)?;
+        let feeds = || -> Vec<(Cow<'_, str>, SessionInputValue<'_>)> {
+            vec![(Cow::Borrowed("x"), SessionInputValue::from(&x))]
+        };
+        const RUNS: usize = 20;
+        let mut plain = self
+            .builder(&cfg)?
+            .commit_from_memory(&bytes)
+            .map_err(runtime)?;
+        let mut times = Vec::with_capacity(RUNS);
+        for i in 0..RUNS + 3 {
+            let start = Instant::now();
+            plain.run(feeds()).map_err(runtime)?;
+            if i >= 3 {
+                times.push(start.elapsed().as_secs_f64() * 1e6);
+            }
+        }
+        drop(plain);
+        times.sort_by(f64::total_cmp);
+        #[allow(clippy::cast_precision_loss)]
+        let per_kernel = times[RUNS / 2] / OVERHEAD_CHAIN as f64;
+
+        let dir = scratch_dir("overhead");
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| OrtError::Runtime(format!("{}: {e}", dir.display())))?;
+        let mut profiled = self
+            .builder(&cfg)?
+            .with_profiling(dir.join("trace"))
+            .map_err(runtime)?
+            .commit_from_memory(&bytes)
+            .map_err(runtime)?;
+        for _ in 0..RUNS + 3 {
+            profiled.run(feeds()).map_err(runtime)?;
+        }
+        let file = PathBuf::from(profiled.end_profiling().map_err(runtime)?);
+        drop(profiled);
+        let text = std::fs::read_to_string(&file)
+            .map_err(|e| OrtError::Runtime(format!("{}: {e}", file.display())));
+        let _ = std::fs::remove_dir_all(&dir);
+        let (kernels, _) = parse_trace(&text?, RUNS)?;
+        let mut recorded: Vec<f64> = kernels.iter().flat_map(|k| k.times_us.clone()).collect();
+        if recorded.is_empty() {
+            return Ok(0.0);
+        }
+        recorded.sort_by(f64::total_cmp);
+        Ok((recorded[recorded.len() / 2] - per_kernel).max(0.0))
     }
 
     /// Measures the machine's peaks through ONNX Runtime: the best of several runs of an

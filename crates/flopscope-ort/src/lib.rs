@@ -7,6 +7,7 @@ pub mod bench;
 
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use flopscope_ir::DType;
 use ort::session::builder::GraphOptimizationLevel;
@@ -14,7 +15,7 @@ use ort::session::{Session, SessionInputValue};
 use ort::value::{DynValue, Tensor, TensorElementType, ValueType as OrtType};
 
 /// Why ONNX Runtime could not be used or could not run the model.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum OrtError {
     #[error(
         "ONNX Runtime is not available: {0}. Install it with `pip install onnxruntime` and set \
@@ -106,14 +107,22 @@ pub struct InputSpec {
 }
 
 impl Runtime {
-    /// Loads the shared library found by [`find_library`].
-    pub fn load() -> Result<Runtime, OrtError> {
-        let library = find_library()?;
-        let env = ort::init_from(&library)
-            .map_err(|e| OrtError::NotFound(format!("{}: {e}", library.display())))?
-            .build()
-            .map_err(runtime)?;
-        Ok(Runtime { env, library })
+    /// The runtime of this process: the shared library found by [`find_library`], loaded on
+    /// the first call. ONNX Runtime allows one environment per process, so every later call
+    /// returns the same runtime (or the same error).
+    pub fn load() -> Result<&'static Runtime, OrtError> {
+        static RUNTIME: OnceLock<Result<Runtime, OrtError>> = OnceLock::new();
+        RUNTIME
+            .get_or_init(|| {
+                let library = find_library()?;
+                let env = ort::init_from(&library)
+                    .map_err(|e| OrtError::NotFound(format!("{}: {e}", library.display())))?
+                    .build()
+                    .map_err(runtime)?;
+                Ok(Runtime { env, library })
+            })
+            .as_ref()
+            .map_err(Clone::clone)
     }
 
     /// The library's version, from its file name (`libonnxruntime.so.1.32.0`), else the git

@@ -53,6 +53,9 @@ pub struct RuntimeInfo {
     /// constant values: the timings are the model's, the outputs meaningless.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub synthesized_weights: Vec<String>,
+    /// Microseconds the profiler adds to every kernel's recorded time, measured on a chain of
+    /// no-op kernels and taken off every kernel time.
+    pub profiler_overhead_us: f64,
 }
 
 /// A machine's measured peaks (`flopscope bench --calibrate`).
@@ -491,8 +494,8 @@ impl BenchReport {
             rows.push(vec![
                 "Machine peaks".into(),
                 format!(
-                    "{:.1} GFLOPS, {:.1} GB/s, ridge {:.1} FLOPs/byte ({})",
-                    p.gflops, p.gbps, p.ridge, p.method
+                    "{:.1} GFLOPS, {:.1} GB/s, ridge {:.1} FLOPs/byte",
+                    p.gflops, p.gbps, p.ridge
                 ),
             ]);
             rows.push(vec![
@@ -504,10 +507,12 @@ impl BenchReport {
             ]);
         }
         let mut notes = vec![format!(
-            "Kernel times add up to {:.3} ms, {:.1}% of the median latency ({} kernels).",
+            "Kernel times add up to {:.3} ms, {:.1}% of the median latency ({} kernels; each \
+             kernel's time is the profiler's less its measured overhead of {:.1} µs).",
             self.kernel_time_us / 1000.0,
             self.kernel_time_us / 1000.0 / self.latency_ms.median.max(f64::MIN_POSITIVE) * 100.0,
-            self.layers.len()
+            self.layers.len(),
+            self.runtime.profiler_overhead_us
         )];
         if !self.runtime.synthesized_weights.is_empty() {
             notes.push(format!(
@@ -516,7 +521,9 @@ impl BenchReport {
                 self.runtime.synthesized_weights.join(", ")
             ));
         }
-        if self.peaks.is_none() {
+        if let Some(p) = &self.peaks {
+            notes.push(format!("Peaks: {}.", p.method));
+        } else {
             notes.push(
                 "No machine peaks: run `flopscope bench --calibrate` once to classify layers as \
                  compute- or memory-bound."
@@ -525,7 +532,7 @@ impl BenchReport {
         }
         let summary = Section {
             title: "Benchmark".into(),
-            header: vec![String::new(), String::new()],
+            header: vec!["Measure".into(), "Value".into()],
             rows,
             notes,
             ..Section::default()
@@ -538,10 +545,20 @@ impl BenchReport {
             .iter()
             .enumerate()
             .map(|(i, l)| {
+                let op_of = |name: &str| {
+                    report
+                        .nodes
+                        .iter()
+                        .find(|n| n.name == name)
+                        .map_or("?", |n| n.op_type.as_str())
+                };
                 let name = match l.nodes.as_slice() {
-                    [] => format!("{} (fused by ONNX Runtime)", l.kernel),
+                    [] => format!("{} (made by ONNX Runtime)", l.kernel),
                     [one] => one.clone(),
-                    [first, .., last] => format!("{first} … {last}"),
+                    [first, rest @ ..] => format!(
+                        "{first} +{}",
+                        rest.iter().map(|n| op_of(n)).collect::<Vec<_>>().join("+")
+                    ),
                 };
                 vec![
                     (i + 1).to_string(),
@@ -568,8 +585,10 @@ impl BenchReport {
         let fused = self.layers.iter().filter(|l| l.nodes.is_empty()).count();
         if fused > 0 {
             notes.push(format!(
-                "{fused} kernels match no node by name (fusions and layout changes ONNX Runtime \
-                 made); their FLOPs are not attributed."
+                "{fused} kernel{} match{} no node by name (fusions and layout changes ONNX \
+                 Runtime made); their FLOPs are not attributed.",
+                if fused == 1 { "" } else { "s" },
+                if fused == 1 { "es" } else { "" }
             ));
         }
         if !self.unmatched_nodes.is_empty() {

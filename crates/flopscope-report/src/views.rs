@@ -775,6 +775,21 @@ pub fn render_view_markdown(report: &Report, o: &ViewOptions) -> String {
     )
 }
 
+/// The lines above a view: the model, its inputs and the values of its dims.
+pub fn preamble(report: &Report) -> String {
+    header_lines(report)
+}
+
+/// [`preamble`] as Markdown paragraphs (the model's path is the title).
+pub fn markdown_preamble_of(report: &Report) -> Vec<String> {
+    let lines: Vec<String> = header_lines(report)
+        .lines()
+        .skip(1)
+        .map(String::from)
+        .collect();
+    markdown_preamble(&lines)
+}
+
 /// Terminal preamble lines (`Input   x: float32[1, 3]`) as Markdown (`**Input** x: float32[1, 3]`).
 pub(crate) fn markdown_preamble(lines: &[String]) -> Vec<String> {
     lines

@@ -44,8 +44,70 @@ enum Command {
     /// What changed between two models or two JSON reports: totals with Δ and Δ%, then the
     /// modules and nodes added, removed and changed.
     Diff(DiffArgs),
+    /// Run the model in ONNX Runtime: latency, throughput and achieved GFLOPS, and the time,
+    /// intensity and bound of every kernel, joined with flopscope's counts.
+    Bench(BenchArgs),
     /// List the ops flopscope can count, with their cost formulas.
     Ops(OpsArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ProviderArg {
+    Cpu,
+    Cuda,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum OptLevelArg {
+    Disable,
+    Basic,
+    Extended,
+    All,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum BenchFormat {
+    Table,
+    Json,
+    Markdown,
+}
+
+#[derive(Debug, clap::Args)]
+struct BenchArgs {
+    /// The .onnx file (optional with --calibrate). A weight-stripped model runs with made-up
+    /// weights.
+    model: Option<PathBuf>,
+    #[command(flatten)]
+    shapes: ShapeArgs,
+    /// Untimed runs first.
+    #[arg(long, default_value_t = 5)]
+    warmup: usize,
+    /// Timed runs.
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u64).range(1..))]
+    runs: u64,
+    /// Runs under ONNX Runtime's profiler, for the per-kernel times (0: none).
+    #[arg(long, default_value_t = 10)]
+    profile_runs: usize,
+    /// Intra-op threads [default: ONNX Runtime's, one per core].
+    #[arg(long)]
+    threads: Option<usize>,
+    #[arg(long, value_enum, default_value_t = ProviderArg::Cpu)]
+    provider: ProviderArg,
+    /// ONNX Runtime's graph optimizations.
+    #[arg(long, value_enum, default_value_t = OptLevelArg::All)]
+    opt_level: OptLevelArg,
+    /// Measure this machine's compute and memory peaks (a large GEMM and a large Add) and
+    /// cache them; later benches classify kernels with them.
+    #[arg(long)]
+    calibrate: bool,
+    #[arg(long, value_enum, default_value_t = BenchFormat::Table)]
+    format: BenchFormat,
+    /// Draw the roofline (each kernel by intensity and achieved GFLOPS) into this SVG file.
+    #[arg(long, value_name = "FILE.svg")]
+    plot: Option<PathBuf>,
+    /// Show every kernel, not the 15 slowest.
+    #[arg(long)]
+    all: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -331,6 +393,15 @@ fn report(args: ModelArgs) -> Result<Report> {
 }
 
 fn report_of(path: &Path, args: ShapeArgs) -> Result<Report> {
+    let model = flopscope_onnx::load(path)?;
+    let options = profile_options(&model, args)?;
+    let profile = crate::profile_model(path, &model, &options)?;
+    Ok(Report::new(&path.display().to_string(), &model, &profile))
+}
+
+/// The profile options the shape arguments ask for (`--input-value` files are read against
+/// the model's declared input kinds).
+fn profile_options(model: &flopscope_ir::Model, args: ShapeArgs) -> Result<ProfileOptions> {
     let mut options = ProfileOptions::default();
     for (name, shape) in args.inputs {
         if options.inputs.insert(name.clone(), shape).is_some() {
@@ -345,15 +416,13 @@ fn report_of(path: &Path, args: ShapeArgs) -> Result<Report> {
     }
     options.dims = dims;
     options.declared_ops = crate::op_costs::declared(&crate::op_costs::load_all(&args.op_costs)?);
-    let model = flopscope_onnx::load(path)?;
     for (name, file) in &args.input_values {
-        let value = crate::load_input_value(&model, name, file)?;
+        let value = crate::load_input_value(model, name, file)?;
         if options.input_values.insert(name.clone(), value).is_some() {
             bail!("--input-value `{name}` is given twice");
         }
     }
-    let profile = crate::profile_model(path, &model, &options)?;
-    Ok(Report::new(&path.display().to_string(), &model, &profile))
+    Ok(options)
 }
 
 fn profile(args: ProfileArgs, out: &mut dyn Write, tty: bool) -> Result<()> {
@@ -426,6 +495,86 @@ fn sweep(args: SweepArgs, out: &mut dyn Write) -> Result<()> {
         SweepFormat::Markdown => write(out, &report.render_markdown()),
         SweepFormat::Csv => write(out, &report.render_csv()),
         SweepFormat::Json => write(out, &(report.to_json()? + "\n")),
+    }
+}
+
+fn bench(args: BenchArgs, out: &mut dyn Write) -> Result<()> {
+    use flopscope_ort::bench::{BenchConfig, OptLevel, Provider};
+    if args.model.is_none() && !args.calibrate {
+        bail!("bench needs a MODEL (or --calibrate to measure this machine's peaks)");
+    }
+    let cfg = BenchConfig {
+        warmup: args.warmup,
+        runs: usize::try_from(args.runs).unwrap_or(usize::MAX),
+        profiled_runs: args.profile_runs,
+        threads: args.threads,
+        provider: match args.provider {
+            ProviderArg::Cpu => Provider::Cpu,
+            ProviderArg::Cuda => Provider::Cuda,
+        },
+        opt_level: match args.opt_level {
+            OptLevelArg::Disable => OptLevel::Disable,
+            OptLevelArg::Basic => OptLevel::Basic,
+            OptLevelArg::Extended => OptLevel::Extended,
+            OptLevelArg::All => OptLevel::All,
+        },
+    };
+    let runtime = flopscope_ort::Runtime::load()?;
+    let cache = crate::bench::cache_dir();
+    let mut peaks = None;
+    if args.calibrate {
+        let dir = cache
+            .as_deref()
+            .context("no cache folder: set FLOPSCOPE_CACHE_DIR or HOME")?;
+        let p = crate::bench::calibrate(dir, runtime, &cfg)?;
+        if args.format == BenchFormat::Table || args.model.is_none() {
+            write(
+                out,
+                &format!(
+                    "Machine peaks: {:.1} GFLOPS, {:.1} GB/s, ridge {:.1} FLOPs/byte\n  {}\n  cached in {}\n",
+                    p.gflops,
+                    p.gbps,
+                    p.ridge,
+                    p.method,
+                    dir.join("peaks.json").display()
+                ),
+            )?;
+        }
+        peaks = Some(p);
+    } else if let Some(dir) = &cache {
+        peaks = crate::bench::cached_peaks(dir, runtime, &cfg)?;
+    }
+    let Some(model) = args.model else {
+        return Ok(());
+    };
+    let ir = flopscope_onnx::load(&model)?;
+    let options = profile_options(&ir, args.shapes)?;
+    let report = crate::bench::bench_file(&model, &ir, &options, runtime, &cfg, peaks)?;
+    let bench = report.bench.as_ref().context("the bench section")?;
+    if let Some(plot) = &args.plot {
+        std::fs::write(plot, flopscope_report::render_roofline_svg(bench))
+            .with_context(|| format!("cannot write {}", plot.display()))?;
+    }
+    let top = if args.all { None } else { Some(15) };
+    let sections = bench.sections(&report, top);
+    match args.format {
+        BenchFormat::Json => write(out, &(report.to_json()? + "\n")),
+        BenchFormat::Table => write(
+            out,
+            &flopscope_report::render_sections_table(
+                &flopscope_report::views::preamble(&report),
+                &sections,
+                false,
+            ),
+        ),
+        BenchFormat::Markdown => write(
+            out,
+            &flopscope_report::render_sections_markdown(
+                &report.model.path,
+                &flopscope_report::views::markdown_preamble_of(&report),
+                &sections,
+            ),
+        ),
     }
 }
 
@@ -619,6 +768,7 @@ where
         Command::Compare(args) => compare(args, out),
         Command::Sweep(args) => sweep(args, out),
         Command::Diff(args) => diff(args, out, tty),
+        Command::Bench(args) => bench(args, out),
         Command::Ops(args) => ops(args, out),
     };
     match result {

@@ -5,6 +5,7 @@
 //! `flopscope-counters` → `flopscope-report`) and the command-line interface. A program that
 //! links extra op counters (a plugin crate) gets the same CLI by calling [`cli::main`].
 
+pub mod bench;
 pub mod cli;
 pub mod op_costs;
 pub mod sweep;
@@ -32,6 +33,8 @@ pub enum Error {
         #[source]
         source: ProfileError,
     },
+    #[error(transparent)]
+    Bench(#[from] bench::BenchError),
     #[error("{}: {source}", path.display())]
     Sweep {
         path: std::path::PathBuf,
