@@ -55,6 +55,14 @@ fn value_info(v: &ValueSpec) -> proto::ValueInfoProto {
     }
 }
 
+/// A float32 constant of the graph: every element `value`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConstantSpec {
+    pub name: String,
+    pub shape: Vec<i64>,
+    pub value: f32,
+}
+
 /// A serialized IR 8 model of the default domain at `opset`.
 pub fn model_bytes(
     name: &str,
@@ -62,6 +70,18 @@ pub fn model_bytes(
     inputs: &[ValueSpec],
     outputs: &[ValueSpec],
     nodes: &[NodeSpec],
+) -> Vec<u8> {
+    model_with_constants(name, opset, inputs, outputs, nodes, &[])
+}
+
+/// [`model_bytes`] with float32 constants (initializers).
+pub fn model_with_constants(
+    name: &str,
+    opset: i64,
+    inputs: &[ValueSpec],
+    outputs: &[ValueSpec],
+    nodes: &[NodeSpec],
+    constants: &[ConstantSpec],
 ) -> Vec<u8> {
     let model = proto::ModelProto {
         ir_version: Some(8),
@@ -86,6 +106,22 @@ pub fn model_bytes(
                 .collect(),
             input: inputs.iter().map(value_info).collect(),
             output: outputs.iter().map(value_info).collect(),
+            initializer: constants
+                .iter()
+                .map(|c| {
+                    let count: i64 = c.shape.iter().product();
+                    let raw: Vec<u8> = (0..count.max(0))
+                        .flat_map(|_| c.value.to_le_bytes())
+                        .collect();
+                    proto::TensorProto {
+                        name: Some(c.name.clone()),
+                        dims: c.shape.clone(),
+                        data_type: Some(DType::Float32.code()),
+                        raw_data: Some(bytes::Bytes::from(raw)),
+                        ..Default::default()
+                    }
+                })
+                .collect(),
             ..Default::default()
         }),
         functions: Vec::new(),
@@ -116,5 +152,31 @@ mod tests {
         assert_eq!(model.graph.nodes.len(), 1);
         assert_eq!(model.graph.inputs.len(), 2);
         assert_eq!(model.opsets.get(""), Some(&17));
+
+        let bytes = model_with_constants(
+            "matmul",
+            17,
+            &[f("a")],
+            &[ValueSpec::new("c", DType::Float32, &[4, 2])],
+            &[NodeSpec {
+                op_type: "MatMul".into(),
+                inputs: vec!["a".into(), "w".into()],
+                outputs: vec!["c".into()],
+            }],
+            &[ConstantSpec {
+                name: "w".into(),
+                shape: vec![8, 2],
+                value: 0.5,
+            }],
+        );
+        let model =
+            crate::load_bytes(bytes::Bytes::from(bytes), std::path::Path::new("mm.onnx")).unwrap();
+        let w = model.graph.find_value("w").unwrap();
+        let flopscope_ir::ValueDef::Initializer(t) = &model.graph.value(w).def else {
+            panic!("w is a constant");
+        };
+        assert_eq!(t.dims, vec![8, 2]);
+        let values = t.decode(16).unwrap().unwrap().as_f64s().unwrap();
+        assert_eq!(values, vec![0.5; 16]);
     }
 }

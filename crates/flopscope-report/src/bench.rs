@@ -720,17 +720,18 @@ pub fn render_roofline_svg(bench: &BenchReport) -> String {
         let _ = writeln!(
             s,
             "<polyline fill=\"none\" stroke=\"#dc2626\" stroke-width=\"2\" points=\"{:.1},{:.1} {:.1},{:.1} {:.1},{:.1}\"/>\
-             <text x=\"{:.1}\" y=\"{:.1}\" fill=\"#dc2626\">{:.1} GFLOPS (GEMM), {:.1} GB/s (stream)</text>",
+             <text x=\"{:.1}\" y=\"{:.1}\" fill=\"#dc2626\">roofs: {:.1} GFLOPS (GEMM), {:.1} GB/s (stream), ridge {:.1} FLOPs/byte</text>",
             px(xa),
             py((p.gbps * xa).max(10f64.powf(y0))),
             px(p.ridge),
             py(p.gflops),
             px(xb),
             py(p.gflops),
-            px(p.ridge) + 6.0,
-            py(p.gflops) - 6.0,
+            L + 8.0,
+            T + 14.0,
             p.gflops,
-            p.gbps
+            p.gbps,
+            p.ridge
         );
     }
     let mut slowest: Vec<&&LayerTime> = points.iter().collect();

@@ -125,7 +125,8 @@ pub fn calibrate(
         gflops,
         gbps,
         format!(
-            "best of 5: float GEMM {gemm_n}×{gemm_n}×{gemm_n}, Add of 2 × {stream_elements} floats; {key}"
+            "best of 3 sessions × 5 runs: float GEMMs n × n by a constant n × n (n = 1024, \
+             1536, 2048; best at {gemm_n}), and an Add over 2 × {stream_elements} floats; {key}"
         ),
     );
     let mut all = read_cache(dir)?;
