@@ -280,9 +280,10 @@ impl Runtime {
         b.commit_from_memory(&model).map_err(runtime)
     }
 
-    /// Times `model` (read from `path`, described by `ir`): warm-up runs, then timed runs in one
-    /// session; then, in a second session with the profiler on, one warm-up run and
-    /// `profiled_runs` runs whose kernel times are read back from the profiler's trace.
+    /// Times `model` (read from `path`, described by `ir`) in two sessions that take turns:
+    /// one timed with a clock (`warmup` runs, then `runs` timed runs), one with the profiler on
+    /// (`profiled_runs` runs after its warm-up, whose kernel times are read back from the
+    /// profiler's trace, less the profiler's own cost per kernel).
     pub fn bench(
         &self,
         path: &Path,
@@ -306,39 +307,48 @@ impl Runtime {
                 .collect()
         };
 
-        let mut session = self.session(cfg, path, &missing, None)?;
-        for _ in 0..cfg.warmup {
-            session.run(feeds()).map_err(runtime)?;
-        }
-        let mut latencies_ms = Vec::with_capacity(cfg.runs);
-        for _ in 0..cfg.runs {
-            let start = Instant::now();
-            let outputs = session.run(feeds()).map_err(runtime)?;
-            latencies_ms.push(start.elapsed().as_secs_f64() * 1000.0);
-            drop(outputs);
-        }
-        drop(session);
-
-        let (kernels, profiled_runs_us) = if cfg.profiled_runs > 0 {
-            let dir = scratch_dir("bench");
+        // Both sessions live side by side and take turns, so that the machine's drift (other
+        // load, clocks) touches the timed and the profiled runs alike.
+        let mut timed = self.session(cfg, path, &missing, None)?;
+        let dir = scratch_dir("bench");
+        let mut profiled = if cfg.profiled_runs > 0 {
             std::fs::create_dir_all(&dir)
                 .map_err(|e| OrtError::Runtime(format!("{}: {e}", dir.display())))?;
-            let prefix = dir.join("trace");
-            let mut session = self.session(cfg, path, &missing, Some(&prefix))?;
-            for _ in 0..cfg.warmup.max(1) {
-                session.run(feeds()).map_err(runtime)?;
-            }
-            for _ in 0..cfg.profiled_runs {
-                session.run(feeds()).map_err(runtime)?;
-            }
-            let file = PathBuf::from(session.end_profiling().map_err(runtime)?);
-            drop(session);
-            let text = std::fs::read_to_string(&file)
-                .map_err(|e| OrtError::Runtime(format!("{}: {e}", file.display())));
-            let _ = std::fs::remove_dir_all(&dir);
-            parse_trace(&text?, cfg.profiled_runs)?
+            Some(self.session(cfg, path, &missing, Some(&dir.join("trace")))?)
         } else {
-            (Vec::new(), Vec::new())
+            None
+        };
+        for _ in 0..cfg.warmup.max(1) {
+            timed.run(feeds()).map_err(runtime)?;
+            if let Some(p) = profiled.as_mut() {
+                p.run(feeds()).map_err(runtime)?;
+            }
+        }
+        let mut latencies_ms = Vec::with_capacity(cfg.runs);
+        for i in 0..cfg.runs.max(cfg.profiled_runs) {
+            if i < cfg.runs {
+                let start = Instant::now();
+                let outputs = timed.run(feeds()).map_err(runtime)?;
+                latencies_ms.push(start.elapsed().as_secs_f64() * 1000.0);
+                drop(outputs);
+            }
+            if i < cfg.profiled_runs
+                && let Some(p) = profiled.as_mut()
+            {
+                p.run(feeds()).map_err(runtime)?;
+            }
+        }
+        drop(timed);
+        let (kernels, profiled_runs_us) = match profiled {
+            Some(mut p) => {
+                let file = PathBuf::from(p.end_profiling().map_err(runtime)?);
+                drop(p);
+                let text = std::fs::read_to_string(&file)
+                    .map_err(|e| OrtError::Runtime(format!("{}: {e}", file.display())));
+                let _ = std::fs::remove_dir_all(&dir);
+                parse_trace(&text?, cfg.profiled_runs)?
+            }
+            None => (Vec::new(), Vec::new()),
         };
         let profiler_overhead_us = if kernels.is_empty() {
             0.0
