@@ -199,3 +199,33 @@ fn the_roofline_has_a_point_per_kernel_with_flops() {
     assert!(with_flops > 40);
     assert_eq!(circles, with_flops);
 }
+
+#[test]
+fn an_unavailable_provider_is_a_clear_error() {
+    if !ort_available("an_unavailable_provider_is_a_clear_error") {
+        return;
+    }
+    let path = fixture("models/mobilenet_v2.onnx").display().to_string();
+    let run = flopscope(&[
+        "bench",
+        &path,
+        "--input",
+        "input=1x3x224x224",
+        "--provider",
+        "cuda",
+        "--runs",
+        "1",
+        "--profile-runs",
+        "0",
+    ]);
+    // With a CUDA build of ONNX Runtime this runs; with the CPU wheel it says what to do.
+    if !run.success() {
+        assert!(
+            run.stderr
+                .contains("CUDA execution provider is not available")
+                && run.stderr.contains("--provider cpu"),
+            "{}",
+            run.stderr
+        );
+    }
+}
