@@ -3,6 +3,7 @@
 // A developer tool: printing to the terminal is its job.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+mod bench_scale;
 mod conformance;
 mod fixtures;
 mod profile_zoo;
@@ -64,6 +65,22 @@ enum Task {
     },
     /// Regenerate docs/ops.md from the op registry.
     OpsDoc,
+    /// Time synthetic chains and wide graphs of 1k to 1M nodes (decode, profile, report): the
+    /// time per node shows whether the pipeline grows linearly.
+    BenchScale {
+        /// Graph sizes, in nodes.
+        #[arg(long, value_delimiter = ',', default_value = "1000,10000,100000,1000000")]
+        sizes: Vec<usize>,
+        /// Only chains, or only wide graphs.
+        #[arg(long, value_parser = ["chain", "wide"])]
+        only: Option<String>,
+        /// Runs per size (the best is kept).
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+        /// Also write the table as Markdown to this file.
+        #[arg(long, value_name = "FILE")]
+        markdown: Option<PathBuf>,
+    },
     /// Profile every .onnx under DIR at a grid of sizes, in parallel: a summary table, one
     /// JSON report per model and point, and snapshots to check or update.
     ProfileZoo {
@@ -155,6 +172,12 @@ fn parse_dim_values(s: &str) -> Result<(String, Vec<i64>), String> {
 
 fn run(task: Task) -> anyhow::Result<()> {
     match task {
+        Task::BenchScale {
+            sizes,
+            only,
+            runs,
+            markdown,
+        } => bench_scale::run(&sizes, only.as_deref(), runs.max(1), markdown.as_deref()),
         Task::ProfileZoo {
             dir,
             size,
