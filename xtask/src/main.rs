@@ -69,7 +69,11 @@ enum Task {
     /// time per node shows whether the pipeline grows linearly.
     BenchScale {
         /// Graph sizes, in nodes.
-        #[arg(long, value_delimiter = ',', default_value = "1000,10000,100000,1000000")]
+        #[arg(
+            long,
+            value_delimiter = ',',
+            default_value = "1000,10000,100000,1000000"
+        )]
         sizes: Vec<usize>,
         /// Only chains, or only wide graphs.
         #[arg(long, value_parser = ["chain", "wide"])]
