@@ -30,7 +30,7 @@ pub enum LoadError {
     },
     #[error("{}: the file is empty, not an ONNX model", path.display())]
     Empty { path: PathBuf },
-    #[error("{}: not a valid ONNX model (protobuf decoding failed: {source})", path.display())]
+    #[error("{}: not a valid ONNX model (protobuf decoding failed: {})", path.display(), decode_detail(source))]
     Decode {
         path: PathBuf,
         #[source]
@@ -42,6 +42,48 @@ pub enum LoadError {
         #[source]
         source: ModelError,
     },
+}
+
+/// How deep prost lets messages nest before it refuses (its `RECURSION_LIMIT`): each level of
+/// subgraph costs about four messages (attribute, graph, node, attribute).
+const NESTING_HINT: &str = "messages are nested too deep (over 100 levels: subgraphs inside \
+                            subgraphs, about 25 levels of If/Loop/Scan); refused rather than \
+                            risk a stack overflow";
+
+/// A decode error in one readable line. prost's own text lists every enclosing message and
+/// field, which for a deeply nested model is thousands of entries: keep the outermost three
+/// and the innermost two, and say plainly when the refusal is the nesting limit.
+fn decode_detail(e: &prost::DecodeError) -> String {
+    let text = e.to_string();
+    let text = text
+        .strip_prefix("failed to decode Protobuf message: ")
+        .unwrap_or(&text);
+    let parts: Vec<&str> = text.split(": ").collect();
+    let Some((reason, path)) = parts.split_last() else {
+        return text.to_owned();
+    };
+    let reason = if *reason == "recursion limit reached" {
+        NESTING_HINT
+    } else {
+        reason
+    };
+    const HEAD: usize = 3;
+    const TAIL: usize = 2;
+    let place = if path.len() > HEAD + TAIL {
+        format!(
+            "{} … ({} more) … {}",
+            path[..HEAD].join(" > "),
+            path.len() - HEAD - TAIL,
+            path[path.len() - TAIL..].join(" > ")
+        )
+    } else {
+        path.join(" > ")
+    };
+    if place.is_empty() {
+        reason.to_owned()
+    } else {
+        format!("{reason}, in {place}")
+    }
 }
 
 /// A structural problem in a decoded model.
@@ -184,4 +226,55 @@ pub fn load_bytes(bytes: Bytes, path: &Path) -> Result<Model, LoadError> {
         path: path.to_owned(),
         source,
     })
+}
+
+#[cfg(test)]
+mod decode_error_tests {
+    use super::*;
+
+    #[test]
+    fn a_truncated_model_names_where_decoding_stopped() {
+        // A ModelProto whose field 7 (graph) claims 50 bytes but has 2.
+        let bytes = Bytes::from_static(&[0x3a, 50, 0x0a, 0x00]);
+        let err = load_bytes(bytes, Path::new("t.onnx")).expect_err("truncated");
+        let text = err.to_string();
+        assert!(text.starts_with("t.onnx: not a valid ONNX model"), "{text}");
+        assert!(!text.contains('\n'), "{text}");
+    }
+
+    #[test]
+    fn long_field_paths_keep_both_ends() {
+        // Nest a graph attribute's subgraph 40 times (3 messages a level): deeper than prost's recursion limit.
+        let mut inner: Vec<u8> = Vec::new();
+        for _ in 0..40 {
+            // AttributeProto { g (6): GraphProto { node (1): NodeProto { attribute (5): inner } } }
+            let node = wrap(5, &inner);
+            let graph = wrap(1, &node);
+            inner = wrap(6, &graph);
+        }
+        let node = wrap(5, &inner);
+        let graph = wrap(1, &node);
+        let model = wrap(7, &graph);
+        let err = load_bytes(Bytes::from(model), Path::new("deep.onnx")).expect_err("too deep");
+        let text = err.to_string();
+        assert!(text.contains("nested too deep"), "{text}");
+        assert!(text.contains("more) …"), "{text}");
+        assert!(text.len() < 400, "{text}");
+    }
+
+    fn wrap(field: u8, payload: &[u8]) -> Vec<u8> {
+        let mut out = vec![(field << 3) | 2];
+        let mut len = payload.len();
+        loop {
+            let byte = (len & 0x7f) as u8;
+            len >>= 7;
+            if len == 0 {
+                out.push(byte);
+                break;
+            }
+            out.push(byte | 0x80);
+        }
+        out.extend_from_slice(payload);
+        out
+    }
 }
