@@ -30,7 +30,11 @@ pub enum LoadError {
     },
     #[error("{}: the file is empty, not an ONNX model", path.display())]
     Empty { path: PathBuf },
-    #[error("{}: not a valid ONNX model (protobuf decoding failed: {source})", path.display())]
+    #[error(
+        "{}: not a valid ONNX model (protobuf decoding failed: {})",
+        path.display(),
+        decode_message(source)
+    )]
     Decode {
         path: PathBuf,
         #[source]
@@ -42,6 +46,48 @@ pub enum LoadError {
         #[source]
         source: ModelError,
     },
+}
+
+/// prost's message for a decoding error, made readable: its field path (innermost first, up to
+/// 100 entries when messages nest too deep) is printed outermost first and cut to its ends.
+fn decode_message(e: &prost::DecodeError) -> String {
+    let text = e.to_string();
+    let text = text
+        .strip_prefix("failed to decode Protobuf message: ")
+        .unwrap_or(&text);
+    // Path entries are `Message.field`; what follows them is the description.
+    let is_entry = |s: &str| {
+        s.split_once('.').is_some_and(|(m, f)| {
+            !m.is_empty()
+                && !f.is_empty()
+                && s.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'#'))
+        })
+    };
+    let parts: Vec<&str> = text.split(": ").collect();
+    let n = parts
+        .iter()
+        .take_while(|p| is_entry(p))
+        .count()
+        .min(parts.len() - 1);
+    let mut path: Vec<&str> = parts[..n].to_vec();
+    path.reverse();
+    let mut description = parts[n..].join(": ");
+    if description == "recursion limit reached" {
+        description =
+            "messages are nested too deep (more than 100 levels, the decoder's recursion limit)"
+                .into();
+    }
+    match path.len() {
+        0 => description,
+        1..=6 => format!("{description}, at {}", path.join(" > ")),
+        len => format!(
+            "{description}, at {} > ({} more) > {}",
+            path[..3].join(" > "),
+            len - 5,
+            path[len - 2..].join(" > ")
+        ),
+    }
 }
 
 /// A structural problem in a decoded model.
@@ -76,6 +122,11 @@ pub enum ModelError {
     },
     #[error("tensor `{name}` has element type {code}, which ONNX does not define")]
     UnknownDtype { name: String, code: i32 },
+    #[error(
+        "value `{value}`: dim_param `{param}` is too large an expression (its expansion \
+         overflows)"
+    )]
+    DimParamOverflow { value: String, param: String },
     #[error("tensor `{name}` has a negative dim {dim}")]
     NegativeDim { name: String, dim: i64 },
     #[error("node `{node}`: attribute #{index} has no name")]
