@@ -5,6 +5,7 @@
 
 mod conformance;
 mod fixtures;
+mod hostile;
 mod profile_zoo;
 mod strip;
 mod verify;
