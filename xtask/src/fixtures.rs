@@ -52,16 +52,16 @@ const STRIPPED: [(&str, &str); 4] = [
 /// Tensors with a larger payload lose it in the stripped models.
 const MIN_BYTES: u64 = 1024;
 
-const FLOAT: i32 = 1;
+pub(crate) const FLOAT: i32 = 1;
 
 /// One file under `fixtures/`.
 #[derive(Debug)]
-struct Fixture {
+pub(crate) struct Fixture {
     /// Relative to `fixtures/`, with `/` separators.
-    path: String,
-    bytes: Vec<u8>,
+    pub(crate) path: String,
+    pub(crate) bytes: Vec<u8>,
     /// Where it comes from, for the README.
-    about: String,
+    pub(crate) about: String,
 }
 
 /// Regenerates (or, with `check`, verifies) `fixtures/` from `shared/zoo`.
@@ -78,6 +78,7 @@ pub(crate) fn run(shared: Option<PathBuf>, check: bool) -> Result<()> {
     }
     let mut fixtures = models(&zoo)?;
     fixtures.extend(bad(&fixtures)?);
+    fixtures.extend(crate::hostile::corpus(&fixtures)?);
     fixtures.push(readme(&fixtures));
     let dir = root.join("fixtures");
     if check {
@@ -641,6 +642,10 @@ fn readme(fixtures: &[Fixture]) -> Fixture {
          They are weight-stripped: large tensors keep their dims and dtypes, but their data\n  \
          points at an external file that is never written (flopscope never reads weights).\n\
          - `bad/` holds hostile inputs built by the xtask.\n\
+         - `hostile/` is the hostile-input corpus (`xtask/src/hostile.rs`): damaged copies of\n  \
+         the light models, hand-encoded protobuf that lies about lengths or nests too deep,\n  \
+         and models wrong in one way each. `hostile/EXPECTED.txt` says what `flopscope\n  \
+         profile` must do with each; `tests/tests/hostile.rs` checks it.\n\
          \n\
          | file | bytes | what |\n\
          |---|---|---|\n",
@@ -662,7 +667,7 @@ fn readme(fixtures: &[Fixture]) -> Fixture {
 }
 
 /// A float tensor value; `dims: None` leaves the shape undeclared.
-fn value(name: &str, dims: Option<&[i64]>) -> ValueInfoProto {
+pub(crate) fn value(name: &str, dims: Option<&[i64]>) -> ValueInfoProto {
     let mut tensor = type_proto::Tensor {
         elem_type: FLOAT,
         ..Default::default()
@@ -691,7 +696,13 @@ fn value(name: &str, dims: Option<&[i64]>) -> ValueInfoProto {
     }
 }
 
-fn node(name: &str, op_type: &str, domain: &str, inputs: &[&str], outputs: &[&str]) -> NodeProto {
+pub(crate) fn node(
+    name: &str,
+    op_type: &str,
+    domain: &str,
+    inputs: &[&str],
+    outputs: &[&str],
+) -> NodeProto {
     let strings = |names: &[&str]| names.iter().map(|&n| n.to_owned()).collect();
     NodeProto {
         name: name.to_owned(),
@@ -703,7 +714,7 @@ fn node(name: &str, op_type: &str, domain: &str, inputs: &[&str], outputs: &[&st
     }
 }
 
-fn graph(
+pub(crate) fn graph(
     name: &str,
     node: Vec<NodeProto>,
     input: Vec<ValueInfoProto>,
@@ -721,7 +732,7 @@ fn graph(
 }
 
 /// A serialized IR 8 model importing `opsets` (domain, version).
-fn model(opsets: &[(&str, i64)], graph: GraphProto) -> Result<Vec<u8>> {
+pub(crate) fn model(opsets: &[(&str, i64)], graph: GraphProto) -> Result<Vec<u8>> {
     let opset_import = opsets
         .iter()
         .map(|&(domain, version)| OperatorSetIdProto {

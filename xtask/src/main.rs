@@ -6,6 +6,7 @@
 mod bench_scale;
 mod conformance;
 mod fixtures;
+mod hostile;
 mod profile_zoo;
 mod strip;
 mod verify;

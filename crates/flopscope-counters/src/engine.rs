@@ -2,7 +2,7 @@
 //! (folding small constant and shape computations), costs every node, and sorts constants into
 //! params, buffers and constants.
 
-use std::cell::OnceCell;
+use std::cell::{Cell, OnceCell};
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
 use std::sync::Arc;
@@ -224,12 +224,15 @@ pub fn profile<'a>(model: &'a Model, options: &'a ProfileOptions) -> Result<Prof
         state.ty = Some(ty.clone());
         state.init = *init;
     }
+    let runs = Cell::new(0);
     let env = Env {
         opsets: &model.opsets,
         bindings: &bindings,
         functions: &model.functions,
         depth: 0,
         declared: &options.declared_ops,
+        runs: &runs,
+        unrolling: false,
     };
     let GraphRun {
         order,
@@ -292,6 +295,27 @@ pub(crate) struct Env<'e> {
     pub(crate) depth: usize,
     /// Ops declared at run time.
     pub(crate) declared: &'e [Arc<dyn DeclaredOp>],
+    /// Subgraph and function-body runs so far, shared by every graph of the model: it bounds
+    /// the work that branches and loops nested in one another can ask for.
+    pub(crate) runs: &'e Cell<usize>,
+    /// This graph is (inside) the body of a loop being unrolled: loops here are not unrolled
+    /// too, so nested loops cost one unrolled level, not 256 to the power of their depth.
+    pub(crate) unrolling: bool,
+}
+
+impl Env<'_> {
+    /// Counts one more subgraph or function run; an error past [`MAX_SUBGRAPH_RUNS`].
+    fn count_run(&self) -> Result<(), OpError> {
+        let n = self.runs.get() + 1;
+        self.runs.set(n);
+        if n > MAX_SUBGRAPH_RUNS {
+            return Err(OpError::Unsupported(format!(
+                "more than {MAX_SUBGRAPH_RUNS} runs of subgraphs and functions (loops and \
+                 branches nested in one another); flopscope stops here"
+            )));
+        }
+        Ok(())
+    }
 }
 
 impl<'e> Env<'e> {
@@ -592,7 +616,11 @@ pub fn topological_order(graph: &Graph) -> Result<Vec<NodeId>, ProfileError> {
             })
             .filter(|&p| p != i)
             .collect();
-        pending[i] = producers.len();
+        // A node that reads its own output is a cycle of one: it never becomes ready.
+        let reads_itself = node.inputs.iter().flatten().any(
+            |id| matches!(graph.value(*id).def, ValueDef::Node { node, .. } if node.index() == i),
+        );
+        pending[i] = producers.len() + usize::from(reads_itself);
         for p in producers {
             consumers[p].push(i);
         }
@@ -1203,6 +1231,43 @@ pub fn shape_string(shape: &[Dim]) -> String {
 /// How deep subgraphs may nest while profiling (the frontend refuses deeper files already).
 const MAX_SUBGRAPH_DEPTH: usize = 64;
 
+/// How many times, in all, subgraphs (If branches, loop bodies, ...) and function bodies may be
+/// inferred for one profile. Real models need a few hundred at most; without a bound, a loop
+/// whose carried shape changes runs its body twice, so nesting such loops doubles the work
+/// with every level.
+const MAX_SUBGRAPH_RUNS: usize = 100_000;
+
+/// How many levels of a nested error's chain are kept at each end when it is shortened.
+const CHAIN_ENDS: usize = 2;
+
+/// An error from inside a subgraph or a function body, `text` being `in ...: ...`. Seen from
+/// the main graph (`depth` 0), a chain of more nested levels than a few keeps its outer and
+/// inner ends only: a model nested 64 deep still gives a short line, not 64 repetitions.
+fn nested_error(depth: usize, text: String) -> OpError {
+    OpError::Invalid(if depth == 0 { elide_chain(&text) } else { text })
+}
+
+/// `in A: node x: in B: node y: ... : why` with its middle levels replaced by a count.
+fn elide_chain(text: &str) -> String {
+    let starts: Vec<usize> = text
+        .match_indices(": in ")
+        .map(|(i, _)| i + 2)
+        .filter(|&i| {
+            let rest = &text[i..];
+            rest.starts_with("in subgraph `") || rest.starts_with("in function `")
+        })
+        .collect();
+    if starts.len() <= 2 * CHAIN_ENDS {
+        return text.to_owned();
+    }
+    let skipped = starts.len() + 1 - 2 * CHAIN_ENDS;
+    format!(
+        "{}... ({skipped} more levels) ... {}",
+        &text[..starts[CHAIN_ENDS - 1]],
+        &text[starts[starts.len() - CHAIN_ENDS]..]
+    )
+}
+
 /// What inferring a subgraph (an If branch, a Loop or Scan body) gave.
 #[derive(Debug, Clone)]
 pub struct SubgraphRun {
@@ -1226,6 +1291,33 @@ impl<'a> InferCtx<'a> {
         graph: &Graph,
         inputs: &[(ValueType, Option<TensorValue>)],
     ) -> Result<SubgraphRun, OpError> {
+        self.run_subgraph_in(attr, graph, inputs, self.env.unrolling)
+    }
+
+    /// [`Self::run_subgraph`] for one iteration of a loop being unrolled: loops inside it are
+    /// not unrolled as well.
+    pub fn run_unrolled_body(
+        &self,
+        attr: &str,
+        graph: &Graph,
+        inputs: &[(ValueType, Option<TensorValue>)],
+    ) -> Result<SubgraphRun, OpError> {
+        self.run_subgraph_in(attr, graph, inputs, true)
+    }
+
+    /// Whether a loop here may be unrolled (it is not inside an unrolled loop's body).
+    pub fn may_unroll(&self) -> bool {
+        !self.env.unrolling
+    }
+
+    fn run_subgraph_in(
+        &self,
+        attr: &str,
+        graph: &Graph,
+        inputs: &[(ValueType, Option<TensorValue>)],
+        unrolling: bool,
+    ) -> Result<SubgraphRun, OpError> {
+        self.env.count_run()?;
         if self.env.depth >= MAX_SUBGRAPH_DEPTH {
             return Err(OpError::Unsupported(format!(
                 "subgraphs nest more than {MAX_SUBGRAPH_DEPTH} deep"
@@ -1271,9 +1363,11 @@ impl<'a> InferCtx<'a> {
             functions: self.env.functions,
             depth: self.env.depth + 1,
             declared: self.env.declared,
+            runs: self.env.runs,
+            unrolling,
         };
         let run = run_graph(&env, graph, states, Some(self.scope))
-            .map_err(|e| OpError::Invalid(format!("in subgraph `{attr}`: {e}")))?;
+            .map_err(|e| nested_error(self.env.depth, format!("in subgraph `{attr}`: {e}")))?;
         let mut cost = Cost::zero();
         let mut uncounted = Vec::new();
         for np in &run.nodes {
@@ -1329,6 +1423,7 @@ fn call_function(
     label: &str,
     states: &[ValueState<'_>],
 ) -> Result<SubgraphRun, OpError> {
+    env.count_run()?;
     if env.depth >= MAX_SUBGRAPH_DEPTH {
         return Err(OpError::Unsupported(format!(
             "functions and subgraphs nest more than {MAX_SUBGRAPH_DEPTH} deep"
@@ -1360,9 +1455,11 @@ fn call_function(
         functions: env.functions,
         depth: env.depth + 1,
         declared: env.declared,
+        runs: env.runs,
+        unrolling: env.unrolling,
     };
     let run = run_graph(&inner, &body, body_states, None)
-        .map_err(|e| OpError::Invalid(format!("in function `{}`: {e}", f.name)))?;
+        .map_err(|e| nested_error(env.depth, format!("in function `{}`: {e}", f.name)))?;
     let mut cost = Cost::zero();
     let mut uncounted = Vec::new();
     for np in &run.nodes {
@@ -1466,6 +1563,25 @@ mod tests {
     use flopscope_ir::Dim;
 
     use crate::ops::testing::{Case, t};
+
+    #[test]
+    fn long_chains_of_nested_errors_keep_their_ends() {
+        let chain = |levels: usize| {
+            let mut text = "too deep".to_owned();
+            for i in (0..levels).rev() {
+                text = format!("in subgraph `body`: node `l{i}` (ai.onnx::Loop): {text}");
+            }
+            text
+        };
+        // Five levels are kept whole.
+        assert_eq!(super::elide_chain(&chain(5)), chain(5));
+        assert_eq!(
+            super::elide_chain(&chain(9)),
+            "in subgraph `body`: node `l0` (ai.onnx::Loop): in subgraph `body`: node `l1` \
+             (ai.onnx::Loop): ... (5 more levels) ... in subgraph `body`: node `l7` \
+             (ai.onnx::Loop): in subgraph `body`: node `l8` (ai.onnx::Loop): too deep"
+        );
+    }
 
     #[test]
     fn peak_activation_memory_along_a_chain() {

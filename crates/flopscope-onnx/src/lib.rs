@@ -30,7 +30,11 @@ pub enum LoadError {
     },
     #[error("{}: the file is empty, not an ONNX model", path.display())]
     Empty { path: PathBuf },
-    #[error("{}: not a valid ONNX model (protobuf decoding failed: {})", path.display(), decode_detail(source))]
+    #[error(
+        "{}: not a valid ONNX model (protobuf decoding failed: {})",
+        path.display(),
+        decode_message(source)
+    )]
     Decode {
         path: PathBuf,
         #[source]
@@ -44,45 +48,45 @@ pub enum LoadError {
     },
 }
 
-/// How deep prost lets messages nest before it refuses (its `RECURSION_LIMIT`): each level of
-/// subgraph costs about four messages (attribute, graph, node, attribute).
-const NESTING_HINT: &str = "messages are nested too deep (over 100 levels: subgraphs inside \
-                            subgraphs, about 25 levels of If/Loop/Scan); refused rather than \
-                            risk a stack overflow";
-
-/// A decode error in one readable line. prost's own text lists every enclosing message and
-/// field, which for a deeply nested model is thousands of entries: keep the outermost three
-/// and the innermost two, and say plainly when the refusal is the nesting limit.
-fn decode_detail(e: &prost::DecodeError) -> String {
+/// prost's message for a decoding error, made readable: its field path (innermost first, up to
+/// 100 entries when messages nest too deep) is printed outermost first and cut to its ends.
+fn decode_message(e: &prost::DecodeError) -> String {
     let text = e.to_string();
     let text = text
         .strip_prefix("failed to decode Protobuf message: ")
         .unwrap_or(&text);
+    // Path entries are `Message.field`; what follows them is the description.
+    let is_entry = |s: &str| {
+        s.split_once('.').is_some_and(|(m, f)| {
+            !m.is_empty()
+                && !f.is_empty()
+                && s.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'#'))
+        })
+    };
     let parts: Vec<&str> = text.split(": ").collect();
-    let Some((reason, path)) = parts.split_last() else {
-        return text.to_owned();
-    };
-    let reason = if *reason == "recursion limit reached" {
-        NESTING_HINT
-    } else {
-        reason
-    };
-    const HEAD: usize = 3;
-    const TAIL: usize = 2;
-    let place = if path.len() > HEAD + TAIL {
-        format!(
-            "{} … ({} more) … {}",
-            path[..HEAD].join(" > "),
-            path.len() - HEAD - TAIL,
-            path[path.len() - TAIL..].join(" > ")
-        )
-    } else {
-        path.join(" > ")
-    };
-    if place.is_empty() {
-        reason.to_owned()
-    } else {
-        format!("{reason}, in {place}")
+    let n = parts
+        .iter()
+        .take_while(|p| is_entry(p))
+        .count()
+        .min(parts.len() - 1);
+    let mut path: Vec<&str> = parts[..n].to_vec();
+    path.reverse();
+    let mut description = parts[n..].join(": ");
+    if description == "recursion limit reached" {
+        description =
+            "messages are nested too deep (more than 100 levels, the decoder's recursion limit)"
+                .into();
+    }
+    match path.len() {
+        0 => description,
+        1..=6 => format!("{description}, at {}", path.join(" > ")),
+        len => format!(
+            "{description}, at {} > ({} more) > {}",
+            path[..3].join(" > "),
+            len - 5,
+            path[len - 2..].join(" > ")
+        ),
     }
 }
 
@@ -118,6 +122,11 @@ pub enum ModelError {
     },
     #[error("tensor `{name}` has element type {code}, which ONNX does not define")]
     UnknownDtype { name: String, code: i32 },
+    #[error(
+        "value `{value}`: dim_param `{param}` is too large an expression (its expansion \
+         overflows)"
+    )]
+    DimParamOverflow { value: String, param: String },
     #[error("tensor `{name}` has a negative dim {dim}")]
     NegativeDim { name: String, dim: i64 },
     #[error("node `{node}`: attribute #{index} has no name")]
@@ -258,7 +267,7 @@ mod decode_error_tests {
         let err = load_bytes(Bytes::from(model), Path::new("deep.onnx")).expect_err("too deep");
         let text = err.to_string();
         assert!(text.contains("nested too deep"), "{text}");
-        assert!(text.contains("more) …"), "{text}");
+        assert!(text.contains("more) >"), "{text}");
         assert!(text.len() < 400, "{text}");
     }
 

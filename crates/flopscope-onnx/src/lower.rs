@@ -179,8 +179,15 @@ fn lower_graph(g: proto::GraphProto, depth: usize) -> Result<Graph, ModelError> 
     // (its stored value is the one the model runs with), so it is not a caller-provided input.
     let mut inputs = Vec::new();
     let mut declared = Vec::new();
+    let mut listed = std::collections::HashSet::new();
     for vi in g.input {
         let vname = vi.name.unwrap_or_default();
+        if !listed.insert(vname.clone()) {
+            return Err(ModelError::DuplicateValue {
+                graph: b.name.clone(),
+                value: vname,
+            });
+        }
         let id = match b.by_name.get(&vname) {
             Some(&id) => id,
             None => {
@@ -610,32 +617,50 @@ fn lower_tensor_type(tt: type_proto::Tensor, value: &str) -> Result<DeclaredType
             })?,
         ),
     };
-    let shape = tt.shape.map(|s| {
-        s.dim
-            .into_iter()
-            .map(|d| match d.value {
-                Some(proto::dimension::Value::DimValue(v)) if v >= 0 => Some(Dim::from_i64(v)),
-                Some(proto::dimension::Value::DimParam(p)) if !p.is_empty() => Some(dim_param(&p)),
-                _ => None,
-            })
-            .collect()
-    });
+    let shape = tt
+        .shape
+        .map(|s| {
+            s.dim
+                .into_iter()
+                .map(|d| match d.value {
+                    Some(proto::dimension::Value::DimValue(v)) if v >= 0 => {
+                        Ok(Some(Dim::from_i64(v)))
+                    }
+                    Some(proto::dimension::Value::DimParam(p)) if !p.is_empty() => {
+                        dim_param(&p, value).map(Some)
+                    }
+                    _ => Ok(None),
+                })
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .transpose()?;
     Ok(DeclaredType::Tensor { dtype, shape })
 }
 
 /// A named dimension: an identifier is a symbol; an expression (`2*seq`, or `Min(512, seq)` as
 /// exporters that use sympy write it) is parsed; anything else becomes a symbol with the
-/// characters the expression syntax cannot hold replaced.
-fn dim_param(p: &str) -> Dim {
+/// characters the expression syntax cannot hold replaced. An expression whose value overflows
+/// (or too large to expand, such as a product of many sums) is an error naming `value`.
+fn dim_param(p: &str, value: &str) -> Result<Dim, ModelError> {
     let name = Dim::symbol_name(p);
     if name == p {
-        return Dim::sym(p);
+        return Ok(Dim::sym(p));
     }
     let lowered = p.replace("Min(", "min(").replace("Max(", "max(");
-    if let Ok(d) = Dim::parse(&lowered) {
-        return d;
+    match Dim::parse(&lowered) {
+        Ok(d) if d.is_overflow() => {
+            let mut shown: String = p.chars().take(60).collect();
+            if shown.len() < p.len() {
+                shown.push_str("...");
+            }
+            Err(ModelError::DimParamOverflow {
+                value: value.to_owned(),
+                param: shown,
+            })
+        }
+        Ok(d) => Ok(d),
+        Err(_) => Ok(Dim::sym(&name)),
     }
-    Dim::sym(&name)
 }
 
 #[cfg(test)]
@@ -658,14 +683,24 @@ mod tests {
 
     #[test]
     fn dim_params_become_symbols_or_expressions() {
-        assert_eq!(dim_param("batch"), Dim::sym("batch"));
-        assert_eq!(dim_param("2*seq"), Dim::sym("seq") * 2);
+        let param = |p: &str| dim_param(p, "x").unwrap();
+        assert_eq!(param("batch"), Dim::sym("batch"));
+        assert_eq!(param("2*seq"), Dim::sym("seq") * 2);
         assert_eq!(
-            dim_param("Min(512, seq)"),
+            param("Min(512, seq)"),
             Dim::sym("seq").min(&Dim::from_i64(512))
         );
-        assert_eq!(dim_param("input/0"), Dim::sym("input_0"));
-        assert_eq!(dim_param("0abc"), Dim::sym("_0abc"));
+        assert_eq!(param("input/0"), Dim::sym("input_0"));
+        assert_eq!(param("0abc"), Dim::sym("_0abc"));
+        // Too deep to parse: a name. Too large to expand, or overflowing: an error.
+        assert_eq!(
+            param(&format!("{}n{}", "(".repeat(500), ")".repeat(500))),
+            Dim::sym(&format!("{}n{}", "_".repeat(500), "_".repeat(500)))
+        );
+        let product: Vec<String> = (0..40).map(|i| format!("(a{i}+b{i})")).collect();
+        let err = dim_param(&product.join("*"), "x").unwrap_err().to_string();
+        assert!(err.contains("`x`") && err.contains("dim_param"), "{err}");
+        assert!(dim_param("9223372036854775807*2*n", "x").is_err());
     }
 
     fn value_info(name: &str, elem_type: i32, dims: &[Option<i64>]) -> proto::ValueInfoProto {

@@ -7,11 +7,11 @@
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
-use flopscope_ir::{DType, Graph, Model, Storage, ValueDef};
+use flopscope_ir::{Attr, ConstTensor, DType, Graph, Model, NodeId, Storage, ValueDef};
 use flopscope_onnx::write::{ConstantSpec, NodeSpec, ValueSpec, model_bytes, model_with_constants};
 use ort::session::builder::{GraphOptimizationLevel, SessionBuilder};
 use ort::session::{Session, SessionInputValue};
@@ -154,9 +154,13 @@ pub struct Peaks {
     pub stream_elements: i64,
 }
 
-/// Bytes of `count` elements of `dtype`, rounded up.
-fn byte_len(dtype: DType, count: u64) -> u64 {
-    (count * u64::from(dtype.bits().unwrap_or(8))).div_ceil(8)
+/// Bytes of `count` elements of `dtype`, rounded up; `None` past `u64`.
+fn byte_len(dtype: DType, count: u64) -> Option<u64> {
+    Some(
+        count
+            .checked_mul(u64::from(dtype.bits().unwrap_or(8)))?
+            .div_ceil(8),
+    )
 }
 
 /// A small value of `dtype` as little-endian bytes: 0.01 for floats, 0 otherwise (always a
@@ -172,64 +176,254 @@ fn filler(dtype: DType) -> Vec<u8> {
     }
 }
 
-/// The external tensors of a graph and its subgraphs: (location, offset, byte length, dtype).
-fn external_tensors(graph: &Graph, out: &mut Vec<(String, u64, u64, DType)>) {
-    for v in &graph.values {
-        if let ValueDef::Initializer(t) = &v.def
-            && let Storage::External {
-                location,
-                offset,
-                length,
-            } = &t.storage
+/// A tensor whose data is in an external file.
+#[derive(Debug)]
+struct External<'m> {
+    /// The initializer's name, or the node attribute that holds it.
+    name: String,
+    location: &'m str,
+    offset: u64,
+    length: Option<u64>,
+    tensor: &'m ConstTensor,
+}
+
+impl External<'_> {
+    /// The bytes its dims and element type need; `None` past `u64`.
+    fn needed(&self) -> Option<u64> {
+        let count = self
+            .tensor
+            .dims
+            .iter()
+            .try_fold(1u64, |acc, &d| acc.checked_mul(d))?;
+        byte_len(self.tensor.dtype, count)
+    }
+
+    /// The byte range it takes in its file (checked by [`check_external_data`] first).
+    fn range(&self) -> (u64, u64) {
+        let len = self.length.or_else(|| self.needed()).unwrap_or(0);
+        (self.offset, self.offset.saturating_add(len))
+    }
+}
+
+/// The external tensors of a graph and its subgraphs: initializers and tensor attributes
+/// (a Constant's `value`), which ONNX Runtime loads alike.
+fn external_tensors<'m>(graph: &'m Graph, out: &mut Vec<External<'m>>) {
+    let mut push = |name: String, t: &'m ConstTensor| {
+        if let Storage::External {
+            location,
+            offset,
+            length,
+        } = &t.storage
         {
-            let count: u64 = t.dims.iter().product();
-            let len = length.unwrap_or_else(|| byte_len(t.dtype, count));
-            out.push((location.clone(), *offset, len, t.dtype));
+            out.push(External {
+                name,
+                location,
+                offset: *offset,
+                length: *length,
+                tensor: t,
+            });
+        }
+    };
+    for v in &graph.values {
+        if let ValueDef::Initializer(t) = &v.def {
+            push(v.name.clone(), t);
+        }
+    }
+    for (i, n) in graph.nodes.iter().enumerate() {
+        for (attr, value) in &n.attrs {
+            let label = || format!("{}.{attr}", graph.node_name(NodeId(i as u32)));
+            match value {
+                Attr::Tensor(t) => push(label(), t),
+                Attr::Tensors(ts) => ts.iter().for_each(|t| push(label(), t)),
+                _ => {}
+            }
         }
     }
     for n in &graph.nodes {
         for (_, attr) in &n.attrs {
             match attr {
-                flopscope_ir::Attr::Graph(g) => external_tensors(g.as_ref(), out),
-                flopscope_ir::Attr::Graphs(gs) => {
-                    for g in gs {
-                        external_tensors(g.as_ref(), out);
-                    }
-                }
+                Attr::Graph(g) => external_tensors(g.as_ref(), out),
+                Attr::Graphs(gs) => gs.iter().for_each(|g| external_tensors(g.as_ref(), out)),
                 _ => {}
             }
         }
     }
 }
 
+/// How far apart a made-up file's tensors may lie: room for alignment (ONNX's external-data
+/// writer aligns to pages or allocation granules), not for gaps of gigabytes.
+const MAX_GAP_PER_TENSOR: u64 = 1 << 16;
+
+/// The folder external data is read from: the model's.
+fn model_dir(path: &Path) -> &Path {
+    match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    }
+}
+
+/// Refuses external data that `bench` must not hand to ONNX Runtime, before it sees the model:
+/// a location that is empty, absolute, has a `..` component, or resolves (through links) to
+/// a path outside the model's folder; a byte range that overflows or whose length is not what
+/// the tensor's dims and type need; and, for a file that does not exist (made up in memory),
+/// tensors so far apart that making it up would take far more memory than their bytes.
+/// `flopscope profile` needs none of this: it never opens external data.
+pub fn check_external_data(path: &Path, model: &Model) -> Result<(), OrtError> {
+    let dir = model_dir(path);
+    let mut tensors = Vec::new();
+    external_tensors(&model.graph, &mut tensors);
+    if tensors.is_empty() {
+        return Ok(());
+    }
+    let refuse = |t: &External<'_>, reason: String| OrtError::ExternalData {
+        model: path.to_owned(),
+        tensor: t.name.clone(),
+        location: t.location.to_owned(),
+        reason,
+    };
+    let root = dir.canonicalize().map_err(|e| OrtError::ExternalData {
+        model: path.to_owned(),
+        tensor: tensors[0].name.clone(),
+        location: tensors[0].location.to_owned(),
+        reason: format!(
+            "cannot be placed: the model's folder {}: {e}",
+            dir.display()
+        ),
+    })?;
+    let mut missing: BTreeMap<&str, (u64, u64, u64)> = BTreeMap::new();
+    for t in &tensors {
+        let location = Path::new(t.location);
+        if t.location.is_empty() {
+            return Err(refuse(t, "is empty: the tensor has no location".into()));
+        }
+        if location.has_root() || location.is_absolute() {
+            return Err(refuse(
+                t,
+                "is an absolute path; bench reads external data only inside the model's folder"
+                    .into(),
+            ));
+        }
+        if location
+            .components()
+            .any(|c| !matches!(c, Component::Normal(_) | Component::CurDir))
+        {
+            return Err(refuse(
+                t,
+                "has a `..` component; bench reads external data only inside the model's folder"
+                    .into(),
+            ));
+        }
+        let full = dir.join(location);
+        match full.canonicalize() {
+            Ok(real) if !real.starts_with(&root) => {
+                return Err(refuse(
+                    t,
+                    format!(
+                        "resolves to {}, outside the model's folder {}",
+                        real.display(),
+                        root.display()
+                    ),
+                ));
+            }
+            Ok(_) => {}
+            // Missing (or a dangling link): the data is made up in memory, nothing is opened.
+            Err(_) => {}
+        }
+        let needed = t.needed().ok_or_else(|| {
+            refuse(
+                t,
+                format!("holds dims {:?}, more than 2^64 bytes", t.tensor.dims),
+            )
+        })?;
+        let length = t.length.unwrap_or(needed);
+        if length != needed {
+            return Err(refuse(
+                t,
+                format!(
+                    "is {length} bytes long, but the tensor's dims and type need {needed} bytes"
+                ),
+            ));
+        }
+        let Some(end) = t.offset.checked_add(length) else {
+            return Err(refuse(
+                t,
+                format!(
+                    "has offset {} and length {length}: the end is past 2^64",
+                    t.offset
+                ),
+            ));
+        };
+        if !full.is_file() {
+            let slot = missing.entry(t.location).or_insert((0, 0, 0));
+            slot.0 = slot.0.max(end);
+            slot.1 = slot.1.saturating_add(length);
+            slot.2 += 1;
+        }
+    }
+    for (location, (size, bytes, count)) in missing {
+        let allowed = bytes.saturating_add(MAX_GAP_PER_TENSOR.saturating_mul(count));
+        if size > allowed {
+            let t = tensors
+                .iter()
+                .filter(|t| t.location == location)
+                .max_by_key(|t| t.offset)
+                .expect("a tensor of this file");
+            return Err(refuse(
+                t,
+                format!(
+                    "does not exist, and making it up would take {size} bytes for {bytes} bytes \
+                     of tensors (offset {} leaves a gap)",
+                    t.offset
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// An external data file made up in memory: its `location` and its bytes.
+type MadeUpFile = (String, Arc<[u8]>);
+
 /// The external data files the model names that do not exist beside it, made up: each
-/// tensor's range filled with [`filler`].
-fn missing_external_files(path: &Path, model: &Model) -> Vec<(String, Arc<[u8]>)> {
-    let dir = path.parent().unwrap_or(Path::new("."));
+/// tensor's range filled with [`filler`]. [`check_external_data`] has bounded their sizes.
+fn missing_external_files(path: &Path, model: &Model) -> Result<Vec<MadeUpFile>, OrtError> {
+    let dir = model_dir(path);
     let mut tensors = Vec::new();
     external_tensors(&model.graph, &mut tensors);
     let mut files: BTreeMap<String, Vec<(u64, u64, DType)>> = BTreeMap::new();
-    for (location, offset, len, dtype) in tensors {
-        if !dir.join(&location).is_file() {
+    for t in &tensors {
+        if !dir.join(t.location).is_file() {
+            let (start, end) = t.range();
             files
-                .entry(location)
+                .entry(t.location.to_owned())
                 .or_default()
-                .push((offset, len, dtype));
+                .push((start, end, t.tensor.dtype));
         }
     }
     files
         .into_iter()
         .map(|(location, ranges)| {
-            let size = ranges.iter().map(|(o, l, _)| o + l).max().unwrap_or(0);
-            let mut bytes = vec![0u8; usize::try_from(size).unwrap_or(0)];
-            for (offset, len, dtype) in ranges {
+            let size = ranges.iter().map(|&(_, end, _)| end).max().unwrap_or(0);
+            let too_big = |what: String| {
+                OrtError::Runtime(format!(
+                    "{}: cannot make up the missing external data file `{location}` ({what})",
+                    path.display()
+                ))
+            };
+            let size = usize::try_from(size).map_err(|_| too_big(format!("{size} bytes")))?;
+            let mut bytes = Vec::new();
+            bytes
+                .try_reserve_exact(size)
+                .map_err(|e| too_big(format!("{size} bytes: {e}")))?;
+            bytes.resize(size, 0u8);
+            for (start, end, dtype) in ranges {
                 let pattern = filler(dtype);
-                let (start, end) = (offset as usize, (offset + len) as usize);
-                for (i, b) in bytes[start..end].iter_mut().enumerate() {
+                // Both ends are at most `size`, which fits `usize`.
+                for (i, b) in bytes[start as usize..end as usize].iter_mut().enumerate() {
                     *b = pattern[i % pattern.len()];
                 }
             }
-            (location, Arc::from(bytes.into_boxed_slice()))
+            Ok((location, Arc::from(bytes.into_boxed_slice())))
         })
         .collect()
 }
@@ -294,7 +488,8 @@ impl Runtime {
         if cfg.runs == 0 {
             return Err(OrtError::Runtime("at least one timed run is needed".into()));
         }
-        let missing = missing_external_files(path, ir);
+        check_external_data(path, ir)?;
+        let missing = missing_external_files(path, ir)?;
         let mut seed = 0x2545_f491_4f6c_dd1du64;
         let mut values = Vec::with_capacity(inputs.len());
         for spec in inputs {
@@ -647,22 +842,130 @@ mod tests {
             0.01
         );
         assert_eq!(filler(DType::Int64), vec![0]);
-        assert_eq!(byte_len(DType::Float32, 10), 40);
-        assert_eq!(byte_len(DType::Int4, 3), 2);
+        assert_eq!(byte_len(DType::Float32, 10), Some(40));
+        assert_eq!(byte_len(DType::Int4, 3), Some(2));
+        assert_eq!(byte_len(DType::Float32, 1 << 62), None);
+    }
+
+    fn fixture(relative: &str) -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../fixtures")
+            .join(relative)
     }
 
     #[test]
     fn missing_weights_of_a_stripped_fixture_are_made_up() {
-        let path =
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/models/mobilenet_v2.onnx");
+        let path = fixture("models/mobilenet_v2.onnx");
         let model = flopscope_onnx::load(&path).unwrap();
-        let files = missing_external_files(&path, &model);
+        check_external_data(&path, &model).unwrap();
+        let files = missing_external_files(&path, &model).unwrap();
         assert_eq!(files.len(), 1);
         assert_eq!(files[0].0, "mobilenet_v2.weights");
         // Every stripped tensor fits in the made-up file.
         let mut tensors = Vec::new();
         external_tensors(&model.graph, &mut tensors);
-        let end = tensors.iter().map(|(_, o, l, _)| o + l).max().unwrap();
+        let end = tensors.iter().map(|t| t.range().1).max().unwrap();
         assert_eq!(files[0].1.len() as u64, end);
+    }
+
+    /// The reason `check_external_data` gives for a model, or `None` when it accepts it.
+    fn refusal(path: &Path, model: &Model) -> Option<String> {
+        check_external_data(path, model).err().map(|e| {
+            assert!(matches!(e, OrtError::ExternalData { .. }), "{e}");
+            e.to_string()
+        })
+    }
+
+    fn hostile(name: &str) -> (PathBuf, Model) {
+        let path = fixture(&format!("hostile/{name}"));
+        let model = flopscope_onnx::load(&path).unwrap();
+        (path, model)
+    }
+
+    /// `W`'s storage in a hostile fixture whose one initializer is external.
+    fn storage(model: &mut Model) -> &mut Storage {
+        let id = model.graph.find_value("W").unwrap();
+        match &mut model.graph.values[id.index()].def {
+            ValueDef::Initializer(t) => &mut t.storage,
+            _ => unreachable!("`W` is an initializer"),
+        }
+    }
+
+    #[test]
+    fn external_data_outside_the_model_folder_is_refused() {
+        for (name, words) in [
+            (
+                "external_parent_dirs.onnx",
+                &["`W`", "`../../etc/passwd`", "`..`"][..],
+            ),
+            ("external_absolute.onnx", &["`/etc/passwd`", "absolute"]),
+            ("external_no_location.onnx", &["no location"]),
+            (
+                "external_absurd_offset.onnx",
+                &["18446744073709551615", "2^64"],
+            ),
+            (
+                "external_absurd_length.onnx",
+                &["4611686018427387904", "48 bytes"],
+            ),
+        ] {
+            let (path, model) = hostile(name);
+            let why = refusal(&path, &model).unwrap_or_else(|| panic!("{name} accepted"));
+            assert!(why.starts_with(&path.display().to_string()), "{why}");
+            for w in words {
+                assert!(why.contains(w), "{name}: {w:?} not in {why}");
+            }
+        }
+        // A file that does not exist is made up in memory: nothing is opened.
+        let (path, model) = hostile("external_missing.onnx");
+        assert_eq!(refusal(&path, &model), None);
+        assert_eq!(
+            missing_external_files(&path, &model).unwrap()[0].1.len(),
+            48
+        );
+    }
+
+    #[test]
+    fn a_made_up_file_is_no_larger_than_its_tensors_and_their_alignment() {
+        let (path, mut model) = hostile("external_missing.onnx");
+        let set = |model: &mut Model, at: u64| {
+            if let Storage::External { offset, .. } = storage(model) {
+                *offset = at;
+            }
+        };
+        set(&mut model, 4096);
+        assert_eq!(refusal(&path, &model), None);
+        set(&mut model, 1 << 40);
+        let why = refusal(&path, &model).expect("a gap of 2^40 bytes");
+        assert!(why.contains("1099511627824 bytes for 48 bytes"), "{why}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn links_are_followed_to_where_they_lead() {
+        let dir = std::env::temp_dir().join(format!("flopscope-ort-links-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("inside")).unwrap();
+        let path = dir.join("model.onnx");
+        let (_, mut model) = hostile("external_special.onnx");
+        // special.bin -> /etc/passwd: out of the folder.
+        std::os::unix::fs::symlink("/etc/passwd", dir.join("special.bin")).unwrap();
+        let why = refusal(&path, &model).expect("a link out of the folder");
+        assert!(why.contains("resolves to /etc/passwd, outside"), "{why}");
+        // A link that stays inside the folder, to a file of the right size, is fine.
+        std::fs::write(dir.join("inside/w.bin"), [0u8; 48]).unwrap();
+        std::os::unix::fs::symlink("inside/w.bin", dir.join("ok.bin")).unwrap();
+        if let Storage::External { location, .. } = storage(&mut model) {
+            *location = "ok.bin".into();
+        }
+        assert_eq!(refusal(&path, &model), None);
+        // A folder that links out is refused too.
+        std::os::unix::fs::symlink("/etc", dir.join("etc")).unwrap();
+        if let Storage::External { location, .. } = storage(&mut model) {
+            *location = "etc/passwd".into();
+        }
+        let why = refusal(&path, &model).expect("a folder linked out");
+        assert!(why.contains("outside"), "{why}");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -24,6 +24,15 @@ pub enum OrtError {
     NotFound(String),
     #[error("ONNX Runtime: {0}")]
     Runtime(String),
+    /// External data that `bench` will not let ONNX Runtime read (see
+    /// [`bench::check_external_data`]).
+    #[error("{}: tensor `{tensor}`: external data `{location}` {reason}", model.display())]
+    ExternalData {
+        model: PathBuf,
+        tensor: String,
+        location: String,
+        reason: String,
+    },
     #[error("input `{name}` has element type {dtype}, which flopscope cannot make random data for")]
     UnsupportedInput { name: String, dtype: DType },
 }

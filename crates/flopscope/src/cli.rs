@@ -519,6 +519,16 @@ fn bench(args: BenchArgs, out: &mut dyn Write) -> Result<()> {
             OptLevelArg::All => OptLevel::All,
         },
     };
+    // The model is read, and its external data checked, before ONNX Runtime is loaded: data
+    // outside the model's folder is refused whether or not the runtime is installed.
+    let model = match &args.model {
+        Some(path) => {
+            let ir = flopscope_onnx::load(path)?;
+            flopscope_ort::bench::check_external_data(path, &ir)?;
+            Some((path.clone(), ir))
+        }
+        None => None,
+    };
     let runtime = flopscope_ort::Runtime::load()?;
     let cache = crate::bench::cache_dir();
     let mut peaks = None;
@@ -527,7 +537,7 @@ fn bench(args: BenchArgs, out: &mut dyn Write) -> Result<()> {
             .as_deref()
             .context("no cache folder: set FLOPSCOPE_CACHE_DIR or HOME")?;
         let p = crate::bench::calibrate(dir, runtime, &cfg)?;
-        if args.format == BenchFormat::Table || args.model.is_none() {
+        if args.format == BenchFormat::Table || model.is_none() {
             write(
                 out,
                 &format!(
@@ -544,10 +554,9 @@ fn bench(args: BenchArgs, out: &mut dyn Write) -> Result<()> {
     } else if let Some(dir) = &cache {
         peaks = crate::bench::cached_peaks(dir, runtime, &cfg)?;
     }
-    let Some(model) = args.model else {
+    let Some((model, ir)) = model else {
         return Ok(());
     };
-    let ir = flopscope_onnx::load(&model)?;
     let options = profile_options(&ir, args.shapes)?;
     let report = crate::bench::bench_file(&model, &ir, &options, runtime, &cfg, peaks)?;
     let bench = report.bench.as_ref().context("the bench section")?;

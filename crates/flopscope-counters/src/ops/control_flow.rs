@@ -162,6 +162,9 @@ fn infer_loop(cx: &mut InferCtx<'_>) -> Result<(), OpError> {
 /// values to the next; the scan outputs stack what the iterations agree on. `false` when the
 /// loop cannot be unrolled (it then gets the symbolic treatment).
 fn unroll_loop(cx: &mut InferCtx<'_>, body: &Graph) -> Result<bool, OpError> {
+    if !cx.may_unroll() {
+        return Ok(false);
+    }
     let max = if cx.has_input(0) {
         match cx.ints(0)?.and_then(|v| v.first()).and_then(Dim::as_i64) {
             Some(m) => Some(usize::try_from(m.max(0)).unwrap_or(usize::MAX)),
@@ -215,7 +218,7 @@ fn unroll_loop(cx: &mut InferCtx<'_>, body: &Graph) -> Result<bool, OpError> {
             ),
         ];
         inputs.extend(state.iter().cloned());
-        let run = cx.run_subgraph("body", body, &inputs)?;
+        let run = cx.run_unrolled_body("body", body, &inputs)?;
         if run.outputs.len() < 1 + carried {
             return invalid!(
                 "the body has {} outputs, fewer than 1 + {carried} loop-carried values",

@@ -31,6 +31,9 @@ impl Window {
     /// from the weight's spatial dims.
     pub(crate) fn read(cx: &InferCtx<'_>, kernel: Vec<Dim>) -> Result<Window, OpError> {
         let n = kernel.len();
+        if let Some(k) = kernel.iter().find(|k| k.as_i64().is_some_and(|k| k < 1)) {
+            return invalid!("kernel size {k} is not positive");
+        }
         let list = |name: &str, default: i64| -> Result<Vec<i64>, OpError> {
             match cx.attr::<&[i64]>(name)? {
                 None => Ok(vec![default; n]),
@@ -116,7 +119,8 @@ impl Window {
                         (self.pads[i], self.pads[i + n])
                     };
                     let extent = (&self.kernel[i] - 1) * self.dilations[i] + 1;
-                    let span = &input[i] + (pb + pe) - extent;
+                    // Pads up to i64::MAX each: added one at a time, an overflow poisons the dim.
+                    let span = &input[i] + pb + pe - extent;
                     let windows = div(span, self.ceil_mode)? + 1;
                     if self.ceil_mode {
                         let last_start = div(&input[i] + (pb - 1), false)? + 1;

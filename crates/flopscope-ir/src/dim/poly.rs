@@ -67,6 +67,11 @@ const MAX_DIVISION_STEPS: usize = 10_000;
 /// `min(a, b) + min(c, d)` multiplies the number of arguments).
 const MAX_EXTREMUM_ARGS: usize = 64;
 
+/// A product is expanded only while it has at most this many terms before like terms combine:
+/// `(a0+b0)*(a1+b1)*...` doubles with every factor, so hostile input could otherwise ask for
+/// 2^40 terms. A larger product counts as overflow (real shapes stay far below).
+const MAX_PRODUCT_TERMS: usize = 1 << 14;
+
 impl Mono {
     pub(super) fn is_one(&self) -> bool {
         self.0.is_empty()
@@ -326,7 +331,11 @@ impl Poly {
         if let Some(k) = self.as_const() {
             return other.scale(k);
         }
-        let mut terms = Vec::with_capacity(self.0.len().saturating_mul(other.0.len()));
+        let size = self.0.len().saturating_mul(other.0.len());
+        if size > MAX_PRODUCT_TERMS {
+            return None;
+        }
+        let mut terms = Vec::with_capacity(size);
         for x in &self.0 {
             for y in &other.0 {
                 terms.push(Term {
