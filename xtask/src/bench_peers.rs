@@ -16,12 +16,13 @@ use std::ffi::OsString;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{CellAlignment, ContentArrangement, Table};
 
-use crate::measure::{self, Cell, Run, median, mib, ms};
+use crate::measure::{self, Cell, median, mib, ms};
 
 /// The onnx-tool release benchmarked (the one whose counts `ANCHORS.json` records).
 pub(crate) const ONNX_TOOL_VERSION: &str = "1.0.1";
@@ -70,7 +71,7 @@ pub(crate) struct Row {
     pub onnx_tool: Cell,
     pub onnx_infer: Cell,
     /// flopscope's stages in process at the fixed size (`Err`: why it could not be timed).
-    pub breakdown: Result<Breakdown, String>,
+    pub breakdown: Result<Stages, String>,
 }
 
 impl Row {
@@ -93,6 +94,12 @@ fn ratios(flopscope: &Cell, other: &Cell) -> Option<(f64, f64)> {
         wall.as_secs_f64() / fs_wall.as_secs_f64(),
         rss as f64 / fs_rss as f64,
     ))
+}
+
+/// `other ÷ flopscope` for CPU time (user + system), when both were measured.
+fn cpu_ratio(flopscope: &Cell, other: &Cell) -> Option<f64> {
+    let (fs, other) = (flopscope.cpu()?, other.cpu()?);
+    (!fs.is_zero()).then(|| other.as_secs_f64() / fs.as_secs_f64())
 }
 
 /// `38×` (or `3.2×` below 10).
@@ -133,7 +140,7 @@ const HEADER: [&str; 8] = [
 fn text_rows(rows: &[Row]) -> (Vec<Vec<String>>, Vec<String>) {
     let mut notes = Vec::new();
     let mut cell = |model: &str, tool: &str, cell: &Cell| match cell {
-        Cell::Measured { wall, peak_rss } => format!("{} / {}", ms(*wall), mib(*peak_rss)),
+        Cell::Measured { wall, peak_rss, .. } => format!("{} / {}", ms(*wall), mib(*peak_rss)),
         Cell::Failed(line) => {
             notes.push(format!("[{}] {tool} on {model}: {line}", notes.len() + 1));
             format!("failed [{}]", notes.len())
@@ -182,28 +189,41 @@ fn summary(rows: &[Row]) -> Vec<String> {
             .collect();
         let walls: Vec<f64> = pairs.iter().map(|p| p.0).collect();
         let rss: Vec<f64> = pairs.iter().map(|p| p.1).collect();
-        match (spread(&walls), spread(&rss)) {
-            (Some(w), Some(m)) => lines.push(format!(
+        let cpu: Vec<f64> = rows
+            .iter()
+            .filter_map(|r| cpu_ratio(r.flopscope(), pick(r)))
+            .collect();
+        match (spread(&walls), spread(&rss), spread(&cpu)) {
+            (Some(w), Some(m), Some(c)) => lines.push(format!(
                 "{tool} ÷ flopscope over {} models: time min {} / median {} / max {}; \
-                 peak RSS min {} / median {} / max {}",
+                 peak RSS min {} / median {} / max {}; CPU time min {} / median {} / max {}",
                 pairs.len(),
                 times(w.0),
                 times(w.1),
                 times(w.2),
                 times(m.0),
                 times(m.1),
-                times(m.2)
+                times(m.2),
+                times(c.0),
+                times(c.1),
+                times(c.2)
             )),
             _ => lines.push(format!("{tool} ÷ flopscope: no model measured by both")),
         }
     }
     let mut profiled = 0;
+    let mut cpu_misses = Vec::new();
     for row in rows {
         if let Some((wall, _)) = ratios(row.flopscope(), &row.onnx_tool) {
             profiled += 1;
             if wall < TARGET_SPEEDUP {
                 misses.push(format!("{} ({})", row.model, times(wall)));
             }
+        }
+        if let Some(cpu) = cpu_ratio(row.flopscope(), &row.onnx_tool)
+            && cpu < TARGET_SPEEDUP
+        {
+            cpu_misses.push(format!("{} ({})", row.model, times(cpu)));
         }
     }
     lines.push(if misses.is_empty() {
@@ -219,20 +239,30 @@ fn summary(rows: &[Row]) -> Vec<String> {
             misses.join(", ")
         )
     });
+    lines.push(if cpu_misses.is_empty() {
+        format!("the same in CPU time: at least {TARGET_SPEEDUP:.0}× on every model")
+    } else {
+        format!(
+            "the same in CPU time: under {TARGET_SPEEDUP:.0}× on {}",
+            cpu_misses.join(", ")
+        )
+    });
     lines
 }
 
-const STAGES_HEADER: [&str; 7] = [
+const STAGES_HEADER: [&str; 8] = [
     "Model",
     "decode",
     "profile",
     "report",
     "JSON",
     "in process",
+    "in process, warm",
     "whole process",
 ];
 
-/// The second table: where flopscope's time goes, in process, beside its whole-process time.
+/// The second table: where flopscope's time goes, in process (cold, stage by stage, and the
+/// warm total), beside its whole-process time.
 fn stage_rows(rows: &[Row]) -> Vec<Vec<String>> {
     rows.iter()
         .map(|r| {
@@ -241,13 +271,14 @@ fn stage_rows(rows: &[Row]) -> Vec<Vec<String>> {
                 .measured()
                 .map_or_else(|| "-".to_owned(), |(wall, _)| ms(wall));
             match &r.breakdown {
-                Ok(b) => vec![
+                Ok(Stages { cold, warm }) => vec![
                     r.model.clone(),
-                    ms(b.decode),
-                    ms(b.profile),
-                    ms(b.report),
-                    ms(b.json),
-                    ms(b.decode + b.profile + b.report + b.json),
+                    ms(cold.decode),
+                    ms(cold.profile),
+                    ms(cold.report),
+                    ms(cold.json),
+                    ms(cold.total()),
+                    ms(warm.total()),
                     whole,
                 ],
                 Err(e) => vec![r.model.clone(), format!("failed: {e}")],
@@ -303,16 +334,19 @@ pub(crate) fn render(
     let floor_lines: Vec<String> = floors
         .iter()
         .map(|(command, cell)| match cell {
-            Cell::Measured { wall, peak_rss } => {
+            Cell::Measured { wall, peak_rss, .. } => {
                 format!("`{command}`: {} / {}", ms(*wall), mib(*peak_rss))
             }
             Cell::Failed(e) => format!("`{command}`: failed: {e}"),
         })
         .collect();
     let floors_note = "Process start-up floors (trivial commands, measured the same way)";
-    let stages_note = "flopscope's stages in process at the fixed size (medians; decode = map + \
+    let stages_note = "Where flopscope's time goes at the fixed size, medians: each stage in a \
+                       fresh process as `flopscope profile` runs it once (decode = map + \
                        protobuf + IR, profile = shapes + costs, report = per-node facts, JSON = \
-                       the text written), beside the whole process";
+                       the text), their sum, the same sum warm (repeated in one process: cold \
+                       minus warm is a new process's first touches of memory and code), and the \
+                       whole process (whole minus in process is start-up, exit and output)";
 
     let mut table = terminal_table(&HEADER, &cells);
     table.push('\n');
@@ -328,6 +362,7 @@ pub(crate) fn render(
     for line in &floor_lines {
         let _ = writeln!(table, "  {line}");
     }
+    let _ = writeln!(table, "\n{method}");
 
     let mut markdown = String::from("## flopscope vs onnx-tool vs ONNX shape inference\n\n");
     let _ = writeln!(markdown, "{method}\n");
@@ -538,18 +573,19 @@ fn pythons(python: &OsString) -> Result<Pythons> {
 }
 
 /// How time and memory are measured, for the Markdown.
-pub(crate) fn method_text(runs: usize, python: &str) -> String {
+pub(crate) fn method_text(runs: usize, python: &str, load: &str) -> String {
     format!(
         "Whole process, each command in a fresh process: wall time from before the fork to the \
-         reaping, and peak RSS as the kernel's `ru_maxrss` from `wait4`, read by a small helper \
-         process so that the caller's memory is no floor; medians of {runs} runs after one \
-         warm-up. Cells are time / peak RSS; ratios are the other tool's time / flopscope's \
-         time and RSS / RSS, against flopscope at the same fixed size. flopscope: the release \
-         binary, `flopscope profile MODEL --format json` (standard output discarded, as for \
-         every tool). onnx-tool {ONNX_TOOL_VERSION}: `onnx_tool.model_profile(MODEL, \
-         {{input: numpy.zeros(shape)}})`. onnx infer: `onnx.load(MODEL, \
-         load_external_data=False)`, inputs fixed, `onnx.shape_inference.infer_shapes`. \
-         Python: `{python}`."
+         reaping, peak RSS as the kernel's `ru_maxrss` and CPU time as `ru_utime + ru_stime`, \
+         all from `wait4`, read by a small helper process so that the caller's memory is no \
+         floor; each command runs once to warm up, then the commands of a model take turns for \
+         {runs} rounds, and cells are medians. Cells are time / peak RSS; ratios are the other \
+         tool's time / flopscope's time and RSS / RSS, against flopscope at the same fixed \
+         size. flopscope: the release binary, `flopscope profile MODEL --format json` \
+         (standard output discarded, as for every tool). onnx-tool {ONNX_TOOL_VERSION}: \
+         `onnx_tool.model_profile(MODEL, {{input: numpy.zeros(shape)}})`. onnx infer: \
+         `onnx.load(MODEL, load_external_data=False)`, inputs fixed, \
+         `onnx.shape_inference.infer_shapes`. Python: `{python}`. Machine: {load}."
     )
 }
 
@@ -569,14 +605,10 @@ pub(crate) fn run(opts: &Options) -> Result<Rendered> {
         );
     }
     let sizes = anchored_sizes(&opts.zoo)?;
+    let load_before = measure::machine_load();
     let flopscope = measure::build_flopscope()?;
     let pythons = pythons(&opts.python)?;
     let helper = std::env::current_exe().context("cannot find the xtask binary")?;
-    let measure_cmd = |command: Vec<OsString>| -> Result<Cell> {
-        measure::sample(opts.runs, || -> Result<Run> {
-            measure::measure(&helper, &command)
-        })
-    };
 
     let mut rows = Vec::new();
     for (i, path) in models.iter().enumerate() {
@@ -617,17 +649,36 @@ pub(crate) fn run(opts: &Options) -> Result<Rendered> {
             cmd.extend(python_args.iter().cloned());
             cmd
         };
-        let flopscope_declared = measure_cmd(fs(&[]))?;
+        // The commands of this model take turns (see `measure::sample_interleaved`).
+        let mut commands = vec![fs(&[])];
+        if let Some(inputs) = &fixed {
+            commands.push(fs(inputs));
+        }
+        if let Ok(interpreter) = &pythons.onnx_tool {
+            commands.push(python(interpreter, ONNX_TOOL_SCRIPT));
+        }
+        commands.push(python(&pythons.plain, ONNX_INFER_SCRIPT));
+        let mut cells = measure::sample_interleaved(opts.runs, commands.len(), |i| {
+            measure::measure(&helper, &commands[i])
+        })?
+        .into_iter();
+        let mut next = || cells.next().context("a cell per command");
+        let flopscope_declared = next()?;
         let flopscope_fixed = match &fixed {
-            Some(inputs) => Some(measure_cmd(fs(inputs))?),
+            Some(_) => Some(next()?),
             None => None,
         };
         let onnx_tool = match &pythons.onnx_tool {
-            Ok(interpreter) => measure_cmd(python(interpreter, ONNX_TOOL_SCRIPT))?,
+            Ok(_) => next()?,
             Err(e) => Cell::Failed(e.clone()),
         };
-        let onnx_infer = measure_cmd(python(&pythons.plain, ONNX_INFER_SCRIPT))?;
-        let breakdown = breakdown(path, fixed.as_deref().unwrap_or(&[]), opts.runs)
+        let onnx_infer = next()?;
+        let inputs = fixed.as_deref().unwrap_or(&[]);
+        let breakdown = breakdown(path, inputs, opts.runs)
+            .and_then(|warm| {
+                let cold = cold_stages(&helper, path, inputs, opts.runs)?;
+                Ok(Stages { cold, warm })
+            })
             .map_err(|e| format!("{e:#}"));
         rows.push(Row {
             model,
@@ -648,30 +699,37 @@ pub(crate) fn run(opts: &Options) -> Result<Rendered> {
             breakdown,
         });
     }
-    let mut floors = vec![(
+    let mut floors: Vec<(String, Vec<OsString>)> = vec![(
         "flopscope --version".to_owned(),
-        measure_cmd(vec![flopscope.clone().into(), "--version".into()])?,
+        vec![flopscope.clone().into(), "--version".into()],
     )];
-    for (label, code) in [("pass", "pass"), ("import onnx", "import onnx")] {
+    for code in ["pass", "import onnx"] {
         floors.push((
-            format!("python3 -c '{label}'"),
-            measure_cmd(vec![pythons.plain.clone(), "-c".into(), code.into()])?,
+            format!("python3 -c '{code}'"),
+            vec![pythons.plain.clone(), "-c".into(), code.into()],
         ));
     }
     if let Ok(interpreter) = &pythons.onnx_tool {
         floors.push((
             "python3 -c 'import onnx_tool' (its virtualenv)".to_owned(),
-            measure_cmd(vec![
-                interpreter.clone(),
-                "-c".into(),
-                "import onnx_tool".into(),
-            ])?,
+            vec![interpreter.clone(), "-c".into(), "import onnx_tool".into()],
         ));
     }
+    let cells = measure::sample_interleaved(opts.runs, floors.len(), |i| {
+        measure::measure(&helper, &floors[i].1)
+    })?;
+    let floors: Vec<(String, Cell)> = floors.into_iter().map(|f| f.0).zip(cells).collect();
     let rendered = render(
         &rows,
         opts.runs,
-        &method_text(opts.runs, &pythons.plain.to_string_lossy()),
+        &method_text(
+            opts.runs,
+            &pythons.plain.to_string_lossy(),
+            &format!(
+                "before the runs {load_before}; after them {}",
+                measure::machine_load()
+            ),
+        ),
         &floors,
     );
     if let Some(path) = &opts.markdown {
@@ -681,64 +739,180 @@ pub(crate) fn run(opts: &Options) -> Result<Rendered> {
     Ok(rendered)
 }
 
-/// Where flopscope's time goes on one model, in process: medians of `runs` runs of each
-/// stage after a warm-up.
+/// Where flopscope's time goes on one model, in process.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct Breakdown {
     /// Map, protobuf decode, lowering to the IR.
-    pub decode: std::time::Duration,
+    pub decode: Duration,
     /// Shape inference, costs, totals.
-    pub profile: std::time::Duration,
+    pub profile: Duration,
     /// The report (per-node facts, module paths).
-    pub report: std::time::Duration,
+    pub report: Duration,
     /// The JSON text.
-    pub json: std::time::Duration,
+    pub json: Duration,
+    /// Freeing it all (as the process does before it exits).
+    pub drop: Duration,
 }
 
-/// Times flopscope's stages on `model` with `inputs` bound.
-pub(crate) fn breakdown(model: &Path, inputs: &[FixedInput], runs: usize) -> Result<Breakdown> {
-    use std::time::{Duration, Instant};
+impl Breakdown {
+    fn total(&self) -> Duration {
+        self.decode + self.profile + self.report + self.json + self.drop
+    }
+
+    /// The median of each stage.
+    fn median(runs: &[Breakdown]) -> Breakdown {
+        let m = |f: fn(&Breakdown) -> Duration| {
+            let v: Vec<f64> = runs.iter().map(|b| f(b).as_secs_f64()).collect();
+            Duration::from_secs_f64(median(&v).unwrap_or(0.0))
+        };
+        Breakdown {
+            decode: m(|b| b.decode),
+            profile: m(|b| b.profile),
+            report: m(|b| b.report),
+            json: m(|b| b.json),
+            drop: m(|b| b.drop),
+        }
+    }
+}
+
+/// The stages, cold (the first run in a fresh process, as `flopscope profile` runs them) and
+/// warm (repeated in one process).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Stages {
+    pub cold: Breakdown,
+    pub warm: Breakdown,
+}
+
+/// Runs flopscope's stages on `model` once, as `flopscope profile --format json` does
+/// (`flopscope::cli`): load, profile, report, JSON text.
+fn stages_once(model: &Path, inputs: &[(String, Vec<i64>)]) -> Result<Breakdown> {
     let options = flopscope_counters::ProfileOptions {
         inputs: inputs
             .iter()
-            .map(|i| {
-                (
-                    i.name.clone(),
-                    i.dims.iter().map(|&d| flopscope_ir::Dim::from(d)).collect(),
-                )
+            .map(|(name, dims)| {
+                let dims = dims.iter().map(|&d| flopscope_ir::Dim::from(d)).collect();
+                (name.clone(), dims)
             })
             .collect(),
         ..Default::default()
     };
-    let mut stages: [Vec<f64>; 4] = Default::default();
+    let t0 = Instant::now();
+    let loaded = flopscope_onnx::load(model)?;
+    let t1 = Instant::now();
+    let profile = flopscope_counters::profile(&loaded, &options)
+        .with_context(|| model.display().to_string())?;
+    let t2 = Instant::now();
+    let report = flopscope_report::Report::new(&model.display().to_string(), &loaded, &profile);
+    let t3 = Instant::now();
+    let json = report.to_json()?;
+    let t4 = Instant::now();
+    drop(std::hint::black_box((json, report, profile, loaded)));
+    let t5 = Instant::now();
+    Ok(Breakdown {
+        decode: t1 - t0,
+        profile: t2 - t1,
+        report: t3 - t2,
+        json: t4 - t3,
+        drop: t5 - t4,
+    })
+}
+
+fn named_dims(inputs: &[FixedInput]) -> Vec<(String, Vec<i64>)> {
+    inputs
+        .iter()
+        .map(|i| (i.name.clone(), i.dims.clone()))
+        .collect()
+}
+
+/// The stages warm: medians of `runs` runs in this process after a warm-up.
+fn breakdown(model: &Path, inputs: &[FixedInput], runs: usize) -> Result<Breakdown> {
+    let inputs = named_dims(inputs);
+    let mut all = Vec::with_capacity(runs);
     for run in 0..=runs {
-        let t0 = Instant::now();
-        let loaded = flopscope_onnx::load(model)?;
-        let t1 = Instant::now();
-        let profile = flopscope_counters::profile(&loaded, &options)
-            .with_context(|| model.display().to_string())?;
-        let t2 = Instant::now();
-        let report = flopscope_report::Report::new(&model.display().to_string(), &loaded, &profile);
-        let t3 = Instant::now();
-        let json = report.to_json()?;
-        let t4 = Instant::now();
-        std::hint::black_box(json);
+        let b = stages_once(model, &inputs)?;
         if run > 0 {
-            for (stage, (a, b)) in stages
-                .iter_mut()
-                .zip([(t0, t1), (t1, t2), (t2, t3), (t3, t4)])
-            {
-                stage.push((b - a).as_secs_f64());
-            }
+            all.push(b);
         }
     }
-    let m = |v: &[f64]| Duration::from_secs_f64(median(v).unwrap_or(0.0));
-    Ok(Breakdown {
-        decode: m(&stages[0]),
-        profile: m(&stages[1]),
-        report: m(&stages[2]),
-        json: m(&stages[3]),
-    })
+    Ok(Breakdown::median(&all))
+}
+
+/// The helper's entry point (`xtask measure-stages MODEL [NAME=DIMS]...`): runs the stages
+/// once, cold, and prints their times in nanoseconds.
+pub(crate) fn stages_main(model: &Path, inputs: &[String]) -> Result<()> {
+    let inputs = inputs
+        .iter()
+        .map(|spec| {
+            let (name, dims) = spec.rsplit_once('=').context("not NAME=DIMS")?;
+            let dims = dims
+                .split('x')
+                .map(str::parse)
+                .collect::<Result<Vec<i64>, _>>()
+                .with_context(|| format!("`{spec}`: not NAME=AxB"))?;
+            Ok((name.to_owned(), dims))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let b = stages_once(model, &inputs)?;
+    println!(
+        "{} {} {} {} {}",
+        b.decode.as_nanos(),
+        b.profile.as_nanos(),
+        b.report.as_nanos(),
+        b.json.as_nanos(),
+        b.drop.as_nanos()
+    );
+    Ok(())
+}
+
+/// The stages cold: each run in a fresh process (the xtask binary `helper`, whose start-up is
+/// outside the timed stages), medians of `runs` runs after a warm-up.
+fn cold_stages(
+    helper: &Path,
+    model: &Path,
+    inputs: &[FixedInput],
+    runs: usize,
+) -> Result<Breakdown> {
+    let mut all = Vec::with_capacity(runs);
+    for run in 0..=runs {
+        let out = Command::new(helper)
+            .arg("measure-stages")
+            .arg(model)
+            .args(
+                named_dims(inputs)
+                    .iter()
+                    .map(|(n, d)| format!("{n}={}", shape_text(d))),
+            )
+            .output()
+            .context("cannot run the measuring helper")?;
+        if !out.status.success() {
+            bail!(
+                "{}",
+                measure::error_line(
+                    &String::from_utf8_lossy(&out.stderr),
+                    "measure-stages failed"
+                )
+            );
+        }
+        let text = String::from_utf8_lossy(&out.stdout);
+        let ns: Vec<u64> = text
+            .split_whitespace()
+            .map(str::parse)
+            .collect::<Result<_, _>>()
+            .context("measure-stages printed no times")?;
+        let [decode, profile, report, json, drop] = ns[..] else {
+            bail!("measure-stages printed `{}`", text.trim());
+        };
+        if run > 0 {
+            all.push(Breakdown {
+                decode: Duration::from_nanos(decode),
+                profile: Duration::from_nanos(profile),
+                report: Duration::from_nanos(report),
+                json: Duration::from_nanos(json),
+                drop: Duration::from_nanos(drop),
+            });
+        }
+    }
+    Ok(Breakdown::median(&all))
 }
 
 #[cfg(test)]
@@ -748,9 +922,11 @@ mod tests {
     use super::*;
 
     fn measured(ms: u64, mib: u64) -> Cell {
+        // Half the wall time on the CPU: CPU ratios are the wall ones.
         Cell::Measured {
             wall: Duration::from_millis(ms),
             peak_rss: mib << 20,
+            cpu: Duration::from_micros(ms * 500),
         }
     }
 
@@ -762,11 +938,21 @@ mod tests {
             flopscope_fixed: Some(measured(10, 8)),
             onnx_tool,
             onnx_infer: measured(250, 40),
-            breakdown: Ok(Breakdown {
-                decode: Duration::from_millis(2),
-                profile: Duration::from_millis(3),
-                report: Duration::from_millis(1),
-                json: Duration::from_millis(1),
+            breakdown: Ok(Stages {
+                cold: Breakdown {
+                    decode: Duration::from_millis(2),
+                    profile: Duration::from_millis(3),
+                    report: Duration::from_millis(1),
+                    json: Duration::from_millis(1),
+                    drop: Duration::ZERO,
+                },
+                warm: Breakdown {
+                    decode: Duration::from_millis(1),
+                    profile: Duration::from_millis(2),
+                    report: Duration::from_millis(1),
+                    json: Duration::from_millis(1),
+                    drop: Duration::ZERO,
+                },
             }),
         }
     }
@@ -823,11 +1009,18 @@ mod tests {
             out.markdown
                 .contains("missed on 1 of 2 models: c.onnx (20×)")
         );
-        // Where flopscope's time goes, beside its whole-process time; the start-up floors.
         assert!(
-            out.markdown
-                .contains("| a.onnx | 2.0 ms | 3.0 ms | 1.0 ms | 1.0 ms | 7.0 ms | 10.0 ms |")
+            out.table
+                .contains("CPU time min 20× / median 60× / max 100×")
         );
+        assert!(
+            out.table
+                .contains("the same in CPU time: under 30× on c.onnx (20×)")
+        );
+        // Where flopscope's time goes, beside its whole-process time; the start-up floors.
+        assert!(out.markdown.contains(
+            "| a.onnx | 2.0 ms | 3.0 ms | 1.0 ms | 1.0 ms | 7.0 ms | 5.0 ms | 10.0 ms |"
+        ));
         assert!(
             out.table
                 .contains("`flopscope --version`: 1.0 ms / 2.0 MiB")
@@ -844,6 +1037,10 @@ mod tests {
         let out = render(&[r], 3, "method", &floors());
         assert!(out.table.contains("30× / 2.0×"));
         assert!(out.table.contains("met on all 1 models"));
+        assert!(
+            out.table
+                .contains("the same in CPU time: at least 30× on every model")
+        );
         assert!(out.table.contains("medians of 3 runs"));
     }
 

@@ -599,7 +599,9 @@ fn files_text(w: &Written) -> String {
     }
 }
 
-const HEADER: [&str; 6] = ["Variant", "Files", "Time", "Peak RSS", "Params", "MACs"];
+const HEADER: [&str; 7] = [
+    "Variant", "Files", "Time", "CPU time", "Peak RSS", "Params", "MACs",
+];
 
 /// The table, the Markdown and whether every target was met.
 pub(crate) fn render(
@@ -616,14 +618,19 @@ pub(crate) fn render(
     let cells: Vec<Vec<String>> = rows
         .iter()
         .map(|r| {
-            let (time, rss) = match &r.cell {
-                Cell::Measured { wall, peak_rss } => (ms(*wall), mib(*peak_rss)),
-                Cell::Failed(e) => (format!("failed: {e}"), "-".to_owned()),
+            let (time, cpu, rss) = match &r.cell {
+                Cell::Measured {
+                    wall,
+                    peak_rss,
+                    cpu,
+                } => (ms(*wall), ms(*cpu), mib(*peak_rss)),
+                Cell::Failed(e) => (format!("failed: {e}"), "-".to_owned(), "-".to_owned()),
             };
             vec![
                 r.variant.name().to_owned(),
                 r.files.clone(),
                 time,
+                cpu,
                 rss,
                 check(r.params, cfg.params()),
                 check(r.macs, cfg.macs(seq)),
@@ -654,7 +661,7 @@ pub(crate) fn render(
     let measured: Vec<(Duration, u64)> = rows.iter().filter_map(|r| r.cell.measured()).collect();
     let mut notes = vec![format!(
         "GPT-2 small (vocab {}, context {}, d_model {}, {} layers, {} heads) at input_ids=1x{seq}; \
-         time / peak RSS are medians of {runs} runs after a warm-up; params and MACs against the \
+         time, CPU time (user + system) and peak RSS are medians of {runs} runs after a warm-up, the three variants taking turns; params and MACs against the \
          hand formulas V·d + C·d + L·(12d² + 13d) + 2d and L·(12·s·d² + 2·s²·d) + s·d·V",
         cfg.vocab, cfg.context, cfg.d_model, cfg.layers, cfg.heads
     )];
@@ -698,7 +705,7 @@ pub(crate) fn render(
     let mut markdown = String::from("## Weights never read: GPT-2 small, three ways\n\n");
     let _ = writeln!(
         markdown,
-        "| {} |\n|---|---|---:|---:|---:|---:|",
+        "| {} |\n|---|---|---:|---:|---:|---:|---:|",
         HEADER.join(" | ")
     );
     for r in &cells {
@@ -761,10 +768,12 @@ pub(crate) fn run(opts: &Options) -> Result<(String, String)> {
         written.push(w);
     }
 
-    let mut rows = Vec::new();
+    let load_before = measure::machine_load();
+    let mut totals = Vec::new();
+    let mut commands: Vec<Vec<OsString>> = Vec::new();
     for w in &written {
-        let (params, macs) = profiled_totals(&flopscope, &w.model, seq)?;
-        let command: Vec<OsString> = vec![
+        totals.push(profiled_totals(&flopscope, &w.model, seq)?);
+        commands.push(vec![
             flopscope.clone().into(),
             "profile".into(),
             w.model.clone().into(),
@@ -772,16 +781,24 @@ pub(crate) fn run(opts: &Options) -> Result<(String, String)> {
             format!("input_ids=1x{seq}").into(),
             "--format".into(),
             "json".into(),
-        ];
-        let cell = measure::sample(opts.runs, || measure::measure(&helper, &command))?;
-        rows.push(Row {
+        ]);
+    }
+    // The variants take turns, so a slow spell of the machine touches all three alike.
+    let cells = measure::sample_interleaved(opts.runs, commands.len(), |i| {
+        measure::measure(&helper, &commands[i])
+    })?;
+    let rows: Vec<Row> = written
+        .iter()
+        .zip(totals)
+        .zip(cells)
+        .map(|((w, (params, macs)), cell)| Row {
             variant: w.variant,
             files: files_text(w),
             cell,
             params: Some(params),
             macs: Some(macs),
-        });
-    }
+        })
+        .collect();
     if !opts.keep {
         for w in &written {
             let _ = std::fs::remove_file(&w.model);
@@ -790,7 +807,13 @@ pub(crate) fn run(opts: &Options) -> Result<(String, String)> {
             }
         }
     }
-    let (table, markdown, problems) = render(&rows, &cfg, seq, opts.runs);
+    let (mut table, mut markdown, problems) = render(&rows, &cfg, seq, opts.runs);
+    let machine = format!(
+        "machine: before the runs {load_before}; after them {}",
+        measure::machine_load()
+    );
+    let _ = writeln!(table, "{machine}");
+    let _ = writeln!(markdown, "- {machine}");
     if let Some(path) = &opts.markdown {
         std::fs::write(path, &markdown)
             .with_context(|| format!("{}: cannot write the file", path.display()))?;
@@ -879,6 +902,7 @@ mod tests {
             cell: Cell::Measured {
                 wall: Duration::from_millis(ms),
                 peak_rss: mib << 20,
+                cpu: Duration::from_millis(ms / 2),
             },
             params: Some(TINY.params()),
             macs: Some(TINY.macs(16)),
@@ -895,7 +919,7 @@ mod tests {
         );
         assert_eq!(problems, ["inline: 60.0 ms is not under 50 ms"]);
         assert!(table.contains("slowest ÷ fastest variant: time 6.00×, peak RSS 2.00×"));
-        assert!(markdown.contains("| inline | f | 60.0 ms | 10.0 MiB |"));
+        assert!(markdown.contains("| inline | f | 60.0 ms | 30.0 ms | 10.0 MiB |"));
         let (_, _, problems) = render(
             &[Row {
                 params: Some(1),

@@ -153,6 +153,13 @@ enum Task {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true, required = true)]
         command: Vec<OsString>,
     },
+    /// Internal to bench-peers: time flopscope's stages once on a model, print them (ns).
+    #[command(hide = true)]
+    MeasureStages {
+        model: PathBuf,
+        /// `NAME=AxB...`, the input sizes.
+        inputs: Vec<String>,
+    },
     /// Regenerate the committed fixtures under `fixtures/` from the shared model zoo.
     Fixtures {
         /// The shared directory holding `zoo/` [default: ../shared, from the workspace root].
@@ -321,6 +328,7 @@ fn run(task: Task) -> anyhow::Result<()> {
             Ok(())
         }
         Task::MeasureChild { command } => measure::child_main(&command),
+        Task::MeasureStages { model, inputs } => bench_peers::stages_main(&model, &inputs),
         Task::OpsDoc => {
             let path = workspace_root().join("docs/ops.md");
             std::fs::create_dir_all(path.parent().unwrap_or(&path))?;
