@@ -250,12 +250,13 @@ fn summary(rows: &[Row]) -> Vec<String> {
     lines
 }
 
-const STAGES_HEADER: [&str; 8] = [
+const STAGES_HEADER: [&str; 9] = [
     "Model",
     "decode",
     "profile",
     "report",
     "JSON",
+    "free",
     "in process",
     "in process, warm",
     "whole process",
@@ -277,6 +278,7 @@ fn stage_rows(rows: &[Row]) -> Vec<Vec<String>> {
                     ms(cold.profile),
                     ms(cold.report),
                     ms(cold.json),
+                    ms(cold.drop),
                     ms(cold.total()),
                     ms(warm.total()),
                     whole,
@@ -344,7 +346,8 @@ pub(crate) fn render(
     let stages_note = "Where flopscope's time goes at the fixed size, medians: each stage in a \
                        fresh process as `flopscope profile` runs it once (decode = map + \
                        protobuf + IR, profile = shapes + costs, report = per-node facts, JSON = \
-                       the text), their sum, the same sum warm (repeated in one process: cold \
+                       the text, free = dropping it all, as the process does before it exits), \
+                       their sum, the same sum warm (repeated in one process: cold \
                        minus warm is a new process's first touches of memory and code), and the \
                        whole process (whole minus in process is start-up, exit and output)";
 
@@ -1019,7 +1022,7 @@ mod tests {
         );
         // Where flopscope's time goes, beside its whole-process time; the start-up floors.
         assert!(out.markdown.contains(
-            "| a.onnx | 2.0 ms | 3.0 ms | 1.0 ms | 1.0 ms | 7.0 ms | 5.0 ms | 10.0 ms |"
+            "| a.onnx | 2.0 ms | 3.0 ms | 1.0 ms | 1.0 ms | 0.0 ms | 7.0 ms | 5.0 ms | 10.0 ms |"
         ));
         assert!(
             out.table
