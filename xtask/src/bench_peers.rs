@@ -7,9 +7,12 @@
 //! - `onnx.load` (external data off) + `onnx.shape_inference.infer_shapes` with the inputs
 //!   fixed to the same size, in a fresh `python3`: what every Python tool pays before it counts.
 //!
-//! Each command runs once to warm up, then `--runs` times; the table holds the medians (see
-//! `measure` for how time and memory are read). A tool that fails on a model is a cell
-//! saying so, with its error under the table.
+//! Each command runs once to warm up, then the commands of a model take turns for `--runs`
+//! rounds; the table holds the medians (see `measure` for how time, CPU time and memory are
+//! read). A tool that fails on a model is a cell saying so, with its error under the table.
+//! A second table says where flopscope's time goes (its stages timed in a fresh process by
+//! `xtask measure-stages`, and warm), and the start-up of trivial processes is measured
+//! the same way, so the ratios can be read against what no tool avoids.
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
