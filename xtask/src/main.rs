@@ -3,14 +3,18 @@
 // A developer tool: printing to the terminal is its job.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+mod bench_peers;
 mod bench_scale;
+mod bench_weights;
 mod conformance;
 mod fixtures;
 mod hostile;
+mod measure;
 mod profile_zoo;
 mod strip;
 mod verify;
 
+use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -129,6 +133,55 @@ enum Task {
         #[arg(long = "op-costs", value_name = "FILE.toml")]
         op_costs: Vec<PathBuf>,
     },
+    /// Whole-process wall time and peak RSS of flopscope, onnx-tool and ONNX shape inference
+    /// on every model of a zoo (installs onnx-tool into target/bench-peers/venv on first use).
+    BenchPeers {
+        /// The model folder [default: $FLOPSCOPE_SHARED/zoo, else ../shared/zoo from the
+        /// workspace root].
+        #[arg(long, value_name = "DIR")]
+        zoo: Option<PathBuf>,
+        /// Timed runs per command, after one warm-up run.
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
+        /// Also write the table as Markdown to this file.
+        #[arg(long, value_name = "FILE")]
+        markdown: Option<PathBuf>,
+        /// The Python interpreter with onnx (and from which onnx-tool's virtualenv is made).
+        #[arg(long, default_value = "python3")]
+        python: OsString,
+        /// Only the models whose path contains this.
+        #[arg(long)]
+        filter: Option<String>,
+    },
+    /// Write a GPT-2 small (124M params) with external, inline and absent weights under
+    /// target/bench-weights, and measure flopscope's time and peak RSS on each.
+    BenchWeights {
+        /// Timed runs per variant, after one warm-up run.
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
+        /// Also write the table as Markdown to this file.
+        #[arg(long, value_name = "FILE")]
+        markdown: Option<PathBuf>,
+        /// Where to write the models [default: target/bench-weights].
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// Keep the written models (about 1 GB) instead of removing them at the end.
+        #[arg(long)]
+        keep: bool,
+    },
+    /// Internal to the benchmarks: run a command, print its wall time, peak RSS and status.
+    #[command(hide = true)]
+    MeasureChild {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, required = true)]
+        command: Vec<OsString>,
+    },
+    /// Internal to bench-peers: time flopscope's stages once on a model, print them (ns).
+    #[command(hide = true)]
+    MeasureStages {
+        model: PathBuf,
+        /// `NAME=AxB...`, the input sizes.
+        inputs: Vec<String>,
+    },
     /// Regenerate the committed fixtures under `fixtures/` from the shared model zoo.
     Fixtures {
         /// The shared directory holding `zoo/` [default: ../shared, from the workspace root].
@@ -155,6 +208,13 @@ fn main() -> ExitCode {
 pub(crate) fn workspace_root() -> PathBuf {
     let xtask = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     xtask.parent().unwrap_or(xtask).to_path_buf()
+}
+
+/// The shared folder: `FLOPSCOPE_SHARED`, else `../shared` beside the workspace.
+fn shared_dir() -> PathBuf {
+    std::env::var_os("FLOPSCOPE_SHARED")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("../shared"))
 }
 
 /// `NAME=V1,V2,...`.
@@ -261,6 +321,42 @@ fn run(task: Task) -> anyhow::Result<()> {
             min_bytes,
         } => strip::run(&input, &output, min_bytes),
         Task::Fixtures { shared, check } => fixtures::run(shared, check),
+        Task::BenchPeers {
+            zoo,
+            runs,
+            markdown,
+            python,
+            filter,
+        } => {
+            let options = bench_peers::Options {
+                zoo: zoo.unwrap_or_else(|| shared_dir().join("zoo")),
+                runs,
+                markdown,
+                python,
+                filter,
+            };
+            let rendered = bench_peers::run(&options)?;
+            print!("{}", rendered.table);
+            Ok(())
+        }
+        Task::BenchWeights {
+            runs,
+            markdown,
+            out,
+            keep,
+        } => {
+            let options = bench_weights::Options {
+                out: out.unwrap_or_else(|| workspace_root().join("target/bench-weights")),
+                runs,
+                markdown,
+                keep,
+            };
+            let (table, _) = bench_weights::run(&options)?;
+            print!("{table}");
+            Ok(())
+        }
+        Task::MeasureChild { command } => measure::child_main(&command),
+        Task::MeasureStages { model, inputs } => bench_peers::stages_main(&model, &inputs),
         Task::OpsDoc => {
             let path = workspace_root().join("docs/ops.md");
             std::fs::create_dir_all(path.parent().unwrap_or(&path))?;

@@ -168,7 +168,7 @@ pub(crate) fn find_models(dir: &Path) -> Result<Vec<PathBuf>> {
 }
 
 /// `a/b.onnx` relative to `dir`, `/`-separated.
-fn label(dir: &Path, path: &Path) -> String {
+pub(crate) fn label(dir: &Path, path: &Path) -> String {
     let rel = path.strip_prefix(dir).unwrap_or(path);
     rel.components()
         .map(|c| c.as_os_str().to_string_lossy())

@@ -30,8 +30,9 @@ pub(crate) struct Classes {
     class: BTreeMap<ValueId, ConstClass>,
     /// Origins that are packed weights: the width in bits of one logical element.
     packed_bits: BTreeMap<ValueId, u32>,
-    /// The first node (in execution order) that reads each origin.
-    owner: BTreeMap<ValueId, NodeId>,
+    /// The origins each node owns (it is the first, in execution order, to read them), in
+    /// value order: looked up once per node, so it is indexed by node.
+    owned: BTreeMap<NodeId, Vec<ValueId>>,
 }
 
 impl Classes {
@@ -64,10 +65,12 @@ impl Classes {
     }
 
     fn owned(&self, node: NodeId, states: &[ValueState<'_>], class: ConstClass) -> Dim {
-        self.owner
-            .iter()
-            .filter(|(o, n)| **n == node && self.class.get(*o) == Some(&class))
-            .filter_map(|(o, _)| Some(self.elements(*o, states[o.index()].tensor()?)))
+        self.owned
+            .get(&node)
+            .into_iter()
+            .flatten()
+            .filter(|o| self.class.get(*o) == Some(&class))
+            .filter_map(|o| Some(self.elements(*o, states[o.index()].tensor()?)))
             .sum()
     }
 }
@@ -172,9 +175,13 @@ pub(crate) fn classify(
             origins.insert(out, own);
         }
     }
+    let mut owned: BTreeMap<NodeId, Vec<ValueId>> = BTreeMap::new();
+    for (origin, node) in owner {
+        owned.entry(node).or_default().push(origin);
+    }
     Classes {
         class,
         packed_bits,
-        owner,
+        owned,
     }
 }
