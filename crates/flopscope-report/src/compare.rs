@@ -58,7 +58,7 @@ impl Comparison {
 
     /// Pretty JSON.
     pub fn to_json(&self) -> serde_json::Result<String> {
-        serde_json::to_string_pretty(self)
+        crate::json::to_string_pretty(self, 64 * 1024)
     }
 }
 

@@ -381,7 +381,7 @@ impl ReportDiff {
 
     /// The diff as JSON.
     pub fn to_json(&self) -> serde_json::Result<String> {
-        serde_json::to_string_pretty(self)
+        crate::json::to_string_pretty(self, 64 * 1024)
     }
 
     /// The diff as terminal tables.

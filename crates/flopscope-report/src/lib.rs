@@ -14,6 +14,7 @@ mod compare;
 pub mod conventions;
 mod diff;
 pub mod html;
+mod json;
 mod model;
 mod sweep;
 pub mod units;

@@ -459,7 +459,8 @@ impl Report {
 
     /// The report as pretty JSON.
     pub fn to_json(&self) -> serde_json::Result<String> {
-        serde_json::to_string_pretty(self)
+        // About a kilobyte a node (its inputs, outputs, attributes and costs).
+        crate::json::to_string_pretty(self, 16 * 1024 + 1024 * self.nodes.len())
     }
 
     /// Reads a report written by [`Report::to_json`].

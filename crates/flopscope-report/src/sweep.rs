@@ -152,7 +152,7 @@ impl SweepReport {
     }
 
     pub fn to_json(&self) -> serde_json::Result<String> {
-        serde_json::to_string_pretty(self)
+        crate::json::to_string_pretty(self, 64 * 1024)
     }
 
     fn header(&self, ratios: bool) -> Vec<String> {
