@@ -11,7 +11,7 @@ use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{CellAlignment, ContentArrangement, Table};
 use flopscope_counters::ProfileOptions;
 use flopscope_ir::DType;
-use flopscope_onnx::write::{NodeSpec, ValueSpec, model_bytes};
+use flopscope_onnx::write::{ConstantSpec, NodeSpec, ValueSpec, model_bytes, model_with_constants};
 use flopscope_report::Report;
 
 /// The shape of a synthetic graph.
@@ -21,6 +21,9 @@ enum Kind {
     Chain,
     /// x → n Relus side by side → Sum → y.
     Wide,
+    /// x → Add(b0) → Add(b1) → … → y, each Add with its own 16-float initializer: the
+    /// parameter bookkeeping (initializers, their classes and owners) at scale.
+    Weighted,
 }
 
 fn model(kind: Kind, n: usize) -> Vec<u8> {
@@ -30,19 +33,44 @@ fn model(kind: Kind, n: usize) -> Vec<u8> {
         inputs: vec![input],
         outputs: vec![output],
     };
+    let link = |i: usize| {
+        let input = if i == 0 {
+            "x".into()
+        } else {
+            format!("v{}", i - 1)
+        };
+        let output = if i + 1 == n {
+            "y".into()
+        } else {
+            format!("v{i}")
+        };
+        (input, output)
+    };
+    if kind == Kind::Weighted {
+        let nodes: Vec<NodeSpec> = (0..n)
+            .map(|i| {
+                let (input, output) = link(i);
+                NodeSpec {
+                    op_type: "Add".into(),
+                    inputs: vec![input, format!("b{i}")],
+                    outputs: vec![output],
+                }
+            })
+            .collect();
+        let biases: Vec<ConstantSpec> = (0..n)
+            .map(|i| ConstantSpec {
+                name: format!("b{i}"),
+                shape: vec![16],
+                value: 0.5,
+            })
+            .collect();
+        return model_with_constants("synthetic", 17, &[v("x")], &[v("y")], &nodes, &biases);
+    }
     let nodes: Vec<NodeSpec> = match kind {
+        Kind::Weighted => unreachable!("built above"),
         Kind::Chain => (0..n)
             .map(|i| {
-                let input = if i == 0 {
-                    "x".into()
-                } else {
-                    format!("v{}", i - 1)
-                };
-                let output = if i + 1 == n {
-                    "y".into()
-                } else {
-                    format!("v{i}")
-                };
+                let (input, output) = link(i);
                 relu(input, output)
             })
             .collect(),
@@ -101,6 +129,14 @@ fn measure(kind: Kind, n: usize, runs: usize) -> Result<Row> {
             "{} nodes reported, {n} built",
             r.nodes.len()
         );
+        if kind == Kind::Weighted {
+            // Every Add's 16-float bias is a parameter.
+            let params = p.totals.params.as_i64();
+            anyhow::ensure!(
+                params == i64::try_from(16 * n).ok(),
+                "{params:?} params counted, 16 × {n} built"
+            );
+        }
         let row = Row {
             kind,
             nodes: n,
@@ -127,7 +163,8 @@ pub(crate) fn run(
     let kinds = match only {
         Some("chain") => vec![Kind::Chain],
         Some("wide") => vec![Kind::Wide],
-        _ => vec![Kind::Chain, Kind::Wide],
+        Some("weighted") => vec![Kind::Weighted],
+        _ => vec![Kind::Chain, Kind::Wide, Kind::Weighted],
     };
     for kind in kinds {
         for &n in sizes {
@@ -200,7 +237,7 @@ mod tests {
 
     #[test]
     fn the_synthetic_graphs_have_their_node_counts() {
-        for kind in [Kind::Chain, Kind::Wide] {
+        for kind in [Kind::Chain, Kind::Wide, Kind::Weighted] {
             let row = measure(kind, 1_000, 1).unwrap();
             assert_eq!(row.nodes, 1_000);
             assert!(row.ns_per_node() > 0.0);

@@ -80,8 +80,9 @@ enum Task {
             default_value = "1000,10000,100000,1000000"
         )]
         sizes: Vec<usize>,
-        /// Only chains, or only wide graphs.
-        #[arg(long, value_parser = ["chain", "wide"])]
+        /// Only one kind of graph: Relu chains, wide Relu fans, or Add chains with an
+        /// initializer each.
+        #[arg(long, value_parser = ["chain", "wide", "weighted"])]
         only: Option<String>,
         /// Runs per size (the best is kept).
         #[arg(long, default_value_t = 3)]
