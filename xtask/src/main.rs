@@ -3,6 +3,11 @@
 // A developer tool: printing to the terminal is its job.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+/// The allocator of the `flopscope` binary, so that `bench-scale` and `measure-stages` time
+/// the pipeline as it ships.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod bench_peers;
 mod bench_scale;
 mod bench_weights;
