@@ -7,7 +7,8 @@ use flopscope_ir::{DType, DeclaredType, Dim, SequenceType, TensorType, TensorVal
 
 use super::no_flops;
 use crate::{
-    InferCtx, OpDef, OpError, Opsets, Role, invalid, normalize_axis, normalize_axis_inclusive,
+    InferCtx, MAX_FOLDED_ELEMENTS, OpDef, OpError, Opsets, Role, invalid, normalize_axis,
+    normalize_axis_inclusive,
 };
 
 /// The type two alternatives (two branches, two iterations, two elements) agree on: equal dims
@@ -252,7 +253,12 @@ fn infer_split_to_sequence(cx: &mut InferCtx<'_>) -> Result<(), OpError> {
         }
         ValueType::Tensor(TensorType::new(x.dtype, shape))
     };
-    let len = x.shape[axis].as_i64().and_then(|n| usize::try_from(n).ok());
+    // A sequence longer than MAX_FOLDED_ELEMENTS keeps its element type, not one entry per
+    // item: a dim of 2^33 must not become 2^33 entries.
+    let len = x.shape[axis]
+        .as_i64()
+        .and_then(|n| usize::try_from(n).ok())
+        .filter(|&n| n as u64 <= MAX_FOLDED_ELEMENTS);
     let seq = match cx.opt_tensor(1)? {
         None => {
             let keep = cx.attr_or("keepdims", 1i64)? != 0;
