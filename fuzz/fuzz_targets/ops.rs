@@ -40,6 +40,7 @@ fn ops() -> &'static [&'static OpDef] {
 /// ONNX element types: float, uint8, int8, int32, int64, bool, float16, double.
 const DTYPES: &[i32] = &[1, 2, 3, 6, 7, 9, 10, 11];
 
+#[rustfmt::skip]
 const ATTR_NAMES: &[&str] = &[
     "axis", "axes", "perm", "keepdims", "kernel_shape", "strides", "pads", "dilations", "group",
     "auto_pad", "transA", "transB", "alpha", "beta", "epsilon", "mode", "direction",
@@ -47,10 +48,12 @@ const ATTR_NAMES: &[&str] = &[
     "k", "largest", "sorted", "output_shape", "output_padding", "ceil_mode", "count_include_pad",
     "batch_dims", "reduction", "shape", "value", "exclusive", "reverse", "upper",
     "noop_with_empty_axes", "select_last_index", "layout", "activations", "linear_before_reset",
-    "new_axis", "p", "stash_type", "block_size", "bits", "num_outputs", "coordinate_transformation_mode",
+    "new_axis", "p", "stash_type", "block_size", "bits", "num_outputs",
+    "coordinate_transformation_mode",
     "scales", "sizes", "storage_order", "spatial", "saturate", "output_dtype", "allowzero",
 ];
 
+#[rustfmt::skip]
 const STRINGS: &[&str] = &[
     "NOTSET", "SAME_UPPER", "SAME_LOWER", "VALID", "nearest", "linear", "cubic", "forward",
     "reverse", "bidirectional", "ij,jk->ik", "bhid,bhjd->bhij", "...ii->...i", "i,i", "",
