@@ -8,8 +8,6 @@
 //! reaches, the strongest winning (param over buffer over constant), and counted once however
 //! many nodes read it (tied weights).
 
-use std::collections::BTreeMap;
-
 use flopscope_ir::{Dim, Graph, NodeId, ValueDef, ValueId};
 
 use crate::ctx::ValueState;
@@ -24,28 +22,32 @@ pub(crate) enum ConstClass {
     Param,
 }
 
+/// Indexed by value or node (the graph's dense ids), so that classing is linear in the graph.
 #[derive(Debug)]
 pub(crate) struct Classes {
-    /// Every origin (and every stored constant), with its class.
-    class: BTreeMap<ValueId, ConstClass>,
+    /// Every origin (and every stored constant), with its class; `None` for other values.
+    class: Vec<Option<ConstClass>>,
     /// Origins that are packed weights: the width in bits of one logical element.
-    packed_bits: BTreeMap<ValueId, u32>,
+    packed_bits: Vec<Option<u32>>,
     /// The origins each node owns (it is the first, in execution order, to read them), in
-    /// value order: looked up once per node, so it is indexed by node.
-    owned: BTreeMap<NodeId, Vec<ValueId>>,
+    /// value order.
+    owned: Vec<Vec<ValueId>>,
 }
 
 impl Classes {
     /// Every constant origin with its class, in value order.
     pub(crate) fn roots(&self) -> impl Iterator<Item = (ValueId, ConstClass)> + '_ {
-        self.class.iter().map(|(id, c)| (*id, *c))
+        self.class
+            .iter()
+            .enumerate()
+            .filter_map(|(i, c)| Some((value_id(i), (*c)?)))
     }
 
     /// Logical elements of an origin: its elements, or for a packed weight its stored bits
     /// over the width of one packed element.
     pub(crate) fn elements(&self, id: ValueId, ty: &flopscope_ir::TensorType) -> Dim {
-        match (self.packed_bits.get(&id), ty.dtype.bits()) {
-            (Some(&bits), Some(stored)) if bits > 0 => (ty.numel() * i64::from(stored))
+        match (self.packed_bits[id.index()], ty.dtype.bits()) {
+            (Some(bits), Some(stored)) if bits > 0 => (ty.numel() * i64::from(stored))
                 .floor_div(i64::from(bits))
                 .unwrap_or_else(|_| ty.numel()),
             _ => ty.numel(),
@@ -65,11 +67,9 @@ impl Classes {
     }
 
     fn owned(&self, node: NodeId, states: &[ValueState<'_>], class: ConstClass) -> Dim {
-        self.owned
-            .get(&node)
-            .into_iter()
-            .flatten()
-            .filter(|o| self.class.get(*o) == Some(&class))
+        self.owned[node.index()]
+            .iter()
+            .filter(|o| self.class[o.index()] == Some(class))
             .filter_map(|o| Some(self.elements(*o, states[o.index()].tensor()?)))
             .sum()
     }
@@ -81,15 +81,16 @@ pub(crate) fn classify(
     states: &[ValueState<'_>],
     defs: &[Option<OpImpl<'_>>],
 ) -> Classes {
-    let mut origins: BTreeMap<ValueId, Vec<ValueId>> = BTreeMap::new();
-    let mut class: BTreeMap<ValueId, ConstClass> = BTreeMap::new();
-    let mut packed_bits: BTreeMap<ValueId, u32> = BTreeMap::new();
-    let mut owner: BTreeMap<ValueId, NodeId> = BTreeMap::new();
+    let values = graph.values.len();
+    let mut origins: Vec<Option<Vec<ValueId>>> = vec![None; values];
+    let mut class: Vec<Option<ConstClass>> = vec![None; values];
+    let mut packed_bits: Vec<Option<u32>> = vec![None; values];
+    let mut owner: Vec<Option<NodeId>> = vec![None; values];
     for (i, v) in graph.values.iter().enumerate() {
         if matches!(v.def, ValueDef::Initializer(_)) {
-            let id = ValueId(i as u32);
-            origins.insert(id, vec![id]);
-            class.insert(id, ConstClass::Constant);
+            let id = value_id(i);
+            origins[i] = Some(vec![id]);
+            class[i] = Some(ConstClass::Constant);
         }
     }
     let role =
@@ -100,7 +101,7 @@ pub(crate) fn classify(
         // Class every origin this node reads, by the role of the input it arrives at.
         for (i, input) in node.inputs.iter().enumerate() {
             let Some(id) = input else { continue };
-            let Some(from) = origins.get(id) else {
+            let Some(from) = &origins[id.index()] else {
                 continue;
             };
             let role = role(nid, i);
@@ -108,11 +109,11 @@ pub(crate) fn classify(
                 let Some(ty) = states[o.index()].tensor() else {
                     continue;
                 };
-                owner.entry(o).or_insert(nid);
+                owner[o.index()].get_or_insert(nid);
                 let c = match role {
                     Role::PackedWeight => {
                         let bits = node.attr_or("bits", 4i64).unwrap_or(4);
-                        packed_bits.insert(o, u32::try_from(bits).unwrap_or(4));
+                        packed_bits[o.index()] = Some(u32::try_from(bits).unwrap_or(4));
                         ConstClass::Param
                     }
                     Role::Weight | Role::Bias => ConstClass::Param,
@@ -131,7 +132,7 @@ pub(crate) fn classify(
                         }
                     }
                 };
-                let slot = class.entry(o).or_insert(c);
+                let slot = class[o.index()].get_or_insert(c);
                 *slot = (*slot).max(c);
             }
         }
@@ -156,7 +157,7 @@ pub(crate) fn classify(
                     Role::Data | Role::Weight | Role::Bias | Role::PackedWeight
                 )
             })
-            .filter_map(|(_, id)| origins.get(id.as_ref()?))
+            .filter_map(|(_, id)| origins[id.as_ref()?.index()].as_ref())
             .flatten()
             .copied()
             .collect();
@@ -170,18 +171,26 @@ pub(crate) fn classify(
                 from.clone()
             };
             if from.is_empty() {
-                class.entry(out).or_insert(ConstClass::Constant);
+                class[out.index()].get_or_insert(ConstClass::Constant);
             }
-            origins.insert(out, own);
+            origins[out.index()] = Some(own);
         }
     }
-    let mut owned: BTreeMap<NodeId, Vec<ValueId>> = BTreeMap::new();
-    for (origin, node) in owner {
-        owned.entry(node).or_default().push(origin);
+    let mut owned: Vec<Vec<ValueId>> = vec![Vec::new(); graph.nodes.len()];
+    for (i, node) in owner.iter().enumerate() {
+        if let Some(node) = node {
+            owned[node.index()].push(value_id(i));
+        }
     }
     Classes {
         class,
         packed_bits,
         owned,
     }
+}
+
+/// The id of the value at index `i` of the graph's values: ids are dense indices, numbered
+/// the same way by the frontend (`ValueId(values.len() as u32)`).
+fn value_id(i: usize) -> ValueId {
+    ValueId(i as u32)
 }
