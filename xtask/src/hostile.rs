@@ -590,6 +590,27 @@ fn fuzzed(cases: &mut Vec<Case>) -> Result<()> {
         "SplitToSequence of a 2^33-long axis into single items: a sequence of unknown length \
          (was an allocation of 2^33 item types)",
     ));
+    cases.push(case(
+        "fuzzed_roi_align_huge_roi.onnx",
+        net(
+            "fuzzed_roi_align_huge_roi",
+            &[1, 1, 10, 10],
+            vec![node("roi", "RoiAlign", "", &["x", "rois", "b"], &["y"])],
+            vec![
+                TensorProto {
+                    name: "rois".into(),
+                    dims: vec![1, 4],
+                    data_type: FLOAT,
+                    float_data: vec![0.0, 0.0, 1e30, 1e30],
+                    ..Default::default()
+                },
+                ints("b", &[1], &[0]),
+            ],
+        )?,
+        fails("overflow"),
+        "RoiAlign, adaptive sampling, over a roi 10^30 wide: its sample count overflows (was \
+         a multiplication overflow inside the counter, a panic in debug builds)",
+    ));
     Ok(())
 }
 

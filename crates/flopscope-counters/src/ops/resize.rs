@@ -417,6 +417,13 @@ fn infer_roi_align(cx: &mut InferCtx<'_>) -> Result<(), OpError> {
     }
     let h = cx.attr_or("output_height", 1i64)?;
     let w = cx.attr_or("output_width", 1i64)?;
+    if h < 1 || w < 1 {
+        return invalid!("output_height {h} and output_width {w} must be positive");
+    }
+    let ratio = cx.attr_or("sampling_ratio", 0i64)?;
+    if ratio < 0 {
+        return invalid!("sampling_ratio {ratio} must be 0 (adaptive) or positive");
+    }
     let shape = vec![
         rois.shape[0].clone(),
         x.shape[1].clone(),
@@ -438,7 +445,8 @@ fn cost_roi_align(cx: &CostCtx<'_>) -> Result<Cost, OpError> {
     let per_roi = &n;
     // Total sample points over all output elements.
     let samples = if ratio > 0 {
-        per_roi * (ratio * ratio)
+        // Checked: an absurd ratio overflows the count (an error), never the arithmetic.
+        &(per_roi * ratio) * ratio
     } else {
         let (oh, ow) = (
             cx.attr_or("output_height", 1i64)?,
@@ -450,15 +458,20 @@ fn cost_roi_align(cx: &CostCtx<'_>) -> Result<Cost, OpError> {
             cx.value(1)?.and_then(flopscope_ir::TensorValue::as_f64s),
             per_element,
         ) {
-            (Some(r), (Some(total), Some(k))) if k > 0 && r.len() == (k * 4) as usize => {
+            (Some(r), (Some(total), Some(k)))
+                if k > 0
+                    && k.checked_mul(4).and_then(|n| usize::try_from(n).ok()) == Some(r.len()) =>
+            {
                 let per_roi_elems = total / k;
+                let (oh, ow) = (oh.max(1) as f64, ow.max(1) as f64);
                 let mut sum = 0i64;
                 for b in r.chunks_exact(4) {
                     let rw = ((b[2] - b[0]) * scale).max(1.0);
                     let rh = ((b[3] - b[1]) * scale).max(1.0);
+                    // Float to int casts saturate; the product and the sum must too.
                     #[allow(clippy::cast_possible_truncation)]
-                    let s = (rh / oh as f64).ceil() as i64 * (rw / ow as f64).ceil() as i64;
-                    sum = sum.saturating_add(s.saturating_mul(per_roi_elems));
+                    let (sh, sw) = ((rh / oh).ceil() as i64, (rw / ow).ceil() as i64);
+                    sum = sum.saturating_add(sh.saturating_mul(sw).saturating_mul(per_roi_elems));
                 }
                 Dim::from_i64(sum)
             }
@@ -495,6 +508,9 @@ fn infer_max_roi_pool(cx: &mut InferCtx<'_>) -> Result<(), OpError> {
     let [ph, pw] = pooled else {
         return invalid!("pooled_shape {pooled:?} must be [height, width]");
     };
+    if *ph < 1 || *pw < 1 {
+        return invalid!("pooled_shape {pooled:?} must be positive");
+    }
     let shape = vec![
         rois.shape[0].clone(),
         x.shape[1].clone(),
@@ -692,5 +708,38 @@ mod tests {
             .ints("pooled_shape", &[2, 2])
             .run();
         assert_eq!((r.shape(0), r.flops_cmp()), ("[2, 3, 2, 2]".into(), 24 * 8));
+    }
+
+    /// Found by `cargo fuzz run ops`: absurd sizes are errors, never arithmetic overflow.
+    #[test]
+    fn roi_ops_refuse_absurd_sizes() {
+        let roi_align = |name: &str, v: i64| {
+            Case::new("RoiAlign")
+                .input(t("float32", &[1, 1, 10, 10]))
+                .const_f32s(&[1, 4], &[0.0, 0.0, 6.0, 4.0])
+                .input(t("int64", &[1]))
+                .int(name, v)
+        };
+        let err = roi_align("output_height", 0).run_err();
+        assert!(err.contains("must be positive"), "{err}");
+        let err = roi_align("sampling_ratio", -1).run_err();
+        assert!(err.contains("sampling_ratio"), "{err}");
+        // 2^62 samples per side: the count overflows i64, reported as an overflow.
+        let err = roi_align("sampling_ratio", 1 << 62).run_err();
+        assert!(err.contains("overflow"), "{err}");
+        // An adaptive count from an infinite roi saturates instead of wrapping, then the
+        // cost (4 multiplications a sample) reports the overflow.
+        let err = Case::new("RoiAlign")
+            .input(t("float32", &[1, 1, 10, 10]))
+            .const_f32s(&[1, 4], &[0.0, 0.0, f32::INFINITY, f32::INFINITY])
+            .input(t("int64", &[1]))
+            .run_err();
+        assert!(err.contains("overflow"), "{err}");
+        let err = Case::new("MaxRoiPool")
+            .input(t("float32", &[1, 3, 6, 6]))
+            .input(t("float32", &[2, 5]))
+            .ints("pooled_shape", &[2, -2])
+            .run_err();
+        assert!(err.contains("must be positive"), "{err}");
     }
 }
