@@ -611,6 +611,18 @@ fn fuzzed(cases: &mut Vec<Case>) -> Result<()> {
         "RoiAlign, adaptive sampling, over a roi 10^30 wide: its sample count overflows (was \
          a multiplication overflow inside the counter, a panic in debug builds)",
     ));
+    cases.push(case(
+        "fuzzed_expand_huge_input.onnx",
+        net(
+            "fuzzed_expand_huge_input",
+            &[1 << 33, 1 << 33, 1 << 33],
+            vec![node("expand", "Expand", "", &["x", "shape"], &["y"])],
+            vec![ints("shape", &[1], &[1])],
+        )?,
+        fails("overflow"),
+        "Expand of x [2^33, 2^33, 2^33]: its element count overflows (was a multiplication \
+         overflow computing the input's strides, a panic in debug builds)",
+    ));
     Ok(())
 }
 

@@ -17,11 +17,12 @@ use crate::{
 /// ends at most its negation mean "before the start".
 const END_SENTINEL: i64 = i32::MAX as i64;
 
-/// Row-major strides of concrete dims.
+/// Row-major strides of concrete dims. They index folded values only, which are small; for
+/// dims whose product does not fit they saturate (found by `cargo fuzz run ops`).
 fn strides(dims: &[usize]) -> Vec<usize> {
-    let mut s = vec![1; dims.len()];
+    let mut s = vec![1usize; dims.len()];
     for i in (0..dims.len().saturating_sub(1)).rev() {
-        s[i] = s[i + 1] * dims[i + 1];
+        s[i] = s[i + 1].saturating_mul(dims[i + 1]);
     }
     s
 }
