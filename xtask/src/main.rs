@@ -105,7 +105,7 @@ enum Task {
         #[arg(long, value_name = "S1,S2,...", value_delimiter = ',')]
         size: Vec<i64>,
         /// A named dim and its values, for the models that have it: batch=1,32.
-        #[arg(long = "dim", value_name = "NAME=V1,V2,...", value_parser = parse_dim_values)]
+        #[arg(long = "dim", value_name = "NAME=V1,V2,...", value_parser = flopscope::cli::parse_dim_values)]
         dims: Vec<(String, Vec<i64>)>,
         /// Worker threads [default: the number of cores].
         #[arg(long)]
@@ -221,24 +221,6 @@ fn shared_dir() -> PathBuf {
     std::env::var_os("FLOPSCOPE_SHARED")
         .map(PathBuf::from)
         .unwrap_or_else(|| workspace_root().join("../shared"))
-}
-
-/// `NAME=V1,V2,...`.
-fn parse_dim_values(s: &str) -> Result<(String, Vec<i64>), String> {
-    let (name, values) = s
-        .split_once('=')
-        .ok_or_else(|| format!("`{s}` is not NAME=V1,V2 (for example batch=1,32)"))?;
-    let values = values
-        .split(',')
-        .map(|v| {
-            v.trim()
-                .parse::<i64>()
-                .ok()
-                .filter(|v| *v >= 0)
-                .ok_or_else(|| format!("`{v}` in `{s}` is not a dim size"))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok((name.trim().to_owned(), values))
 }
 
 fn run(task: Task) -> anyhow::Result<()> {

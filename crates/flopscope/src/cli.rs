@@ -342,8 +342,9 @@ fn parse_input_value(s: &str) -> Result<(String, PathBuf), String> {
     }
 }
 
-/// `NAME=V1,V2,...`, positive integers.
-fn parse_dim_values(s: &str) -> Result<(String, Vec<i64>), String> {
+/// `NAME=V1,V2,...`, non-negative integers (`--dim` of `sweep` and of `cargo xtask
+/// profile-zoo`).
+pub fn parse_dim_values(s: &str) -> Result<(String, Vec<i64>), String> {
     let (name, values) = s
         .split_once('=')
         .ok_or_else(|| format!("`{s}` is not NAME=V1,V2 (for example batch=1,32)"))?;
