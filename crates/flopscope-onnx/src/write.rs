@@ -83,7 +83,45 @@ pub fn model_with_constants(
     nodes: &[NodeSpec],
     constants: &[ConstantSpec],
 ) -> Vec<u8> {
-    let model = proto::ModelProto {
+    let graph = proto::GraphProto {
+        name: Some(name.to_owned()),
+        node: nodes
+            .iter()
+            .enumerate()
+            .map(|(i, n)| proto::NodeProto {
+                name: Some(format!("{}_{i}", n.op_type)),
+                op_type: Some(n.op_type.clone()),
+                input: n.inputs.clone(),
+                output: n.outputs.clone(),
+                ..Default::default()
+            })
+            .collect(),
+        input: inputs.iter().map(value_info).collect(),
+        output: outputs.iter().map(value_info).collect(),
+        initializer: constants
+            .iter()
+            .map(|c| {
+                let count: i64 = c.shape.iter().product();
+                let raw: Vec<u8> = (0..count.max(0))
+                    .flat_map(|_| c.value.to_le_bytes())
+                    .collect();
+                proto::TensorProto {
+                    name: Some(c.name.clone()),
+                    dims: c.shape.clone(),
+                    data_type: Some(DType::Float32.code()),
+                    raw_data: Some(bytes::Bytes::from(raw)),
+                    ..Default::default()
+                }
+            })
+            .collect(),
+        ..Default::default()
+    };
+    encode_model(opset, graph)
+}
+
+/// A serialized IR 8 model of the default domain at `opset` around `graph`.
+fn encode_model(opset: i64, graph: proto::GraphProto) -> Vec<u8> {
+    proto::ModelProto {
         ir_version: Some(8),
         opset_import: vec![proto::OperatorSetIdProto {
             domain: Some(String::new()),
@@ -91,42 +129,10 @@ pub fn model_with_constants(
         }],
         producer_name: Some("flopscope".into()),
         producer_version: Some(env!("CARGO_PKG_VERSION").into()),
-        graph: Some(proto::GraphProto {
-            name: Some(name.to_owned()),
-            node: nodes
-                .iter()
-                .enumerate()
-                .map(|(i, n)| proto::NodeProto {
-                    name: Some(format!("{}_{i}", n.op_type)),
-                    op_type: Some(n.op_type.clone()),
-                    input: n.inputs.clone(),
-                    output: n.outputs.clone(),
-                    ..Default::default()
-                })
-                .collect(),
-            input: inputs.iter().map(value_info).collect(),
-            output: outputs.iter().map(value_info).collect(),
-            initializer: constants
-                .iter()
-                .map(|c| {
-                    let count: i64 = c.shape.iter().product();
-                    let raw: Vec<u8> = (0..count.max(0))
-                        .flat_map(|_| c.value.to_le_bytes())
-                        .collect();
-                    proto::TensorProto {
-                        name: Some(c.name.clone()),
-                        dims: c.shape.clone(),
-                        data_type: Some(DType::Float32.code()),
-                        raw_data: Some(bytes::Bytes::from(raw)),
-                        ..Default::default()
-                    }
-                })
-                .collect(),
-            ..Default::default()
-        }),
+        graph: Some(graph),
         functions: Vec::new(),
-    };
-    model.encode_to_vec()
+    }
+    .encode_to_vec()
 }
 
 /// A node with integer and graph attributes (for nested control flow).
@@ -191,18 +197,7 @@ fn graph_proto(g: &GraphSpec) -> proto::GraphProto {
 /// A serialized IR 8 model of the default domain at `opset` whose main graph is `graph`.
 /// Encoding recurses once per level of nested graphs.
 pub fn graph_model_bytes(opset: i64, graph: &GraphSpec) -> Vec<u8> {
-    proto::ModelProto {
-        ir_version: Some(8),
-        opset_import: vec![proto::OperatorSetIdProto {
-            domain: Some(String::new()),
-            version: Some(opset),
-        }],
-        producer_name: Some("flopscope".into()),
-        producer_version: Some(env!("CARGO_PKG_VERSION").into()),
-        graph: Some(graph_proto(graph)),
-        functions: Vec::new(),
-    }
-    .encode_to_vec()
+    encode_model(opset, graph_proto(graph))
 }
 
 #[cfg(test)]
