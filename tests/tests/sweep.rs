@@ -236,7 +236,9 @@ fn formulas_equal_the_concrete_profile_at_random_bindings() {
             "squeezenet1_0.onnx",
             vec![("batch", 1, 9), ("height", 65, 401), ("width", 65, 401)],
         ),
-        ("tiny_gpt2.onnx", vec![("batch", 1, 9), ("seq", 1, 300)]),
+        // Its position table has 256 rows: a longer sequence cannot run (an error naming the
+        // Gather).
+        ("tiny_gpt2.onnx", vec![("batch", 1, 9), ("seq", 1, 256)]),
         ("tiny_bert.onnx", vec![("batch", 1, 9), ("seq", 1, 300)]),
         (
             "tiny_bert_fused.onnx",

@@ -268,6 +268,8 @@ pub struct InferCtx<'a> {
     pub(crate) inner_uncounted: Vec<(String, String, crate::UncountedReason, String)>,
     /// Symbols made by [`InferCtx::fresh_symbol`] for this node.
     pub(crate) fresh: std::cell::RefCell<Vec<String>>,
+    /// Symbols made by [`InferCtx::derived_dim`] for this node, with why.
+    pub(crate) derived: std::cell::RefCell<Vec<(String, String)>>,
 }
 
 impl<'a> InferCtx<'a> {
@@ -293,6 +295,7 @@ impl<'a> InferCtx<'a> {
             extra_cost: crate::Cost::zero(),
             inner_uncounted: Vec::new(),
             fresh: std::cell::RefCell::new(Vec::new()),
+            derived: std::cell::RefCell::new(Vec::new()),
         }
     }
 
@@ -337,14 +340,74 @@ impl<'a> InferCtx<'a> {
     }
 
     /// A fresh symbol for a size only known at run time, named after the node and `what`. The
-    /// profile lists it among the model's data-dependent dims.
+    /// profile lists it among the model's data-dependent dims; a `--dim` of that name binds it.
     pub fn fresh_symbol(&self, what: &str) -> Dim {
-        let name = Dim::symbol_name(&format!("{}_{what}", self.node_label));
+        let name = self.symbol_name(what);
         let mut fresh = self.fresh.borrow_mut();
         if !fresh.contains(&name) {
             fresh.push(name.clone());
         }
-        Dim::sym(&name)
+        self.bound_or_symbol(&name)
+    }
+
+    /// A size that follows from values known before run time but that flopscope cannot
+    /// express (a float computation over a symbolic dim, a `-1` that does not divide out
+    /// symbolically, a shape input computed at run time): a fresh symbol named after the node
+    /// and `what`, listed in the report with `reason` (its "derived dims"), so that the
+    /// profile goes on with costs in it. A `--dim` of that name binds it; `--strict` refuses it.
+    pub fn derived_dim(&self, what: &str, reason: &str) -> Dim {
+        let name = self.symbol_name(what);
+        let mut derived = self.derived.borrow_mut();
+        if !derived.iter().any(|(s, _)| *s == name) {
+            derived.push((name.clone(), reason.to_owned()));
+        }
+        self.bound_or_symbol(&name)
+    }
+
+    /// [`Self::derived_dim`] for each axis of an output shape of rank `rank` (`d0`, `d1`, ...;
+    /// `o{output}_d{axis}` for outputs after the first).
+    pub fn derived_shape(&self, output: usize, rank: usize, reason: &str) -> Vec<Dim> {
+        (0..rank)
+            .map(|a| self.derived_dim(&derived_axis_name(output, a), reason))
+            .collect()
+    }
+
+    /// Why input `i` cannot decide a shape: its elements are computed at run time.
+    pub fn unknown_value_reason(&self, i: usize, what: &str) -> String {
+        format!(
+            "{what} (input {i}, `{}`) is computed at run time",
+            self.input_name(i)
+        )
+    }
+
+    /// The length of a 1-D input (a shape, pads, sizes) when its type fixes it.
+    pub fn static_len(&self, i: usize) -> Result<Option<usize>, OpError> {
+        Ok(self.opt_tensor(i)?.and_then(|t| match t.shape.as_slice() {
+            [n] => n.as_i64().and_then(|n| usize::try_from(n).ok()),
+            [] => Some(1),
+            _ => None,
+        }))
+    }
+
+    fn symbol_name(&self, what: &str) -> String {
+        Dim::symbol_name(&format!("{}_{what}", self.node_label))
+    }
+
+    fn bound_or_symbol(&self, name: &str) -> Dim {
+        self.env
+            .bindings
+            .get(name)
+            .cloned()
+            .unwrap_or_else(|| Dim::sym(name))
+    }
+}
+
+/// The `what` of the derived dim of `output`'s axis `axis`.
+pub(crate) fn derived_axis_name(output: usize, axis: usize) -> String {
+    if output == 0 {
+        format!("d{axis}")
+    } else {
+        format!("o{output}_d{axis}")
     }
 }
 

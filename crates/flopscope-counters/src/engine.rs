@@ -87,7 +87,9 @@ pub enum ProfileError {
     },
     #[error("input `{name}` has no declared {what}; give its shape with --input {name}=...")]
     UndeclaredInput { name: String, what: &'static str },
-    #[error("--dim `{symbol}`: the model's inputs have no dim of that name (they have: {known})")]
+    #[error(
+        "--dim `{symbol}`: the model has no dim of that name (its inputs' dims and the sizes it derives: {known})"
+    )]
     UnknownSymbol { symbol: String, known: String },
 }
 
@@ -130,6 +132,10 @@ pub struct NodeProfile {
     /// Symbols this node introduced for sizes only known at run time (NonZero's count, a loop's
     /// trip count, ...).
     pub fresh_symbols: Vec<String>,
+    /// Symbols this node introduced for sizes flopscope could not express (a float
+    /// computation over a symbolic dim, a shape input computed at run time, ...), each with
+    /// why.
+    pub derived_dims: Vec<(String, String)>,
     pub cost: Cost,
     /// Minimum memory traffic: every input read once, every output written once.
     pub bytes: Dim,
@@ -217,7 +223,12 @@ pub struct Profile {
 /// Profiles the main graph of a model.
 pub fn profile<'a>(model: &'a Model, options: &'a ProfileOptions) -> Result<Profile, ProfileError> {
     let graph = &model.graph;
-    let (input_types, bindings) = bind_inputs(graph, options)?;
+    let BoundInputs {
+        inputs: input_types,
+        bindings,
+        input_symbols,
+        late,
+    } = bind_inputs(graph, options)?;
     let mut states = initial_states(graph);
     for (id, ty, init) in &input_types {
         let state = &mut states[id.index()];
@@ -240,6 +251,7 @@ pub fn profile<'a>(model: &'a Model, options: &'a ProfileOptions) -> Result<Prof
         defs,
         mut nodes,
     } = run_graph(&env, graph, states, None)?;
+    check_late_bindings(&late, &input_symbols, &nodes)?;
 
     let classes = params::classify(graph, &order, &states, &defs);
     for np in &mut nodes {
@@ -443,6 +455,7 @@ pub(crate) fn run_graph<'g, 'e>(
         let mut cost = Cost::zero();
         let mut inner_uncounted = Vec::new();
         let mut fresh_symbols = Vec::new();
+        let mut derived_dims = Vec::new();
         if let (Some(f), None) = (function, uncounted) {
             let call = call_function(env, f, node, label, &states).map_err(node_err)?;
             for (j, (ty, value)) in call.outputs.into_iter().zip(call.values).enumerate() {
@@ -468,16 +481,30 @@ pub(crate) fn run_graph<'g, 'e>(
                     parent,
                 };
                 let mut cx = InferCtx::new(env, &scope, node, label, opset);
-                def.infer(&mut cx).map_err(node_err)?;
+                if let Err(e) = def.infer(&mut cx) {
+                    // A shape that needs a value known only at run time: the dims the model
+                    // declares for the outputs, derived where they are not numbers.
+                    let OpError::NeedsValue { input, name, what } = &e else {
+                        return Err(node_err(e));
+                    };
+                    let reason =
+                        format!("{what} (input {input}, `{name}`) is computed at run time");
+                    cx = InferCtx::new(env, &scope, node, label, opset);
+                    if !derive_declared_outputs(&mut cx, graph, &reason) {
+                        return Err(node_err(e));
+                    }
+                }
                 let InferCtx {
                     outputs,
                     values,
                     extra_cost,
                     inner_uncounted: inner,
                     fresh,
+                    derived,
                     ..
                 } = cx;
                 fresh_symbols = fresh.into_inner();
+                derived_dims = derived.into_inner();
                 for (j, (ty, value)) in outputs.into_iter().zip(values).enumerate() {
                     let Some(id) = node.outputs[j] else { continue };
                     let ty = ty.ok_or_else(|| {
@@ -541,6 +568,7 @@ pub(crate) fn run_graph<'g, 'e>(
             uncounted,
             inner_uncounted,
             fresh_symbols,
+            derived_dims,
             macs_dtype: if cost.macs == Dim::zero() {
                 None
             } else {
@@ -661,7 +689,7 @@ type BoundInput<'a> = (ValueId, ValueType, Option<&'a ConstTensor>);
 fn bind_inputs<'a>(
     graph: &Graph,
     options: &'a ProfileOptions,
-) -> Result<(Vec<BoundInput<'a>>, BTreeMap<String, Dim>), ProfileError> {
+) -> Result<BoundInputs<'a>, ProfileError> {
     for name in options.inputs.keys().chain(options.input_values.keys()) {
         match graph.find_value(name).map(|id| &graph.value(id).def) {
             Some(ValueDef::Input) => {}
@@ -743,24 +771,15 @@ fn bind_inputs<'a>(
         inputs.push((id, ty, init));
     }
 
+    // A dim no input names may name a size the profile derives or finds data-dependent
+    // (`--dim resize_0_d2=800`): bound now, checked once the graph has run.
+    let mut late = Vec::new();
     for (symbol, value) in &options.dims {
         if !b.symbols_seen.contains(symbol) {
-            return Err(ProfileError::UnknownSymbol {
-                symbol: symbol.clone(),
-                known: if b.symbols_seen.is_empty() {
-                    "none: every input dim is fixed".into()
-                } else {
-                    b.symbols_seen
-                        .iter()
-                        .cloned()
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                },
-            });
+            late.push(symbol.clone());
         }
         b.bind(symbol, value)?;
     }
-
     for (name, axis, declared, given) in std::mem::take(&mut b.deferred) {
         let model = substitute(&declared, &b.bindings);
         if model.is_const() && model != given {
@@ -776,7 +795,58 @@ fn bind_inputs<'a>(
         .into_iter()
         .map(|(id, ty, init)| (id, substitute_value_type(&ty, &b.bindings), init))
         .collect();
-    Ok((inputs, b.bindings))
+    Ok(BoundInputs {
+        inputs,
+        bindings: b.bindings,
+        input_symbols: b.symbols_seen,
+        late,
+    })
+}
+
+/// The model's inputs as bound, and the bindings of its named dims.
+struct BoundInputs<'a> {
+    inputs: Vec<BoundInput<'a>>,
+    bindings: BTreeMap<String, Dim>,
+    /// The named dims of the inputs.
+    input_symbols: BTreeSet<String>,
+    /// `--dim` names that no input has: they must name a derived or data-dependent dim.
+    late: Vec<String>,
+}
+
+/// An error for the first `--dim` in `late` that names no input dim and no symbol the profile
+/// introduced.
+fn check_late_bindings(
+    late: &[String],
+    input_symbols: &BTreeSet<String>,
+    nodes: &[NodeProfile],
+) -> Result<(), ProfileError> {
+    let introduced: BTreeSet<&str> = nodes
+        .iter()
+        .flat_map(|n| {
+            n.fresh_symbols
+                .iter()
+                .map(String::as_str)
+                .chain(n.derived_dims.iter().map(|(s, _)| s.as_str()))
+        })
+        .collect();
+    match late.iter().find(|s| !introduced.contains(s.as_str())) {
+        None => Ok(()),
+        Some(symbol) => {
+            let known: Vec<&str> = input_symbols
+                .iter()
+                .map(String::as_str)
+                .chain(introduced.iter().copied())
+                .collect();
+            Err(ProfileError::UnknownSymbol {
+                symbol: symbol.clone(),
+                known: if known.is_empty() {
+                    "none: every input dim is fixed".into()
+                } else {
+                    known.join(", ")
+                },
+            })
+        }
+    }
 }
 
 /// Collects the values given to the model's named dims while inputs are bound.
@@ -1003,6 +1073,33 @@ fn complete_tensor_type(declared: &DeclaredType) -> Option<TensorType> {
         )),
         _ => None,
     }
+}
+
+/// Sets every output of the node in `cx` to the tensor type the model declares for it, each
+/// dim that is not a number derived (named after the node, listed with `reason`). `false`
+/// when some output the node produces has no declared element type and rank.
+fn derive_declared_outputs(cx: &mut InferCtx<'_>, graph: &Graph, reason: &str) -> bool {
+    let node = cx.node();
+    for (j, id) in node.outputs.iter().enumerate() {
+        let Some(id) = id else { continue };
+        let Some(DeclaredType::Tensor {
+            dtype: Some(dtype),
+            shape: Some(shape),
+        }) = graph.value(*id).declared.as_ref()
+        else {
+            return false;
+        };
+        let shape = shape
+            .iter()
+            .enumerate()
+            .map(|(a, d)| match d.as_ref().filter(|d| d.is_const()) {
+                Some(d) => d.clone(),
+                None => cx.derived_dim(&crate::ctx::derived_axis_name(j, a), reason),
+            })
+            .collect();
+        cx.set(j, TensorType::new(*dtype, shape));
+    }
+    true
 }
 
 fn type_overflows(ty: &ValueType) -> bool {

@@ -30,9 +30,9 @@ pub use diff::{
 };
 pub use html::{render_html, render_svg};
 pub use model::{
-    AttrReport, DataDependentDim, FlopsByKindReport, MAX_REPORTED_ELEMENTS, ModelInfo, NodeReport,
-    Report, SCHEMA_VERSION, TensorReport, ToolInfo, TotalsReport, UncountedReport, describe_reason,
-    module_of,
+    AttrReport, DataDependentDim, DerivedDim, FlopsByKindReport, MAX_REPORTED_ELEMENTS, ModelInfo,
+    NodeReport, Report, SCHEMA_VERSION, TensorReport, ToolInfo, TotalsReport, UncountedReport,
+    describe_reason, module_of,
 };
 pub use sweep::{Law, LawTerm, SweepAxis, SweepReport, SweepRow};
 pub use views::{

@@ -34,6 +34,11 @@ pub struct Report {
     /// that stands for each in shapes and costs, and the node that made it.
     #[serde(default)]
     pub data_dependent_dims: Vec<DataDependentDim>,
+    /// Sizes that follow from values known before run time but that flopscope could not
+    /// express (a float computation over a symbolic dim, a shape input computed at run time):
+    /// the symbol that stands for each, the node that made it, and why. Bind one with `--dim`.
+    #[serde(default)]
+    pub derived_dims: Vec<DerivedDim>,
     /// Another tool's count of the same model (`--convention`), when one was asked for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub convention: Option<ConventionReport>,
@@ -47,6 +52,14 @@ pub struct DataDependentDim {
     pub symbol: String,
     pub node: String,
     pub op_type: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DerivedDim {
+    pub symbol: String,
+    pub node: String,
+    pub op_type: String,
+    pub reason: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -439,6 +452,18 @@ impl Report {
                         symbol: s.clone(),
                         node: np.name.clone(),
                         op_type: np.op_type.clone(),
+                    })
+                })
+                .collect(),
+            derived_dims: profile
+                .nodes
+                .iter()
+                .flat_map(|np| {
+                    np.derived_dims.iter().map(|(symbol, reason)| DerivedDim {
+                        symbol: symbol.clone(),
+                        node: np.name.clone(),
+                        op_type: np.op_type.clone(),
+                        reason: reason.clone(),
                     })
                 })
                 .collect(),

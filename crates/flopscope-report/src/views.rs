@@ -180,6 +180,18 @@ fn closing_notes(report: &Report) -> Vec<String> {
             notes.push(format!("  {} (from {}, {})", d.symbol, d.node, d.op_type));
         }
     }
+    if !report.derived_dims.is_empty() {
+        notes.push(
+            "Derived sizes (from values flopscope cannot express; each can be bound like a named dim):"
+                .into(),
+        );
+        for d in &report.derived_dims {
+            notes.push(format!(
+                "  {} (from {}, {}): {}",
+                d.symbol, d.node, d.op_type, d.reason
+            ));
+        }
+    }
     if !report.uncounted.is_empty() {
         notes.push("Uncounted ops (the totals marked ≥ are lower bounds):".into());
         for u in &report.uncounted {

@@ -446,6 +446,18 @@ fn profile(args: ProfileArgs, out: &mut dyn Write, tty: bool) -> Result<()> {
         depth: args.depth,
         color: tty && !args.no_color,
     };
+    if args.strict
+        && let Some(d) = report.derived_dims.first()
+    {
+        bail!(
+            "--strict: node `{}` ({}): the size `{}` is derived ({}); bind it with --dim {}=VALUE",
+            d.node,
+            d.op_type,
+            d.symbol,
+            d.reason,
+            d.symbol
+        );
+    }
     match args.format {
         ReportFormat::Table => write(out, &render_view_table(&report, &options))?,
         ReportFormat::Markdown => write(out, &render_view_markdown(&report, &options))?,

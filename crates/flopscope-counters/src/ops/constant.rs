@@ -118,7 +118,14 @@ inventory::submit! {
 /// `ConstantOfShape`: a tensor of the shape given by input 0, filled with the one element of
 /// the `value` attribute (float32 0 by default). Filled in when it is small and an integer.
 fn infer_constant_of_shape(cx: &mut InferCtx<'_>) -> Result<(), OpError> {
-    let shape = cx.req_ints(0, "the shape")?.to_vec();
+    let shape = match (cx.ints(0)?, cx.static_len(0)?) {
+        (Some(shape), _) => shape.to_vec(),
+        // A shape computed at run time, of a known length: its dims derived.
+        (None, Some(rank)) if cx.has_input(0) => {
+            cx.derived_shape(0, rank, &cx.unknown_value_reason(0, "the shape"))
+        }
+        (None, _) => cx.req_ints(0, "the shape")?.to_vec(),
+    };
     if let Some(d) = shape.iter().find(|d| d.as_i64().is_some_and(|v| v < 0)) {
         return invalid!("the shape has a negative dim {d}");
     }

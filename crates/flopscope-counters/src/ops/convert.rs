@@ -4,7 +4,8 @@
 
 use flopscope_ir::{DType, Dim};
 
-use super::elementwise::{Elem, Val, infer_unary};
+use super::elementwise::infer_unary;
+use super::fold::{Elem, Val, round_to};
 use super::logic::wrap;
 use super::no_flops;
 use crate::{InferCtx, OpDef, OpError, Opsets, Role, invalid};
@@ -39,12 +40,8 @@ pub(super) fn cast_elem(e: Elem<'_>, to: DType) -> Option<Val> {
             Elem::Unknown => None,
         };
     }
-    match to {
-        #[allow(clippy::cast_possible_truncation)]
-        DType::Float32 => e.as_f64().map(|f| Val::Float(f64::from(f as f32))),
-        DType::Float64 => e.as_f64().map(Val::Float),
-        _ => None,
-    }
+    // To a float type: rounded to it (float16, bfloat16, float32, float64).
+    round_to(to, e.as_f64()?).map(Val::Float)
 }
 
 // ---- CastLike --------------------------------------------------------------------------------
@@ -143,7 +140,7 @@ mod tests {
     use flopscope_ir::{DType, Dim};
 
     use super::{bitcast_elem, cast_elem};
-    use crate::ops::elementwise::{Elem, Val};
+    use crate::ops::fold::{Elem, Val};
     use crate::ops::testing::{Case, t};
 
     #[test]

@@ -10,11 +10,10 @@
 
 use std::cmp::Ordering;
 
-use flopscope_ir::{DType, Dim, Elements, TensorType, TensorValue};
+use flopscope_ir::{DType, Dim, TensorType};
 
-use crate::{
-    Cost, CostCtx, InferCtx, MAX_FOLDED_ELEMENTS, OpDef, OpError, Opsets, Role, broadcast,
-};
+use super::fold::{Elem, Fold, Val, order, set_folded};
+use crate::{Cost, CostCtx, InferCtx, OpDef, OpError, Opsets, Role, broadcast};
 
 // ---- shared machinery ------------------------------------------------------------------------
 
@@ -34,212 +33,6 @@ pub(super) fn per_element(cx: &CostCtx<'_>, counts: [i64; 5]) -> Result<Cost, Op
         .with_div(&n * div)
         .with_cmp(&n * cmp)
         .with_special(&n * special))
-}
-
-/// One input element as a fold sees it.
-#[derive(Debug, Clone, Copy)]
-pub(super) enum Elem<'v> {
-    /// An integer or bool element, possibly symbolic.
-    Int(&'v Dim),
-    Float(f64),
-    /// The input's elements are not known.
-    Unknown,
-}
-
-impl<'v> Elem<'v> {
-    pub(super) fn int(self) -> Option<&'v Dim> {
-        match self {
-            Elem::Int(d) => Some(d),
-            _ => None,
-        }
-    }
-
-    /// The value as a float: a float element or a constant integer.
-    #[allow(clippy::cast_precision_loss)]
-    pub(super) fn as_f64(self) -> Option<f64> {
-        match self {
-            Elem::Float(f) => Some(f),
-            Elem::Int(d) => d.as_i64().map(|v| v as f64),
-            Elem::Unknown => None,
-        }
-    }
-
-    /// Whether the element is non-zero (true), when that can be decided.
-    pub(super) fn truth(self) -> Option<bool> {
-        match self {
-            Elem::Int(d) => match d.compare(&Dim::zero())? {
-                Ordering::Equal => Some(false),
-                _ => Some(true),
-            },
-            Elem::Float(f) => Some(f != 0.0),
-            Elem::Unknown => None,
-        }
-    }
-}
-
-/// The order of two elements: `None` when it cannot be decided, `Some(None)` when they are
-/// unordered (a NaN), which makes every comparison false.
-pub(super) fn order(a: Elem<'_>, b: Elem<'_>) -> Option<Option<Ordering>> {
-    match (a, b) {
-        (Elem::Int(x), Elem::Int(y)) => x.compare(y).map(Some),
-        (Elem::Unknown, _) | (_, Elem::Unknown) => None,
-        _ => Some(a.as_f64()?.partial_cmp(&b.as_f64()?)),
-    }
-}
-
-/// A folded output element.
-#[derive(Debug, Clone, PartialEq)]
-pub(super) enum Val {
-    Int(Dim),
-    Float(f64),
-}
-
-impl Val {
-    /// A bool element.
-    pub(super) fn bool(b: bool) -> Val {
-        Val::Int(Dim::from_i64(i64::from(b)))
-    }
-}
-
-/// Computes one output element from the inputs' elements at its (broadcast) position; `None`
-/// when it cannot be decided, which leaves the output unfolded.
-pub(super) type Fold<'f> = &'f dyn Fn(&[Elem<'_>]) -> Option<Val>;
-
-/// Concrete dims of a shape, if every dim is a constant.
-pub(super) fn concrete(shape: &[Dim]) -> Option<Vec<usize>> {
-    shape
-        .iter()
-        .map(|d| d.as_i64().and_then(|v| usize::try_from(v).ok()))
-        .collect()
-}
-
-/// Folds an elementwise op whose output type is `out`: the inputs `inputs` are broadcast
-/// (NumPy rules) to the output shape and `fold` combines their elements. `None` when the output
-/// shape is symbolic or too large, no input is known, or `fold` cannot decide an element.
-pub(super) fn fold_elementwise(
-    cx: &InferCtx<'_>,
-    inputs: &[usize],
-    out: &TensorType,
-    fold: Fold<'_>,
-) -> Result<Option<TensorValue>, OpError> {
-    let Some(shape) = concrete(&out.shape) else {
-        return Ok(None);
-    };
-    let len = shape
-        .iter()
-        .try_fold(1usize, |acc, &d| acc.checked_mul(d))
-        .filter(|&n| n as u64 <= MAX_FOLDED_ELEMENTS);
-    let Some(len) = len else { return Ok(None) };
-    let rank = shape.len();
-
-    // For each input: its elements (if known) and, per output axis, the stride to step it by.
-    let mut sources = Vec::with_capacity(inputs.len());
-    let mut any_known = false;
-    for &i in inputs {
-        let Some(ty) = cx.opt_tensor(i)? else {
-            return Ok(None);
-        };
-        let Some(in_shape) = concrete(&ty.shape) else {
-            return Ok(None);
-        };
-        let Some(offset) = rank.checked_sub(in_shape.len()) else {
-            return Ok(None);
-        };
-        let mut strides = vec![0usize; rank];
-        let mut step = 1usize;
-        for (j, &d) in in_shape.iter().enumerate().rev() {
-            if d != 1 {
-                if d != shape[offset + j] {
-                    return Ok(None);
-                }
-                strides[offset + j] = step;
-            }
-            step = step.saturating_mul(d);
-        }
-        let value = cx.value(i)?;
-        any_known |= value.is_some();
-        sources.push((value.map(|v| &v.data), strides));
-    }
-    if !any_known {
-        return Ok(None);
-    }
-
-    let mut out_strides = vec![1usize; rank];
-    for k in (0..rank.saturating_sub(1)).rev() {
-        out_strides[k] = out_strides[k + 1].saturating_mul(shape[k + 1]);
-    }
-    let mut vals = Vec::with_capacity(len);
-    let mut elems = Vec::with_capacity(sources.len());
-    for flat in 0..len {
-        elems.clear();
-        for (data, strides) in &sources {
-            let at: usize = (0..rank)
-                .map(|k| (flat / out_strides[k]) % shape[k] * strides[k])
-                .sum();
-            elems.push(match data {
-                None => Elem::Unknown,
-                Some(Elements::Int(v)) => match v.get(at) {
-                    Some(d) => Elem::Int(d),
-                    None => return Ok(None),
-                },
-                Some(Elements::Float(v)) => match v.get(at) {
-                    Some(&f) => Elem::Float(f),
-                    None => return Ok(None),
-                },
-                // String arithmetic and comparisons are not folded.
-                Some(Elements::Str(_)) => return Ok(None),
-            });
-        }
-        match fold(&elems) {
-            // An overflowing integer is not a value.
-            Some(Val::Int(d)) if d.is_overflow() => return Ok(None),
-            Some(v) => vals.push(v),
-            None => return Ok(None),
-        }
-    }
-
-    let data = if out.dtype.is_integer() {
-        let ints = vals.into_iter().map(|v| match v {
-            Val::Int(d) => Some(d),
-            Val::Float(_) => None,
-        });
-        Elements::Int(ints.collect::<Option<Vec<_>>>().unwrap_or_default())
-    } else if out.dtype.is_float() {
-        let floats = vals.into_iter().map(|v| match v {
-            Val::Float(f) => Some(f),
-            Val::Int(_) => None,
-        });
-        Elements::Float(floats.collect::<Option<Vec<_>>>().unwrap_or_default())
-    } else {
-        return Ok(None);
-    };
-    if data.len() != len {
-        // An element of the wrong kind for the output type.
-        return Ok(None);
-    }
-    Ok(Some(TensorValue {
-        dtype: out.dtype,
-        shape,
-        data,
-    }))
-}
-
-/// Sets output 0 to `ty`, with its elements when `fold` (if any) decides them all.
-pub(super) fn set_folded(
-    cx: &mut InferCtx<'_>,
-    ty: TensorType,
-    inputs: &[usize],
-    fold: Option<Fold<'_>>,
-) -> Result<(), OpError> {
-    let value = match fold {
-        Some(fold) => fold_elementwise(cx, inputs, &ty, fold)?,
-        None => None,
-    };
-    match value {
-        Some(v) => cx.set_value(0, v),
-        None => cx.set(0, ty),
-    }
-    Ok(())
 }
 
 /// Ops that, before opset 7, broadcast only B onto A (the `broadcast` / `axis` attributes), so
@@ -428,8 +221,20 @@ unary!(
     [0, 0, 1, 0, 0],
     "div = numel(Y) (1/x)"
 );
-unary!("Exp", 1, None, [0, 0, 0, 0, 1], "special = numel(Y)");
-unary!("Log", 1, None, [0, 0, 0, 0, 1], "special = numel(Y)");
+unary!(
+    "Exp",
+    1,
+    Some(&|e| fold_float(e, f64::exp)),
+    [0, 0, 0, 0, 1],
+    "special = numel(Y)"
+);
+unary!(
+    "Log",
+    1,
+    Some(&|e| fold_float(e, f64::ln)),
+    [0, 0, 0, 0, 1],
+    "special = numel(Y)"
+);
 unary!(
     "Sqrt",
     1,
@@ -459,17 +264,83 @@ unary!(
     "special = numel(Y) (rounding)"
 );
 unary!("Erf", 9, None, [0, 0, 0, 0, 1], "special = numel(Y)");
-unary!("Sin", 7, None, [0, 0, 0, 0, 1], "special = numel(Y)");
-unary!("Cos", 7, None, [0, 0, 0, 0, 1], "special = numel(Y)");
-unary!("Tan", 7, None, [0, 0, 0, 0, 1], "special = numel(Y)");
-unary!("Asin", 7, None, [0, 0, 0, 0, 1], "special = numel(Y)");
-unary!("Acos", 7, None, [0, 0, 0, 0, 1], "special = numel(Y)");
-unary!("Atan", 7, None, [0, 0, 0, 0, 1], "special = numel(Y)");
-unary!("Sinh", 9, None, [0, 0, 0, 0, 1], "special = numel(Y)");
-unary!("Cosh", 9, None, [0, 0, 0, 0, 1], "special = numel(Y)");
-unary!("Asinh", 9, None, [0, 0, 0, 0, 1], "special = numel(Y)");
-unary!("Acosh", 9, None, [0, 0, 0, 0, 1], "special = numel(Y)");
-unary!("Atanh", 9, None, [0, 0, 0, 0, 1], "special = numel(Y)");
+unary!(
+    "Sin",
+    7,
+    Some(&|e| fold_float(e, f64::sin)),
+    [0, 0, 0, 0, 1],
+    "special = numel(Y)"
+);
+unary!(
+    "Cos",
+    7,
+    Some(&|e| fold_float(e, f64::cos)),
+    [0, 0, 0, 0, 1],
+    "special = numel(Y)"
+);
+unary!(
+    "Tan",
+    7,
+    Some(&|e| fold_float(e, f64::tan)),
+    [0, 0, 0, 0, 1],
+    "special = numel(Y)"
+);
+unary!(
+    "Asin",
+    7,
+    Some(&|e| fold_float(e, f64::asin)),
+    [0, 0, 0, 0, 1],
+    "special = numel(Y)"
+);
+unary!(
+    "Acos",
+    7,
+    Some(&|e| fold_float(e, f64::acos)),
+    [0, 0, 0, 0, 1],
+    "special = numel(Y)"
+);
+unary!(
+    "Atan",
+    7,
+    Some(&|e| fold_float(e, f64::atan)),
+    [0, 0, 0, 0, 1],
+    "special = numel(Y)"
+);
+unary!(
+    "Sinh",
+    9,
+    Some(&|e| fold_float(e, f64::sinh)),
+    [0, 0, 0, 0, 1],
+    "special = numel(Y)"
+);
+unary!(
+    "Cosh",
+    9,
+    Some(&|e| fold_float(e, f64::cosh)),
+    [0, 0, 0, 0, 1],
+    "special = numel(Y)"
+);
+unary!(
+    "Asinh",
+    9,
+    Some(&|e| fold_float(e, f64::asinh)),
+    [0, 0, 0, 0, 1],
+    "special = numel(Y)"
+);
+unary!(
+    "Acosh",
+    9,
+    Some(&|e| fold_float(e, f64::acosh)),
+    [0, 0, 0, 0, 1],
+    "special = numel(Y)"
+);
+unary!(
+    "Atanh",
+    9,
+    Some(&|e| fold_float(e, f64::atanh)),
+    [0, 0, 0, 0, 1],
+    "special = numel(Y)"
+);
 
 // ---- Clip ------------------------------------------------------------------------------------
 
@@ -492,7 +363,11 @@ inventory::submit! {
         op_type: "Clip",
         opsets: Opsets::range(1, 10),
         roles: &[Role::Data],
-        infer: |cx| infer_unary(cx, None, None),
+        infer: |cx| {
+            let lo = cx.attr::<f32>("min")?.map(f64::from);
+            let hi = cx.attr::<f32>("max")?.map(f64::from);
+            infer_unary(cx, None, Some(&|e| fold_clip(e.first().copied()?, lo.map(Elem::Float), hi.map(Elem::Float))))
+        },
         cost: cost_clip_attrs,
         formula: "cmp = numel(Y) per bound given (min, max attributes)",
     }
@@ -504,10 +379,45 @@ inventory::submit! {
         op_type: "Clip",
         opsets: Opsets::since(11),
         roles: &[Role::Data, Role::Config, Role::Config],
-        infer: |cx| infer_unary(cx, None, None),
+        infer: |cx| {
+            let ty = cx.tensor(0)?.clone();
+            let (has_lo, has_hi) = (cx.has_input(1), cx.has_input(2));
+            let inputs: Vec<usize> = [Some(0), has_lo.then_some(1), has_hi.then_some(2)]
+                .into_iter()
+                .flatten()
+                .collect();
+            let fold = move |e: &[Elem<'_>]| {
+                let mut it = e.iter().copied();
+                let x = it.next()?;
+                let lo = if has_lo { Some(it.next()?) } else { None };
+                let hi = if has_hi { Some(it.next()?) } else { None };
+                fold_clip(x, lo, hi)
+            };
+            set_folded(cx, ty, &inputs, Some(&fold))
+        },
         cost: cost_clip_inputs,
         formula: "cmp = numel(Y) per bound given (min, max inputs)",
     }
+}
+
+/// `min(max(x, lo), hi)`, as ONNX Runtime computes Clip (so `hi` wins when `lo > hi`).
+fn fold_clip(x: Elem<'_>, lo: Option<Elem<'_>>, hi: Option<Elem<'_>>) -> Option<Val> {
+    let mut v = x;
+    if let Some(lo) = lo
+        && order(v, lo)?? == Ordering::Less
+    {
+        v = lo;
+    }
+    if let Some(hi) = hi
+        && order(v, hi)?? == Ordering::Greater
+    {
+        v = hi;
+    }
+    Some(match v {
+        Elem::Int(d) => Val::Int(d.clone()),
+        Elem::Float(f) => Val::Float(f),
+        Elem::Unknown => return None,
+    })
 }
 
 // ---- binary and variadic arithmetic ----------------------------------------------------------

@@ -6,60 +6,21 @@
 
 use flopscope_ir::{Dim, Elements, TensorType, TensorValue};
 
+use super::fold::{concrete, fold_map, set_maybe_value, strides};
 use super::no_flops;
-use super::shape::{concrete, set_maybe_value};
+
+/// The known elements of input `i`.
+fn elements_of<'a>(cx: &InferCtx<'a>, i: usize) -> Result<Option<&'a Elements>, OpError> {
+    Ok(cx.value(i)?.map(|v| &v.data))
+}
+use crate::ctx::derived_axis_name;
 use crate::{
-    InferCtx, MAX_FOLDED_ELEMENTS, OpDef, OpError, Opsets, Role, broadcast, invalid,
-    normalize_axis, shape_string,
+    InferCtx, OpDef, OpError, Opsets, Role, broadcast, invalid, normalize_axis, shape_string,
 };
 
 /// Ends at least this large (INT_MAX, INT64_MAX) mean "to the end" of a symbolic dim; starts or
 /// ends at most its negation mean "before the start".
 const END_SENTINEL: i64 = i32::MAX as i64;
-
-/// Row-major strides of concrete dims. They index folded values only, which are small; for
-/// dims whose product does not fit they saturate (found by `cargo fuzz run ops`).
-fn strides(dims: &[usize]) -> Vec<usize> {
-    let mut s = vec![1usize; dims.len()];
-    for i in (0..dims.len().saturating_sub(1)).rev() {
-        s[i] = s[i + 1].saturating_mul(dims[i + 1]);
-    }
-    s
-}
-
-/// Folds the integer elements of output `out` (concrete shape) from those of input `input`:
-/// `source` maps an output multi-index to the flat index of the input element it copies
-/// (`None`: the element is `fill`). `None` when the input's elements are not known integers,
-/// a shape is not concrete, or the result would be large.
-fn fold_map(
-    data: Option<&[Dim]>,
-    out: &[Dim],
-    fill: Option<&Dim>,
-    source: impl Fn(&[usize]) -> Option<usize>,
-) -> Option<Elements> {
-    let data = data?;
-    let out = concrete(out)?;
-    let n = out.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d))?;
-    if n as u64 > MAX_FOLDED_ELEMENTS {
-        return None;
-    }
-    let mut idx = vec![0usize; out.len()];
-    let mut values = Vec::with_capacity(n);
-    for _ in 0..n {
-        match source(&idx) {
-            Some(i) => values.push(data.get(i)?.clone()),
-            None => values.push(fill?.clone()),
-        }
-        for a in (0..out.len()).rev() {
-            idx[a] += 1;
-            if idx[a] < out[a] {
-                break;
-            }
-            idx[a] = 0;
-        }
-    }
-    Some(Elements::Int(values))
-}
 
 // ---- Slice -----------------------------------------------------------------------------------
 
@@ -195,7 +156,7 @@ fn finish_slice(
     let data = match (begin, concrete(&x.shape)) {
         (Some(begin), Some(in_dims)) => {
             let st = strides(&in_dims);
-            fold_map(cx.ints(0)?, &ty.shape, None, |idx| {
+            fold_map(elements_of(cx, 0)?, &ty.shape, None, |idx| {
                 let mut flat = 0i64;
                 for (a, &o) in idx.iter().enumerate() {
                     flat += (begin[a] + o as i64 * stride[a]) * st[a] as i64;
@@ -206,6 +167,24 @@ fn finish_slice(
         _ => None,
     };
     set_maybe_value(cx, ty, data);
+    Ok(())
+}
+
+/// Sets output 0 to X's type with the sizes of `axes` (all axes when `None`) derived: for ops
+/// whose amounts (pads, slice bounds) are computed at run time.
+fn derive_axes(cx: &mut InferCtx<'_>, axes: Option<&[i64]>, reason: &str) -> Result<(), OpError> {
+    let x = cx.tensor(0)?;
+    let mut shape = x.shape.clone();
+    match axes {
+        Some(axes) => {
+            for &a in axes {
+                let a = normalize_axis(a, x.rank())?;
+                shape[a] = cx.derived_dim(&derived_axis_name(0, a), reason);
+            }
+        }
+        None => shape = cx.derived_shape(0, x.rank(), reason),
+    }
+    cx.set(0, TensorType::new(x.dtype, shape));
     Ok(())
 }
 
@@ -221,12 +200,26 @@ fn infer_slice_1(cx: &mut InferCtx<'_>) -> Result<(), OpError> {
 }
 
 fn infer_slice_10(cx: &mut InferCtx<'_>) -> Result<(), OpError> {
-    let starts = cx.req_ints(1, "starts")?.to_vec();
-    let ends = cx.req_ints(2, "ends")?.to_vec();
     let axes = if cx.has_input(3) {
         Some(cx.req_i64s(3, "axes")?)
     } else {
         None
+    };
+    let (starts, ends) = match (cx.ints(1)?, cx.ints(2)?) {
+        (Some(s), Some(e)) => (s.to_vec(), e.to_vec()),
+        // Bounds computed at run time: the sliced axes' sizes are derived.
+        (s, _) => {
+            let (i, what) = if s.is_none() {
+                (1, "starts")
+            } else {
+                (2, "ends")
+            };
+            if !cx.has_input(i) {
+                return Err(OpError::MissingInput(i));
+            }
+            let reason = cx.unknown_value_reason(i, what);
+            return derive_axes(cx, axes.as_deref(), &reason);
+        }
     };
     let steps = if cx.has_input(4) {
         Some(cx.req_i64s(4, "steps")?)
@@ -262,6 +255,21 @@ inventory::submit! {
 
 // ---- Split -----------------------------------------------------------------------------------
 
+/// The sizes the `split` input gives; when they are computed at run time, one derived dim per
+/// output (the size of its part).
+fn split_input(cx: &InferCtx<'_>) -> Result<Option<Vec<Dim>>, OpError> {
+    if let Some(sizes) = cx.ints(1)? {
+        return Ok(Some(sizes.to_vec()));
+    }
+    let axis = normalize_axis(cx.attr_or("axis", 0i64)?, cx.tensor(0)?.rank())?;
+    let reason = cx.unknown_value_reason(1, "split");
+    Ok(Some(
+        (0..cx.output_count())
+            .map(|j| cx.derived_dim(&derived_axis_name(j, axis), &reason))
+            .collect(),
+    ))
+}
+
 /// Sets the outputs of a split of X along `axis` into `sizes` (or, without sizes, into as many
 /// equal parts as there are outputs; with `uneven`, the last part may be smaller).
 fn finish_split(
@@ -284,6 +292,9 @@ fn finish_split(
                 );
             }
             let total: Dim = sizes.iter().sum();
+            if total.is_overflow() {
+                return invalid!("split {} adds up past 2^63", shape_string(&sizes));
+            }
             if let (Some(a), Some(b)) = (total.as_i64(), d.as_i64())
                 && a != b
             {
@@ -340,16 +351,21 @@ fn finish_split(
     } else {
         None
     };
+    // Sizes past the known values (or past `usize`) leave the parts unfolded.
     let mut offset = 0usize;
     for (i, s) in sizes.into_iter().enumerate() {
-        let part = match (&known, s.as_i64().and_then(|n| usize::try_from(n).ok())) {
-            (Some(values), Some(n)) => values.get(offset..offset + n).map(<[Dim]>::to_vec),
-            _ => None,
-        };
-        offset += s
+        let n = s
             .as_i64()
             .and_then(|n| usize::try_from(n).ok())
             .unwrap_or(0);
+        let part = match &known {
+            Some(values) => offset
+                .checked_add(n)
+                .and_then(|end| values.get(offset..end))
+                .map(<[Dim]>::to_vec),
+            None => None,
+        };
+        offset = offset.saturating_add(n);
         match part {
             Some(values) => cx.set_value(i, TensorValue::ints(x.dtype, vec![values.len()], values)),
             None => {
@@ -371,7 +387,7 @@ inventory::submit! {
         infer: |cx| {
             let sizes = match cx.attr::<&[i64]>("split")? {
                 Some(s) => Some(dims_of(s)),
-                None if cx.has_input(1) => Some(cx.req_ints(1, "split")?.to_vec()),
+                None if cx.has_input(1) => split_input(cx)?,
                 None => None,
             };
             let parts = cx.output_count();
@@ -405,7 +421,7 @@ inventory::submit! {
         opsets: Opsets::range(13, 17),
         roles: &[Role::Data, Role::Config],
         infer: |cx| {
-            let sizes = if cx.has_input(1) { Some(cx.req_ints(1, "split")?.to_vec()) } else { None };
+            let sizes = if cx.has_input(1) { split_input(cx)? } else { None };
             let parts = cx.output_count();
             finish_split(cx, sizes, parts, false)
         },
@@ -421,7 +437,7 @@ inventory::submit! {
         opsets: Opsets::since(18),
         roles: &[Role::Data, Role::Config],
         infer: |cx| {
-            let sizes = if cx.has_input(1) { Some(cx.req_ints(1, "split")?.to_vec()) } else { None };
+            let sizes = if cx.has_input(1) { split_input(cx)? } else { None };
             let num = cx.attr::<i64>("num_outputs")?;
             if sizes.is_some() && num.is_some() {
                 return invalid!("Split has both the split input and `num_outputs`");
@@ -460,13 +476,28 @@ fn broadcast_source(in_dims: &[usize], st: &[usize], idx: &[usize]) -> usize {
 
 fn infer_expand(cx: &mut InferCtx<'_>) -> Result<(), OpError> {
     let x = cx.tensor(0)?;
-    let target = cx.req_ints(1, "the target shape")?;
-    let shape = broadcast(&[&x.shape, target])?;
+    let shape = match (cx.ints(1)?, cx.static_len(1)?) {
+        (Some(target), _) => broadcast(&[&x.shape, target])?,
+        // A target computed at run time: X's dims that are numbers other than 1 stay (a valid
+        // target has 1 or the same number there), the others are derived.
+        (None, Some(n)) if cx.has_input(1) => {
+            let reason = cx.unknown_value_reason(1, "the target shape");
+            let rank = n.max(x.rank());
+            let offset = rank - x.rank();
+            (0..rank)
+                .map(|a| match a.checked_sub(offset).map(|i| &x.shape[i]) {
+                    Some(d) if d.as_i64().is_some_and(|v| v != 1) => d.clone(),
+                    _ => cx.derived_dim(&derived_axis_name(0, a), &reason),
+                })
+                .collect()
+        }
+        (None, _) => broadcast(&[&x.shape, cx.req_ints(1, "the target shape")?])?,
+    };
     let ty = TensorType::new(x.dtype, shape);
     let data = match concrete(&x.shape) {
         Some(in_dims) => {
             let st = strides(&in_dims);
-            fold_map(cx.ints(0)?, &ty.shape, None, |idx| {
+            fold_map(elements_of(cx, 0)?, &ty.shape, None, |idx| {
                 Some(broadcast_source(&in_dims, &st, idx))
             })
         }
@@ -504,7 +535,7 @@ fn finish_tile(cx: &mut InferCtx<'_>, repeats: &[Dim]) -> Result<(), OpError> {
     let data = match concrete(&x.shape) {
         Some(in_dims) => {
             let st = strides(&in_dims);
-            fold_map(cx.ints(0)?, &ty.shape, None, |idx| {
+            fold_map(elements_of(cx, 0)?, &ty.shape, None, |idx| {
                 Some(
                     idx.iter()
                         .zip(&in_dims)
@@ -550,8 +581,17 @@ inventory::submit! {
         opsets: Opsets::since(6),
         roles: &[Role::Data, Role::Config],
         infer: |cx| {
-            let repeats = cx.req_ints(1, "repeats")?.to_vec();
-            finish_tile(cx, &repeats)
+            match cx.ints(1)? {
+                Some(repeats) => finish_tile(cx, repeats),
+                None if cx.has_input(1) => {
+                    let x = cx.tensor(0)?;
+                    let reason = cx.unknown_value_reason(1, "repeats");
+                    let shape = cx.derived_shape(0, x.rank(), &reason);
+                    cx.set(0, TensorType::new(x.dtype, shape));
+                    Ok(())
+                }
+                None => Err(OpError::MissingInput(1)),
+            }
         },
         cost: no_flops,
         formula: "0 (data movement)",
@@ -566,7 +606,7 @@ fn finish_pad(
     cx: &mut InferCtx<'_>,
     pads: &[Dim],
     axes: Option<Vec<i64>>,
-    fill: Option<Dim>,
+    fill: Option<Elements>,
 ) -> Result<(), OpError> {
     let x = cx.tensor(0)?;
     let rank = x.rank();
@@ -604,8 +644,7 @@ fn finish_pad(
     let data = match (begin, concrete(&x.shape), mode) {
         (Some(begin), Some(in_dims), "constant") => {
             let st = strides(&in_dims);
-            let fill = fill.unwrap_or_else(Dim::zero);
-            fold_map(cx.ints(0)?, &ty.shape, Some(&fill), |idx| {
+            fold_map(elements_of(cx, 0)?, &ty.shape, fill.as_ref(), |idx| {
                 let mut flat = 0usize;
                 for (a, &o) in idx.iter().enumerate() {
                     let i = usize::try_from(o as i64 - begin[a]).ok()?;
@@ -635,7 +674,12 @@ inventory::submit! {
                 Some(p) => dims_of(p),
                 None => dims_of(cx.req_attr::<&[i64]>("paddings")?),
             };
-            finish_pad(cx, &pads, None, None)
+            // Pad-2's `value` (float tensors only), 0 by default.
+            let fill = match cx.attr::<f32>("value")? {
+                Some(v) if v != 0.0 => Elements::Float(vec![f64::from(v)]),
+                _ => Elements::Int(vec![Dim::zero()]),
+            };
+            finish_pad(cx, &pads, None, Some(fill))
         },
         cost: no_flops,
         formula: "0 (data movement; pads attribute)",
@@ -649,13 +693,20 @@ inventory::submit! {
         opsets: Opsets::since(11),
         roles: &[Role::Data, Role::Config, Role::Config, Role::Config],
         infer: |cx| {
-            let pads = cx.req_ints(1, "pads")?.to_vec();
             let axes = if cx.has_input(3) { Some(cx.req_i64s(3, "axes")?) } else { None };
+            let Some(pads) = cx.ints(1)?.map(<[Dim]>::to_vec) else {
+                // Pads computed at run time: the padded axes' sizes are derived.
+                if !cx.has_input(1) {
+                    return Err(OpError::MissingInput(1));
+                }
+                let reason = cx.unknown_value_reason(1, "pads");
+                return derive_axes(cx, axes.as_deref(), &reason);
+            };
             // An unknown constant value only stops the folding of padded elements.
             let fill = if cx.has_input(2) {
-                cx.ints(2)?.and_then(|v| v.first().cloned())
+                cx.value(2)?.map(|v| v.data.clone())
             } else {
-                Some(Dim::zero())
+                Some(Elements::Int(vec![Dim::zero()]))
             };
             finish_pad(cx, &pads, axes, fill)
         },

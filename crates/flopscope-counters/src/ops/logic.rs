@@ -13,9 +13,8 @@ use std::cmp::Ordering;
 
 use flopscope_ir::{DType, Dim};
 
-use super::elementwise::{
-    Elem, Val, broadcast_type, infer_broadcasting, infer_unary, order, per_element, set_folded,
-};
+use super::elementwise::{broadcast_type, infer_broadcasting, infer_unary, per_element};
+use super::fold::{Elem, Val, order, set_folded};
 use crate::{InferCtx, OpDef, OpError, Opsets, Role, invalid};
 
 /// One `cmp` per output element.
@@ -325,7 +324,7 @@ mod tests {
     use flopscope_ir::{DType, Dim};
 
     use super::{fold_and, fold_or, fold_where, wrap};
-    use crate::ops::elementwise::{Elem, Val};
+    use crate::ops::fold::{Elem, Val};
     use crate::ops::testing::{Case, t};
 
     #[test]

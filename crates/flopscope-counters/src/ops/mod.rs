@@ -12,6 +12,7 @@ mod conv;
 mod convert;
 mod einsum;
 mod elementwise;
+pub(crate) mod fold;
 mod generate;
 mod image;
 mod index;

@@ -9,6 +9,7 @@
 
 use flopscope_ir::{DType, Dim, Elements, TensorType, TensorValue};
 
+use super::fold::round_to;
 use crate::{
     Cost, CostCtx, InferCtx, MAX_FOLDED_ELEMENTS, OpDef, OpError, Opsets, Role, invalid,
     normalize_axis,
@@ -72,9 +73,6 @@ fn reduced_shape(shape: &[Dim], axes: &[usize], keepdims: bool) -> Vec<Dim> {
     out
 }
 
-/// Combines two folded elements.
-type Combine = fn(&Dim, &Dim) -> Dim;
-
 /// The kinds of reduction, for folding and cost.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
@@ -107,65 +105,141 @@ impl Kind {
         })
     }
 
-    /// The folding operation and the value of an empty reduction, where the kind folds.
-    fn fold(self) -> Option<(Combine, Option<Dim>)> {
+    /// The reduction of integer elements (symbolic where they are dims); `None` where it is
+    /// not folded (means, norms and logs of integers).
+    fn ints(self, xs: &[&Dim], dtype: DType) -> Option<Dim> {
+        let Some((first, rest)) = xs.split_first() else {
+            return match self {
+                Kind::Sum | Kind::L1 | Kind::SumSquare => Some(Dim::zero()),
+                Kind::Prod => Some(Dim::one()),
+                // The empty maximum is the type's lowest value, the empty minimum its highest.
+                Kind::Max => int_range(dtype).map(|(lo, _)| Dim::from_i64(lo)),
+                Kind::Min => int_range(dtype).map(|(_, hi)| Dim::from_i64(hi)),
+                _ => None,
+            };
+        };
+        let mut acc = match self {
+            Kind::Sum | Kind::Prod | Kind::Max | Kind::Min => (*first).clone(),
+            Kind::L1 => first.as_i64()?.checked_abs().map(Dim::from_i64)?,
+            Kind::SumSquare => *first * *first,
+            _ => return None,
+        };
+        for x in rest {
+            acc = match self {
+                Kind::Sum => &acc + *x,
+                Kind::Prod => &acc * *x,
+                Kind::Max => acc.max(x),
+                Kind::Min => acc.min(x),
+                Kind::L1 => &acc + &Dim::from_i64(x.as_i64()?.checked_abs()?),
+                _ => &acc + &(*x * *x),
+            };
+        }
+        Some(acc)
+    }
+
+    /// The reduction of float elements, computed in `f64` and rounded once to the element
+    /// type by the caller.
+    fn floats(self, xs: &[f64]) -> f64 {
+        let sum = |f: fn(f64) -> f64| xs.iter().map(|&x| f(x)).sum::<f64>();
+        #[allow(clippy::cast_precision_loss)]
         match self {
-            Kind::Sum => Some((|a, b| a + b, Some(Dim::zero()))),
-            Kind::Prod => Some((|a, b| a * b, Some(Dim::one()))),
-            Kind::Max => Some((|a, b| a.max(b), None)),
-            Kind::Min => Some((|a, b| a.min(b), None)),
-            _ => None,
+            Kind::Sum => sum(|x| x),
+            Kind::Mean => sum(|x| x) / xs.len() as f64,
+            Kind::Max => xs.iter().copied().fold(f64::NEG_INFINITY, nan_max),
+            Kind::Min => xs.iter().copied().fold(f64::INFINITY, nan_min),
+            Kind::Prod => xs.iter().product(),
+            Kind::L1 => sum(f64::abs),
+            Kind::L2 => sum(|x| x * x).sqrt(),
+            Kind::LogSum => sum(|x| x).ln(),
+            Kind::LogSumExp => {
+                // As runtimes compute it: shifted by the maximum, so that exp cannot overflow.
+                let m = xs.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                if m.is_infinite() {
+                    return sum(f64::exp).ln();
+                }
+                m + xs.iter().map(|&x| (x - m).exp()).sum::<f64>().ln()
+            }
+            Kind::SumSquare => sum(|x| x * x),
         }
     }
 }
 
-/// Folds an integer reduction of a known input, when it is small.
+/// `max` that propagates NaN (as ONNX Runtime's ReduceMax does).
+fn nan_max(a: f64, b: f64) -> f64 {
+    if a.is_nan() || b.is_nan() {
+        f64::NAN
+    } else {
+        a.max(b)
+    }
+}
+
+/// `min` that propagates NaN.
+fn nan_min(a: f64, b: f64) -> f64 {
+    if a.is_nan() || b.is_nan() {
+        f64::NAN
+    } else {
+        a.min(b)
+    }
+}
+
+/// The lowest and highest values of an integer (or bool) type.
+fn int_range(dtype: DType) -> Option<(i64, i64)> {
+    Some(match dtype {
+        DType::Bool => (0, 1),
+        DType::Int8 => (i8::MIN.into(), i8::MAX.into()),
+        DType::Uint8 => (0, u8::MAX.into()),
+        DType::Int16 => (i16::MIN.into(), i16::MAX.into()),
+        DType::Uint16 => (0, u16::MAX.into()),
+        DType::Int32 => (i32::MIN.into(), i32::MAX.into()),
+        DType::Uint32 => (0, u32::MAX.into()),
+        DType::Int64 => (i64::MIN, i64::MAX),
+        _ => return None,
+    })
+}
+
+/// For each element of a tensor of concrete `shape`, the flat index of the output element a
+/// reduction over `axes` sends it to; and the number of output elements.
+fn reduction_slots(shape: &[usize], axes: &[usize]) -> (Vec<usize>, usize) {
+    let kept: Vec<usize> = shape
+        .iter()
+        .enumerate()
+        .map(|(i, &d)| if axes.contains(&i) { 1 } else { d })
+        .collect();
+    let n: usize = shape.iter().product();
+    let slots = (0..n)
+        .map(|flat| {
+            let mut rem = flat;
+            let mut out_index = 0;
+            let mut out_stride = 1;
+            for i in (0..shape.len()).rev() {
+                let d = shape[i];
+                let coord = rem.checked_rem(d).unwrap_or(0);
+                rem = rem.checked_div(d).unwrap_or(0);
+                if !axes.contains(&i) {
+                    out_index += coord * out_stride;
+                }
+                out_stride *= kept[i];
+            }
+            out_index
+        })
+        .collect();
+    (slots, kept.iter().product())
+}
+
+/// Folds a reduction of a known input, when it is small: integers (symbolic ones included)
+/// for sums, products, maxima and minima, floats for every kind (rounded to their type).
 fn fold_reduction(
     value: &TensorValue,
     axes: &[usize],
     keepdims: bool,
     kind: Kind,
 ) -> Option<TensorValue> {
-    let (op, empty) = kind.fold()?;
-    let Elements::Int(data) = &value.data else {
-        return None;
-    };
     let shape = &value.shape;
-    if data.len() as u64 > MAX_FOLDED_ELEMENTS || data.len() != shape.iter().product::<usize>() {
+    let n = shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d))?;
+    if n as u64 > MAX_FOLDED_ELEMENTS || value.data.len() != n {
         return None;
     }
-    // Output dims (with reduced axes kept as 1) and their strides.
-    let kept: Vec<usize> = shape
-        .iter()
-        .enumerate()
-        .map(|(i, &d)| if axes.contains(&i) { 1 } else { d })
-        .collect();
-    let out_len: usize = kept.iter().product();
-    let mut acc: Vec<Option<Dim>> = vec![None; out_len];
-    for (flat, v) in data.iter().enumerate() {
-        // Map the input index to the output index.
-        let mut rem = flat;
-        let mut out_index = 0;
-        let mut out_stride = 1;
-        for i in (0..shape.len()).rev() {
-            let d = shape[i];
-            let coord = rem.checked_rem(d).unwrap_or(0);
-            rem = rem.checked_div(d).unwrap_or(0);
-            if !axes.contains(&i) {
-                out_index += coord * out_stride;
-            }
-            out_stride *= kept[i];
-        }
-        let slot = acc.get_mut(out_index)?;
-        *slot = Some(match slot.take() {
-            None => v.clone(),
-            Some(a) => op(&a, v),
-        });
-    }
-    let data: Vec<Dim> = acc
-        .into_iter()
-        .map(|v| v.or_else(|| empty.clone()))
-        .collect::<Option<_>>()?;
+    let (slots, out_len) = reduction_slots(shape, axes);
     let out_shape: Vec<usize> = shape
         .iter()
         .enumerate()
@@ -175,7 +249,38 @@ fn fold_reduction(
             (true, false) => None,
         })
         .collect();
-    Some(TensorValue::ints(value.dtype, out_shape, data))
+    let data = match &value.data {
+        Elements::Int(data) => {
+            let mut groups: Vec<Vec<&Dim>> = vec![Vec::new(); out_len];
+            for (x, &s) in data.iter().zip(&slots) {
+                groups[s].push(x);
+            }
+            Elements::Int(
+                groups
+                    .iter()
+                    .map(|g| kind.ints(g, value.dtype).filter(|d| !d.is_overflow()))
+                    .collect::<Option<_>>()?,
+            )
+        }
+        Elements::Float(data) => {
+            let mut groups: Vec<Vec<f64>> = vec![Vec::new(); out_len];
+            for (&x, &s) in data.iter().zip(&slots) {
+                groups[s].push(x);
+            }
+            Elements::Float(
+                groups
+                    .iter()
+                    .map(|g| round_to(value.dtype, kind.floats(g)))
+                    .collect::<Option<_>>()?,
+            )
+        }
+        Elements::Str(_) => return None,
+    };
+    Some(TensorValue {
+        dtype: value.dtype,
+        shape: out_shape,
+        data,
+    })
 }
 
 fn infer_reduce(cx: &mut InferCtx<'_>, from_input: bool) -> Result<(), OpError> {
@@ -183,8 +288,13 @@ fn infer_reduce(cx: &mut InferCtx<'_>, from_input: bool) -> Result<(), OpError> 
     let keepdims = cx.attr_or("keepdims", 1i64)? != 0;
     let Some(axes) = node_plan!(cx, from_input, x.rank())? else {
         // Reduction over no axes: the identity (with its elements when known).
+        // (The composite reductions still apply their elementwise part: not folded.)
+        let identity = matches!(
+            Kind::of(&cx.node().op_type)?,
+            Kind::Sum | Kind::Mean | Kind::Max | Kind::Min | Kind::Prod
+        );
         match cx.value(0)? {
-            Some(v) if x.dtype.is_integer() && Kind::of(&cx.node().op_type)?.fold().is_some() => {
+            Some(v) if identity => {
                 let v = v.clone();
                 cx.set_value(0, v);
             }
@@ -192,8 +302,7 @@ fn infer_reduce(cx: &mut InferCtx<'_>, from_input: bool) -> Result<(), OpError> 
         }
         return Ok(());
     };
-    if x.dtype.is_integer()
-        && let Some(v) = cx.value(0)?
+    if let Some(v) = cx.value(0)?
         && let Some(folded) = fold_reduction(v, &axes, keepdims, Kind::of(&cx.node().op_type)?)
     {
         cx.set_value(0, folded);

@@ -74,6 +74,18 @@ fn scaled_shape(
     Ok(shape)
 }
 
+/// Sets output 0 to X's type with the sizes of `axes` derived (scales or sizes computed at
+/// run time).
+fn derive_resized(cx: &mut InferCtx<'_>, axes: &[usize], reason: &str) -> Result<(), OpError> {
+    let x = cx.tensor(0)?;
+    let mut shape = x.shape.clone();
+    for &a in axes {
+        shape[a] = cx.derived_dim(&crate::ctx::derived_axis_name(0, a), reason);
+    }
+    cx.set(0, TensorType::new(x.dtype, shape));
+    Ok(())
+}
+
 fn infer_resize(cx: &mut InferCtx<'_>) -> Result<(), OpError> {
     let x = cx.tensor(0)?;
     let axes = resize_axes(cx, x.rank())?;
@@ -90,7 +102,11 @@ fn infer_resize(cx: &mut InferCtx<'_>) -> Result<(), OpError> {
     };
     let shape = match sizes_at {
         Some(si) if has_values(si)? => {
-            let sizes = cx.req_ints(si, "sizes")?.to_vec();
+            let Some(sizes) = cx.ints(si)?.map(<[Dim]>::to_vec) else {
+                // Sizes computed at run time: the resized axes' sizes are derived.
+                let reason = cx.unknown_value_reason(si, "sizes");
+                return derive_resized(cx, &axes, &reason);
+            };
             if sizes.len() != axes.len() {
                 return invalid!(
                     "sizes {} must have one value per resized axis of X {x}",
@@ -137,14 +153,13 @@ fn infer_resize(cx: &mut InferCtx<'_>) -> Result<(), OpError> {
             if !cx.has_input(scales_at) {
                 return invalid!("Resize needs scales or sizes");
             }
-            let scales = cx
+            let Some(scales) = cx
                 .value(scales_at)?
                 .and_then(flopscope_ir::TensorValue::as_f64s)
-                .ok_or_else(|| OpError::NeedsValue {
-                    input: scales_at,
-                    name: cx.input_name(scales_at),
-                    what: "scales",
-                })?;
+            else {
+                let reason = cx.unknown_value_reason(scales_at, "scales");
+                return derive_resized(cx, &axes, &reason);
+            };
             let crop =
                 cx.attr_or("coordinate_transformation_mode", "half_pixel")? == "tf_crop_and_resize";
             let roi = if crop && cx.opset() >= 11 {

@@ -5,42 +5,14 @@
 use flopscope_ir::{DType, Dim, Elements, TensorType, TensorValue, ValueType};
 
 use super::convert::cast_elem;
-use super::elementwise::{Elem, set_folded};
+use super::fold::{
+    Elem, concrete, elements, fold_map, join, set_folded, set_maybe_value, strides, take,
+};
 use super::{no_flops, same_as_input};
 use crate::{
     InferCtx, MAX_FOLDED_ELEMENTS, OpDef, OpError, Opsets, Role, invalid, normalize_axis,
     normalize_axis_inclusive, product, shape_string,
 };
-
-/// Concrete dims of a shape, if every dim is a constant that fits in memory.
-pub(super) fn concrete(shape: &[Dim]) -> Option<Vec<usize>> {
-    shape
-        .iter()
-        .map(|d| d.as_i64().and_then(|v| usize::try_from(v).ok()))
-        .collect()
-}
-
-/// Sets output 0 to `ty`, with elements when they are known and few.
-pub(super) fn set_maybe_value(cx: &mut InferCtx<'_>, ty: TensorType, data: Option<Elements>) {
-    match (data, concrete(&ty.shape)) {
-        (Some(data), Some(shape)) if data.len() as u64 <= MAX_FOLDED_ELEMENTS => {
-            cx.set_value(
-                0,
-                TensorValue {
-                    dtype: ty.dtype,
-                    shape,
-                    data,
-                },
-            );
-        }
-        _ => cx.set(0, ty),
-    }
-}
-
-/// The elements of input `i` when known (a copy).
-pub(super) fn elements(cx: &InferCtx<'_>, i: usize) -> Result<Option<Elements>, OpError> {
-    Ok(cx.value(i)?.map(|v| v.data.clone()))
-}
 
 // ---- Shape, Size -----------------------------------------------------------------------------
 
@@ -88,7 +60,12 @@ inventory::submit! {
 
 /// The output shape of a reshape of `x` to `target`: `0` copies the input dim (unless
 /// `allowzero`), one `-1` takes what is left of the element count.
-fn reshape_dims(x: &TensorType, target: &[Dim], allowzero: bool) -> Result<Vec<Dim>, OpError> {
+fn reshape_dims(
+    cx: &InferCtx<'_>,
+    x: &TensorType,
+    target: &[Dim],
+    allowzero: bool,
+) -> Result<Vec<Dim>, OpError> {
     let mut out = Vec::with_capacity(target.len());
     let mut infer_at = None;
     for (i, t) in target.iter().enumerate() {
@@ -123,16 +100,29 @@ fn reshape_dims(x: &TensorType, target: &[Dim], allowzero: bool) -> Result<Vec<D
                 .map(|(_, d)| d),
         );
         let total = x.numel();
-        out[i] = total.div_exact(&known).ok_or_else(|| {
-            OpError::Invalid(format!(
-                "cannot reshape X {} ({} elements) to {}: {} is not a multiple of {}",
-                x,
-                total,
-                shape_string(target),
-                total,
-                known
-            ))
-        })?;
+        out[i] = match total.div_exact(&known) {
+            Some(d) => d,
+            // Symbolic counts whose quotient the algebra cannot prove (`max(n, 1)` over `n`):
+            // a derived dim; concrete counts that do not divide are a contradiction.
+            None if !(total.is_const() && known.is_const()) => cx.derived_dim(
+                &format!("d{i}"),
+                &format!(
+                    "the -1 of the target shape {} is {total} / ({known}) elements, which does \
+                     not divide out symbolically",
+                    shape_string(target)
+                ),
+            ),
+            None => {
+                return invalid!(
+                    "cannot reshape X {} ({} elements) to {}: {} is not a multiple of {}",
+                    x,
+                    total,
+                    shape_string(target),
+                    total,
+                    known
+                );
+            }
+        };
     } else if let (Some(a), Some(b)) = (x.numel().as_i64(), product(&out).as_i64())
         && a != b
     {
@@ -147,7 +137,7 @@ fn reshape_dims(x: &TensorType, target: &[Dim], allowzero: bool) -> Result<Vec<D
 
 fn finish_reshape(cx: &mut InferCtx<'_>, target: Vec<Dim>, allowzero: bool) -> Result<(), OpError> {
     let x = cx.tensor(0)?;
-    let shape = reshape_dims(x, &target, allowzero)?;
+    let shape = reshape_dims(cx, x, &target, allowzero)?;
     let ty = TensorType::new(x.dtype, shape);
     let data = elements(cx, 0)?;
     set_maybe_value(cx, ty, data);
@@ -176,9 +166,19 @@ inventory::submit! {
         opsets: Opsets::since(5),
         roles: &[Role::Data, Role::Config],
         infer: |cx| {
-            let target = cx.req_ints(1, "the target shape")?.to_vec();
             let allowzero = cx.attr_or("allowzero", 0i64)? != 0;
-            finish_reshape(cx, target, allowzero)
+            match (cx.ints(1)?, cx.static_len(1)?) {
+                (Some(target), _) => finish_reshape(cx, target.to_vec(), allowzero),
+                // A target computed at run time, of a known length: its dims derived.
+                (None, Some(rank)) if cx.has_input(1) => {
+                    let x = cx.tensor(0)?;
+                    let reason = cx.unknown_value_reason(1, "the target shape");
+                    let shape = cx.derived_shape(0, rank, &reason);
+                    cx.set(0, TensorType::new(x.dtype, shape));
+                    Ok(())
+                }
+                (None, _) => finish_reshape(cx, cx.req_ints(1, "the target shape")?.to_vec(), allowzero),
+            }
         },
         cost: no_flops,
         formula: "0 (data movement; shape from input 1)",
@@ -228,9 +228,10 @@ fn infer_concat(cx: &mut InferCtx<'_>) -> Result<(), OpError> {
     let axis = normalize_axis(axis, first.rank())?;
     let mut shape = first.shape.clone();
     shape[axis] = Dim::zero();
-    let mut data: Option<Vec<Dim>> = Some(Vec::new());
+    let mut parts = Vec::new();
     for i in 0..cx.input_count() {
         let Some(t) = cx.opt_tensor(i)? else { continue };
+        parts.push((i, t));
         if t.rank() != shape.len() {
             return invalid!(
                 "input {i} has shape {}, but input 0 has rank {}",
@@ -253,18 +254,46 @@ fn infer_concat(cx: &mut InferCtx<'_>) -> Result<(), OpError> {
                 *s = o.clone();
             }
         }
-        // Fold 1-D integer concatenations (shape vectors).
-        data = match (data, cx.ints(i)?) {
-            (Some(mut acc), Some(ints)) if t.rank() == 1 => {
-                acc.extend_from_slice(ints);
-                Some(acc)
-            }
-            _ => None,
-        };
     }
     let ty = TensorType::new(first.dtype, shape);
-    set_maybe_value(cx, ty, data.map(Elements::Int));
+    let data = fold_concat(cx, &parts, axis, &ty)?;
+    set_maybe_value(cx, ty, data);
     Ok(())
+}
+
+/// The elements of a concatenation along `axis` when every part's are known: for each index
+/// before the axis, each part's block in turn.
+fn fold_concat(
+    cx: &InferCtx<'_>,
+    parts: &[(usize, &TensorType)],
+    axis: usize,
+    out: &TensorType,
+) -> Result<Option<Elements>, OpError> {
+    let mut values = Vec::with_capacity(parts.len());
+    let mut blocks = Vec::with_capacity(parts.len());
+    for &(i, t) in parts {
+        let (Some(v), Some(dims)) = (cx.value(i)?, concrete(&t.shape)) else {
+            return Ok(None);
+        };
+        values.push(&v.data);
+        blocks.push(dims[axis..].iter().product::<usize>());
+    }
+    let Some(out_dims) = concrete(&out.shape) else {
+        return Ok(None);
+    };
+    let outer: usize = out_dims[..axis].iter().product();
+    let Some(joined) = join(&values) else {
+        return Ok(None);
+    };
+    let mut at = Vec::new();
+    for o in 0..outer {
+        let mut base = 0;
+        for (&block, v) in blocks.iter().zip(&values) {
+            at.extend((0..block).map(|k| Some(base + o * block + k)));
+            base += v.len();
+        }
+    }
+    Ok(take(&joined, &at, None))
 }
 
 inventory::submit! {
@@ -293,7 +322,7 @@ fn infer_gather(cx: &mut InferCtx<'_>) -> Result<(), OpError> {
     shape.extend(data.shape[axis + 1..].iter().cloned());
     let ty = TensorType::new(data.dtype, shape);
     let folded = fold_gather(cx, data, axis)?;
-    set_maybe_value(cx, ty, folded.map(Elements::Int));
+    set_maybe_value(cx, ty, folded);
     Ok(())
 }
 
@@ -302,8 +331,8 @@ fn fold_gather(
     cx: &InferCtx<'_>,
     data: &TensorType,
     axis: usize,
-) -> Result<Option<Vec<Dim>>, OpError> {
-    let (Some(values), Some(idx)) = (cx.ints(0)?, cx.value(1)?) else {
+) -> Result<Option<Elements>, OpError> {
+    let (Some(values), Some(idx)) = (cx.value(0)?, cx.value(1)?) else {
         return Ok(None);
     };
     let (Some(dims), Some(idx)) = (concrete(&data.shape), idx.as_i64s()) else {
@@ -312,7 +341,10 @@ fn fold_gather(
     let outer: usize = dims[..axis].iter().product();
     let inner: usize = dims[axis + 1..].iter().product();
     let len = dims[axis] as i64;
-    let mut out = Vec::with_capacity(outer * idx.len() * inner);
+    if (outer.saturating_mul(idx.len()).saturating_mul(inner)) as u64 > MAX_FOLDED_ELEMENTS {
+        return Ok(None);
+    }
+    let mut at = Vec::with_capacity(outer * idx.len() * inner);
     for o in 0..outer {
         for &j in &idx {
             let k = if j < 0 { j + len } else { j };
@@ -320,13 +352,10 @@ fn fold_gather(
                 return invalid!("index {j} is out of range for axis {axis} of size {len}");
             }
             let base = (o * dims[axis] + k as usize) * inner;
-            match values.get(base..base + inner) {
-                Some(v) => out.extend_from_slice(v),
-                None => return Ok(None),
-            }
+            at.extend((base..base + inner).map(Some));
         }
     }
-    Ok(Some(out))
+    Ok(take(&values.data, &at, None))
 }
 
 inventory::submit! {
@@ -488,9 +517,19 @@ fn infer_transpose(cx: &mut InferCtx<'_>) -> Result<(), OpError> {
             perm
         }
     };
-    let shape = perm.iter().map(|&p| x.shape[p].clone()).collect();
+    let shape: Vec<Dim> = perm.iter().map(|&p| x.shape[p].clone()).collect();
     let ty = TensorType::new(x.dtype, shape);
-    cx.set(0, ty);
+    // Output index i reads input index j with j[perm[k]] = i[k].
+    let data = match concrete(&x.shape) {
+        Some(in_dims) => {
+            let st = strides(&in_dims);
+            fold_map(cx.value(0)?.map(|v| &v.data), &ty.shape, None, |idx| {
+                Some(idx.iter().zip(&perm).map(|(&i, &p)| i * st[p]).sum())
+            })
+        }
+        None => None,
+    };
+    set_maybe_value(cx, ty, data);
     Ok(())
 }
 
@@ -674,11 +713,19 @@ mod tests {
             .const_i64s(&[2], &[4, -1])
             .run_err();
         assert!(err.contains("30 is not a multiple of 4"), "{err}");
-        let err = Case::new("Reshape")
+        // A target computed at run time: one derived dim per element, named after the node.
+        let r = Case::new("Reshape")
             .input(t("float32", &[2, 3]))
             .input(t("int64", &[2]))
-            .run_err();
-        assert!(err.contains("must be known"), "{err}");
+            .run();
+        assert_eq!(r.shape(0), "[node0_d0, node0_d1]");
+        assert_eq!(
+            r.derived(),
+            [
+                "node0_d0: the target shape (input 1, `n0_in1`) is computed at run time",
+                "node0_d1: the target shape (input 1, `n0_in1`) is computed at run time"
+            ]
+        );
     }
 
     #[test]

@@ -363,6 +363,15 @@ impl Outcome {
         self.output_type(i).dtype
     }
 
+    /// The derived dims of the last node: `symbol: reason` lines.
+    pub(crate) fn derived(&self) -> Vec<String> {
+        let last = self.profile.nodes.last().expect("a node");
+        last.derived_dims
+            .iter()
+            .map(|(s, r)| format!("{s}: {r}"))
+            .collect()
+    }
+
     /// Known elements of output `i`, as integers.
     pub(crate) fn value(&self, i: usize) -> Option<String> {
         let v = self.profile.known_values[self.output_id(i).index()].as_ref()?;

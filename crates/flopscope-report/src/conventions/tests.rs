@@ -709,6 +709,7 @@ fn totals_split_by_op_class() {
         nodes: vec![conv.0, relu.0],
         uncounted: vec![],
         data_dependent_dims: vec![],
+        derived_dims: vec![],
         convention: None,
         bench: None,
     };
