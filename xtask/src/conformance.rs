@@ -15,7 +15,9 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use flopscope::counters::ProfileOptions;
-use flopscope::ir::{ConstValue, DeclaredType, Model, SequenceType, ValueType};
+use flopscope::ir::{
+    ConstValue, DType, DeclaredType, Dim, Elements, Model, SequenceType, TensorValue, ValueType,
+};
 use flopscope::onnx::ValueKind;
 
 /// The committed list of failing cases, relative to the workspace root.
@@ -336,4 +338,309 @@ fn write_known(path: &Path, known: &BTreeMap<String, String>) -> Result<()> {
         std::fs::create_dir_all(parent)?;
     }
     std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))
+}
+
+// ---- --values: the folded elements against the stored outputs --------------------------------
+
+/// How one case's folded outputs compare with the stored ones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum ValueOutcome {
+    /// Every output folded and bitwise equal (floats), exactly equal (integers, strings).
+    Equal,
+    /// Every output folded; some float differs from the stored one, but ONNX Runtime's output
+    /// (run on the same inputs) differs from it too, and equals the folded one bitwise.
+    EqualToRuntime,
+    /// Every output folded; some float differs from the stored one and ONNX Runtime's by at
+    /// most one unit in the last place of its type.
+    WithinUlp,
+    /// Every output folded; some float differs from both by a few units in the last place (at
+    /// most [`CLOSE_ULPS`]): chains of float operations that ONNX Runtime computes with its own
+    /// kernels (vectorised `exp`, another summation order).
+    Close,
+    /// Some output was not folded (its elements stay unknown to the profile).
+    NotFolded,
+    /// Some folded output differs from the stored one.
+    Mismatch,
+}
+
+/// `cargo xtask conformance DIR --values`: every case whose inputs are all small tensors is
+/// profiled with its inputs' values bound, and each output the profile folded is compared
+/// element by element with `output_N.pb`.
+pub(crate) fn run_values(dir: &Path, filter: Option<&str>, verbose: bool) -> Result<()> {
+    let started = Instant::now();
+    let mut cases: Vec<PathBuf> = std::fs::read_dir(dir)
+        .with_context(|| format!("cannot read {}", dir.display()))?
+        .filter_map(|e| Some(e.ok()?.path()))
+        .filter(|p| p.join("model.onnx").is_file())
+        .filter(|p| filter.is_none_or(|f| p.to_string_lossy().contains(f)))
+        .collect();
+    cases.sort();
+    let mut results: Vec<(String, Vec<String>, ValueOutcome, String)> = Vec::new();
+    let mut skipped = 0usize;
+    for dir in &cases {
+        let case = dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let Ok(model) = flopscope::onnx::load(dir.join("model.onnx")) else {
+            skipped += 1;
+            continue;
+        };
+        let mut ops: Vec<String> = model
+            .graph
+            .nodes
+            .iter()
+            .map(|n| n.op_type.clone())
+            .collect();
+        ops.sort();
+        ops.dedup();
+        match catch_unwind(AssertUnwindSafe(|| value_case(dir, &model))) {
+            Ok(Ok(Some((outcome, why)))) => results.push((case, ops, outcome, why)),
+            Ok(Ok(None)) => skipped += 1,
+            Ok(Err(e)) => results.push((
+                case,
+                ops,
+                ValueOutcome::NotFolded,
+                format!("profile: {}", one_line(&e.to_string())),
+            )),
+            Err(_) => results.push((case, ops, ValueOutcome::Mismatch, "panicked".into())),
+        }
+    }
+    let count = |o: ValueOutcome| results.iter().filter(|r| r.2 == o).count();
+    let mut per_op: BTreeMap<&str, [usize; 6]> = BTreeMap::new();
+    for (_, ops, outcome, _) in &results {
+        for op in ops {
+            per_op.entry(op.as_str()).or_default()[*outcome as usize] += 1;
+        }
+    }
+    let mut out = String::from(
+        "op                                equal  =ORT  ≤1ulp  close  unfolded  mismatch\n",
+    );
+    for (op, [eq, ort, ulp, close, nf, mm]) in &per_op {
+        if verbose || *nf + *mm > 0 {
+            let _ = writeln!(
+                out,
+                "{op:<32} {eq:>6} {ort:>5} {ulp:>6} {close:>6} {nf:>9} {mm:>9}"
+            );
+        }
+    }
+    print!("{out}");
+    for (case, _, outcome, why) in &results {
+        if *outcome == ValueOutcome::Mismatch || (verbose && *outcome != ValueOutcome::Equal) {
+            println!("{outcome:?} {case}: {why}");
+        }
+    }
+    println!(
+        "\n{} cases compared (inputs all small tensors; {skipped} others skipped): {} equal to ONNX's outputs, {} equal to ONNX Runtime's where those differ, {} within 1 ulp of both, {} within {CLOSE_ULPS} ulps (float chains), {} not folded, {} mismatched; {:.2} s",
+        results.len(),
+        count(ValueOutcome::Equal),
+        count(ValueOutcome::EqualToRuntime),
+        count(ValueOutcome::WithinUlp),
+        count(ValueOutcome::Close),
+        count(ValueOutcome::NotFolded),
+        count(ValueOutcome::Mismatch),
+        started.elapsed().as_secs_f64()
+    );
+    let mismatched = count(ValueOutcome::Mismatch);
+    if mismatched > 0 {
+        bail!("{mismatched} cases fold to values that differ from ONNX's");
+    }
+    Ok(())
+}
+
+/// `None` when the case is not one for value folding (an input that is not a small tensor).
+fn value_case(dir: &Path, model: &Model) -> Result<Option<(ValueOutcome, String)>> {
+    use flopscope::counters::MAX_FOLDED_ELEMENTS;
+    let data = dir.join("test_data_set_0");
+    let graph = &model.graph;
+    let mut options = ProfileOptions::default();
+    for (i, &id) in graph.inputs.iter().enumerate() {
+        let file = data.join(format!("input_{i}.pb"));
+        if !file.exists() {
+            continue;
+        }
+        let name = graph.value(id).name.clone();
+        let value = flopscope::load_input_value(model, &name, &file)?;
+        match &value {
+            ConstValue::Tensor(t) if t.numel().is_some_and(|n| n <= MAX_FOLDED_ELEMENTS) => {}
+            _ => return Ok(None),
+        }
+        options.input_values.insert(name, value);
+    }
+    let profile = flopscope::profile_model(&dir.join("model.onnx"), model, &options)?;
+    let mut outcome = ValueOutcome::Equal;
+    let mut why = String::new();
+    for (j, &id) in graph.outputs.iter().enumerate() {
+        let file = data.join(format!("output_{j}.pb"));
+        let (_, expected) = flopscope::onnx::load_value(&file, ValueKind::Tensor)?;
+        let ConstValue::Tensor(expected) = expected else {
+            return Ok(None);
+        };
+        let Some(expected) = expected.decode(MAX_FOLDED_ELEMENTS)? else {
+            return Ok(None);
+        };
+        let name = &graph.value(id).name;
+        let Some(folded) = profile.known_values[id.index()].as_deref() else {
+            if outcome < ValueOutcome::NotFolded {
+                outcome = ValueOutcome::NotFolded;
+                why = format!("output {j} `{name}` not folded");
+            }
+            continue;
+        };
+        let mut this = compare_values(&expected, folded);
+        if this.0 > ValueOutcome::EqualToRuntime
+            && let Some(runtime) = runtime_output(dir, &options, j)
+        {
+            // ONNX's stored outputs come from its Python reference; where the runtime's differ
+            // from them, the runtime's are what a model computes.
+            let by_runtime = compare_values(&runtime, folded);
+            let runtime_differs = compare_values(&expected, &runtime).0 != ValueOutcome::Equal;
+            if runtime_differs && by_runtime.0 == ValueOutcome::Equal {
+                this = (ValueOutcome::EqualToRuntime, this.1);
+            } else if by_runtime.0 < this.0 {
+                this = (
+                    by_runtime.0,
+                    format!("{}; against ONNX Runtime: {}", this.1, by_runtime.1),
+                );
+            }
+        }
+        if this.0 > outcome {
+            outcome = this.0;
+            why = format!("output {j} `{name}`: {}", this.1);
+        }
+    }
+    Ok(Some((outcome, why)))
+}
+
+/// Output `j` of the case as ONNX Runtime computes it from the same inputs, when ONNX Runtime
+/// is available and takes the inputs' and output's types.
+fn runtime_output(dir: &Path, options: &ProfileOptions, j: usize) -> Option<TensorValue> {
+    let runtime = flopscope_ort::Runtime::load().ok()?;
+    let bytes = std::fs::read(dir.join("model.onnx")).ok()?;
+    let mut inputs = Vec::new();
+    for (name, value) in &options.input_values {
+        let ConstValue::Tensor(t) = value else {
+            return None;
+        };
+        let v = t.decode(flopscope::counters::MAX_FOLDED_ELEMENTS).ok()??;
+        let numbers = v.as_f64s()?;
+        inputs.push((
+            name.clone(),
+            flopscope_ort::KnownTensor {
+                dtype: v.dtype,
+                shape: v.shape.clone(),
+                numbers,
+            },
+        ));
+    }
+    let outputs = runtime.run_values(&bytes, &inputs).ok()?;
+    let out = outputs.into_iter().nth(j)?.1?;
+    let data = if out.dtype.is_float() {
+        Elements::Float(out.numbers)
+    } else {
+        #[allow(clippy::cast_possible_truncation)]
+        Elements::Int(
+            out.numbers
+                .iter()
+                .map(|&x| Dim::from_i64(x as i64))
+                .collect(),
+        )
+    };
+    Some(TensorValue {
+        dtype: out.dtype,
+        shape: out.shape,
+        data,
+    })
+}
+
+/// The most units in the last place that a folded float may differ from both ONNX's stored
+/// output and ONNX Runtime's and still count as close.
+const CLOSE_ULPS: u64 = 64;
+
+/// Compares folded elements with stored ones.
+fn compare_values(want: &TensorValue, got: &TensorValue) -> (ValueOutcome, String) {
+    if want.dtype != got.dtype || want.shape != got.shape {
+        return (
+            ValueOutcome::Mismatch,
+            format!(
+                "folded {} {:?}, expected {} {:?}",
+                got.dtype, got.shape, want.dtype, want.shape
+            ),
+        );
+    }
+    let mut outcome = ValueOutcome::Equal;
+    let mut why = String::new();
+    match (&want.data, &got.data) {
+        (Elements::Int(w), Elements::Int(g)) => {
+            if let Some(i) = (0..w.len()).find(|&i| w[i] != g[i]) {
+                return (
+                    ValueOutcome::Mismatch,
+                    format!("element {i} is {}, expected {}", g[i], w[i]),
+                );
+            }
+        }
+        (Elements::Str(w), Elements::Str(g)) => {
+            if let Some(i) = (0..w.len()).find(|&i| w[i] != g[i]) {
+                return (
+                    ValueOutcome::Mismatch,
+                    format!("element {i} is {:?}, expected {:?}", g[i], w[i]),
+                );
+            }
+        }
+        (Elements::Float(w), Elements::Float(g)) => {
+            let mut worst = 0;
+            for i in 0..w.len() {
+                let d = ulps(want.dtype, w[i], g[i]);
+                if d > worst {
+                    worst = d;
+                    why = format!("element {i} is {:e}, expected {:e} ({d} ulps)", g[i], w[i]);
+                }
+            }
+            outcome = match worst {
+                0 => ValueOutcome::Equal,
+                1 => ValueOutcome::WithinUlp,
+                d if d <= CLOSE_ULPS => ValueOutcome::Close,
+                _ => ValueOutcome::Mismatch,
+            };
+        }
+        _ => {
+            return (
+                ValueOutcome::Mismatch,
+                "folded elements of another kind than the stored ones".into(),
+            );
+        }
+    }
+    (outcome, why)
+}
+
+/// Units in the last place of `dtype` between two floats (NaNs equal one another); `u64::MAX`
+/// when the signs differ.
+fn ulps(dtype: DType, a: f64, b: f64) -> u64 {
+    if a.is_nan() && b.is_nan() {
+        return 0;
+    }
+    if a.is_nan() || b.is_nan() {
+        return u64::MAX;
+    }
+    if a == b {
+        return 0;
+    }
+    if a.is_sign_negative() != b.is_sign_negative() {
+        return u64::MAX;
+    }
+    #[allow(clippy::cast_possible_truncation)]
+    let bits = |x: f64| -> u64 {
+        match dtype {
+            DType::Float64 => x.abs().to_bits(),
+            _ => u64::from((x.abs() as f32).to_bits()),
+        }
+    };
+    let (x, y) = (bits(a), bits(b));
+    let d = x.abs_diff(y);
+    // float16 and bfloat16 round to fewer bits: scale the distance to their ulp.
+    match dtype {
+        DType::Float16 => d >> 13,
+        DType::Bfloat16 => d >> 16,
+        _ => d,
+    }
 }

@@ -60,6 +60,10 @@ enum Task {
         /// List every op type and every failing case with its reason.
         #[arg(long, short)]
         verbose: bool,
+        /// Compare the elements flopscope folds with the stored outputs instead (cases whose
+        /// inputs are all small tensors): exact for integers, bitwise for floats.
+        #[arg(long)]
+        values: bool,
     },
     /// Compare every value's inferred shape with ONNX Runtime's (needs ONNX Runtime: set
     /// ORT_DYLIB_PATH, or pip install onnxruntime).
@@ -360,6 +364,13 @@ fn run(task: Task) -> anyhow::Result<()> {
             filter,
             update,
             verbose,
-        } => conformance::run(&dir, filter.as_deref(), update, verbose),
+            values,
+        } => {
+            if values {
+                conformance::run_values(&dir, filter.as_deref(), verbose)
+            } else {
+                conformance::run(&dir, filter.as_deref(), update, verbose)
+            }
+        }
     }
 }

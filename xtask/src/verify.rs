@@ -4,7 +4,7 @@
 //! computes is also a graph output, run once in ONNX Runtime on made-up inputs of the given
 //! shapes, and each output's runtime shape is compared with what flopscope inferred.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
@@ -216,6 +216,44 @@ fn verify(runtime: &Runtime, path: &Path, shapes: &BTreeMap<String, Vec<i64>>) -
         })
         .collect::<Result<Vec<_>>>()?;
     let outputs = runtime.run(&rewritten, &inputs)?;
+    // Sizes known only at run time (NonZero's count) and derived sizes are symbols: each takes
+    // the runtime's size where it first stands alone as a dim, in execution order, and every
+    // shape is then compared with the symbols so bound.
+    let free: BTreeSet<&str> = profile
+        .nodes
+        .iter()
+        .flat_map(|n| {
+            n.fresh_symbols
+                .iter()
+                .map(String::as_str)
+                .chain(n.derived_dims.iter().map(|(s, _)| s.as_str()))
+        })
+        .collect();
+    let runtime_shapes: BTreeMap<&str, &Vec<i64>> = outputs
+        .iter()
+        .filter_map(|(name, v)| match v {
+            RuntimeValue::Tensor { shape, .. } => Some((name.as_str(), shape)),
+            RuntimeValue::Other(_) => None,
+        })
+        .collect();
+    let mut bound: BTreeMap<String, i64> = BTreeMap::new();
+    for np in &profile.nodes {
+        for (name, ty) in &np.outputs {
+            let (Some(ValueType::Tensor(t)), Some(shape)) = (ty, runtime_shapes.get(name.as_str()))
+            else {
+                continue;
+            };
+            for (d, &r) in t.shape.iter().zip(shape.iter()) {
+                if let [s] = d.symbols().as_slice()
+                    && free.contains(&**s)
+                    && *d == Dim::sym(s)
+                {
+                    bound.entry(s.to_string()).or_insert(r);
+                }
+            }
+        }
+    }
+    let lookup = |s: &str| bound.get(s).copied();
     let mut values = 0;
     for (name, runtime_value) in outputs {
         let Some(ours) = inferred.get(&name) else {
@@ -228,7 +266,7 @@ fn verify(runtime: &Runtime, path: &Path, shapes: &BTreeMap<String, Vec<i64>>) -
                     && t.shape
                         .iter()
                         .zip(&shape)
-                        .all(|(d, r)| d.as_i64() == Some(*r));
+                        .all(|(d, r)| d.eval(&lookup).ok() == Some(*r));
                 if !same_shape || dtype != Some(t.dtype) {
                     mismatches.push(format!(
                         "{name}: flopscope {t}, ONNX Runtime {}{:?}",

@@ -193,6 +193,117 @@ impl Runtime {
     }
 }
 
+/// A tensor to feed or read back whose elements are known: numbers held as `f64` (exact for
+/// every float32, float64, and every integer up to 2^53), or byte strings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KnownTensor {
+    pub dtype: DType,
+    pub shape: Vec<usize>,
+    pub numbers: Vec<f64>,
+}
+
+impl Runtime {
+    /// Runs a serialized model once on the given inputs and returns every graph output's
+    /// elements, in the model's output order (`None` for an output of a type this bridge does
+    /// not read back: strings, sequences, 8-bit floats, ...). Graph optimizations are off. The
+    /// value oracle of `cargo xtask conformance --values`.
+    pub fn run_values(
+        &self,
+        model: &[u8],
+        inputs: &[(String, KnownTensor)],
+    ) -> Result<Vec<(String, Option<KnownTensor>)>, OrtError> {
+        let mut session = Session::builder(&self.env)
+            .map_err(runtime)?
+            .with_optimization_level(GraphOptimizationLevel::Disable)
+            .map_err(runtime)?
+            .with_intra_threads(1)
+            .map_err(runtime)?
+            .commit_from_memory(model)
+            .map_err(runtime)?;
+        let mut feeds: Vec<(Cow<'_, str>, SessionInputValue<'_>)> =
+            Vec::with_capacity(inputs.len());
+        for (name, t) in inputs {
+            feeds.push((
+                Cow::Owned(name.clone()),
+                SessionInputValue::from(to_ort(name, t)?),
+            ));
+        }
+        let outputs = session.run(feeds).map_err(runtime)?;
+        Ok(outputs
+            .iter()
+            .map(|(name, value)| (name.to_owned(), from_ort(&value)))
+            .collect())
+    }
+}
+
+#[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+fn to_ort(name: &str, t: &KnownTensor) -> Result<DynValue, OrtError> {
+    let shape: Vec<i64> = t.shape.iter().map(|&d| d as i64).collect();
+    let n = &t.numbers;
+    macro_rules! tensor {
+        ($ty:ty, $conv:expr) => {
+            Tensor::from_array((shape, n.iter().map($conv).collect::<Vec<$ty>>()))
+                .map_err(runtime)?
+                .into_dyn()
+        };
+    }
+    Ok(match t.dtype {
+        DType::Float32 => tensor!(f32, |&x| x as f32),
+        DType::Float64 => tensor!(f64, |&x| x),
+        DType::Int64 => tensor!(i64, |&x| x as i64),
+        DType::Int32 => tensor!(i32, |&x| x as i32),
+        DType::Int16 => tensor!(i16, |&x| x as i16),
+        DType::Int8 => tensor!(i8, |&x| x as i8),
+        DType::Uint64 => tensor!(u64, |&x| x as u64),
+        DType::Uint32 => tensor!(u32, |&x| x as u32),
+        DType::Uint16 => tensor!(u16, |&x| x as u16),
+        DType::Uint8 => tensor!(u8, |&x| x as u8),
+        DType::Bool => tensor!(bool, |&x| x != 0.0),
+        dtype => {
+            return Err(OrtError::UnsupportedInput {
+                name: name.to_owned(),
+                dtype,
+            });
+        }
+    })
+}
+
+#[allow(clippy::cast_precision_loss)]
+fn from_ort(value: &ort::value::DynValueRef<'_>) -> Option<KnownTensor> {
+    let OrtType::Tensor { ty, .. } = value.dtype() else {
+        return None;
+    };
+    let dtype = dtype_of(*ty)?;
+    macro_rules! read {
+        ($ty:ty, $conv:expr) => {{
+            let (shape, data) = value.try_extract_tensor::<$ty>().ok()?;
+            (
+                shape.iter().map(|&d| d as usize).collect::<Vec<_>>(),
+                data.iter().map($conv).collect::<Vec<f64>>(),
+            )
+        }};
+    }
+    let (shape, numbers) = match dtype {
+        DType::Float32 => read!(f32, |&x| f64::from(x)),
+        DType::Float64 => read!(f64, |&x| x),
+        DType::Int64 => read!(i64, |&x| x as f64),
+        DType::Int32 => read!(i32, |&x| f64::from(x)),
+        DType::Int16 => read!(i16, |&x| f64::from(x)),
+        DType::Int8 => read!(i8, |&x| f64::from(x)),
+        DType::Uint64 => read!(u64, |&x| x as f64),
+        DType::Uint32 => read!(u32, |&x| f64::from(x)),
+        DType::Uint16 => read!(u16, |&x| f64::from(x)),
+        DType::Uint8 => read!(u8, |&x| f64::from(x)),
+        DType::Bool => read!(bool, |&x| f64::from(u8::from(x))),
+        _ => return None,
+    };
+    Some(KnownTensor {
+        dtype,
+        shape,
+        numbers,
+    })
+}
+
 fn describe(value: &ort::value::DynValueRef<'_>) -> RuntimeValue {
     match value.dtype() {
         OrtType::Tensor { ty, shape, .. } => RuntimeValue::Tensor {
