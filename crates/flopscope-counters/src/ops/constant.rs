@@ -116,7 +116,7 @@ inventory::submit! {
 }
 
 /// `ConstantOfShape`: a tensor of the shape given by input 0, filled with the one element of
-/// the `value` attribute (float32 0 by default). Filled in when it is small and an integer.
+/// the `value` attribute (float32 0 by default). Its elements are folded when it is small.
 fn infer_constant_of_shape(cx: &mut InferCtx<'_>) -> Result<(), OpError> {
     let shape = match (cx.ints(0)?, cx.static_len(0)?) {
         (Some(shape), _) => shape.to_vec(),
@@ -141,8 +141,10 @@ fn infer_constant_of_shape(cx: &mut InferCtx<'_>) -> Result<(), OpError> {
     let dtype = fill.as_ref().map_or(DType::Float32, |(d, _)| *d);
     let ty = TensorType::new(dtype, shape);
     let count = ty.numel().as_i64();
+    // The default fill is a float32 zero.
+    let fill = fill.unwrap_or((DType::Float32, Some(Elements::Float(vec![0.0]))));
     match (fill, count) {
-        (Some((_, Some(Elements::Int(v)))), Some(n)) if (n as u64) <= MAX_FOLDED_ELEMENTS => {
+        ((_, Some(v)), Some(n)) if (n as u64) <= MAX_FOLDED_ELEMENTS && !v.is_empty() => {
             let shape = ty
                 .shape
                 .iter()
@@ -154,13 +156,22 @@ fn infer_constant_of_shape(cx: &mut InferCtx<'_>) -> Result<(), OpError> {
                 TensorValue {
                     dtype,
                     shape,
-                    data: Elements::Int(vec![v[0].clone(); n as usize]),
+                    data: repeat_first(&v, n as usize),
                 },
             );
         }
         _ => cx.set(0, ty),
     }
     Ok(())
+}
+
+/// `n` copies of the first element.
+fn repeat_first(v: &Elements, n: usize) -> Elements {
+    match v {
+        Elements::Int(v) => Elements::Int(vec![v[0].clone(); n]),
+        Elements::Float(v) => Elements::Float(vec![v[0]; n]),
+        Elements::Str(v) => Elements::Str(vec![v[0].clone(); n]),
+    }
 }
 
 inventory::submit! {

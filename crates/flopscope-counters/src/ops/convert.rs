@@ -37,7 +37,7 @@ pub(super) fn cast_elem(e: Elem<'_>, to: DType) -> Option<Val> {
                 let w = wrap(v, to)?;
                 (i128::from(w) == v).then_some(Val::Int(Dim::from_i64(w)))
             }
-            Elem::Unknown => None,
+            Elem::Str(_) | Elem::Unknown => None,
         };
     }
     // To a float type: rounded to it (float16, bfloat16, float32, float64).

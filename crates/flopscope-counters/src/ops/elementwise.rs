@@ -88,18 +88,13 @@ pub(super) fn infer_unary(
     set_folded(cx, ty, &[0], fold)
 }
 
-/// A fold that never decides: ops whose elements are not folded.
-pub(super) fn no_fold(_: &[Elem<'_>]) -> Option<Val> {
-    None
-}
-
 // ---- unary math ------------------------------------------------------------------------------
 
 fn fold_neg(e: &[Elem<'_>]) -> Option<Val> {
     match e.first()? {
         Elem::Int(d) => Some(Val::Int(-*d)),
         Elem::Float(f) => Some(Val::Float(-f)),
-        Elem::Unknown => None,
+        Elem::Str(_) | Elem::Unknown => None,
     }
 }
 
@@ -110,7 +105,7 @@ fn fold_abs(e: &[Elem<'_>]) -> Option<Val> {
             _ => Some(Val::Int((*d).clone())),
         },
         Elem::Float(f) => Some(Val::Float(f.abs())),
-        Elem::Unknown => None,
+        Elem::Str(_) | Elem::Unknown => None,
     }
 }
 
@@ -127,7 +122,7 @@ fn fold_sign(e: &[Elem<'_>]) -> Option<Val> {
         Elem::Float(f) if f.is_nan() => Some(Val::Float(f64::NAN)),
         Elem::Float(f) if *f == 0.0 => Some(Val::Float(0.0)),
         Elem::Float(f) => Some(Val::Float(f.signum())),
-        Elem::Unknown => None,
+        Elem::Str(_) | Elem::Unknown => None,
     }
 }
 
@@ -135,7 +130,7 @@ fn fold_relu(e: &[Elem<'_>]) -> Option<Val> {
     match e.first()? {
         Elem::Int(d) => Some(Val::Int(d.max(&Dim::zero()))),
         Elem::Float(f) => Some(Val::Float(f.max(0.0))),
-        Elem::Unknown => None,
+        Elem::Str(_) | Elem::Unknown => None,
     }
 }
 
@@ -144,7 +139,7 @@ fn fold_rounding(e: &[Elem<'_>], round: fn(f64) -> f64) -> Option<Val> {
     match e.first()? {
         Elem::Int(d) => Some(Val::Int((*d).clone())),
         Elem::Float(f) => Some(Val::Float(round(*f))),
-        Elem::Unknown => None,
+        Elem::Str(_) | Elem::Unknown => None,
     }
 }
 
@@ -416,7 +411,7 @@ fn fold_clip(x: Elem<'_>, lo: Option<Elem<'_>>, hi: Option<Elem<'_>>) -> Option<
     Some(match v {
         Elem::Int(d) => Val::Int(d.clone()),
         Elem::Float(f) => Val::Float(f),
-        Elem::Unknown => return None,
+        Elem::Str(_) | Elem::Unknown => return None,
     })
 }
 
@@ -553,15 +548,30 @@ inventory::submit! {
         op_type: "Mean",
         opsets: Opsets::since(1),
         roles: &[Role::Data],
-        infer: |cx| infer_broadcasting(cx, None, &no_fold),
+        infer: |cx| infer_broadcasting(cx, None, &fold_mean),
         cost: cost_mean,
         formula: "add = (inputs − 1)·numel(Y); div = numel(Y)",
     }
 }
 
-/// `x^y` on integers, for a non-negative constant integral exponent.
+/// The mean of float elements (integer means are not folded).
+#[allow(clippy::cast_precision_loss)]
+fn fold_mean(e: &[Elem<'_>]) -> Option<Val> {
+    let mut sum = 0.0;
+    for x in e {
+        let Elem::Float(f) = x else { return None };
+        sum += f;
+    }
+    Some(Val::Float(sum / e.len() as f64))
+}
+
+/// `x^y`: on floats as `powf` (rounded to the type by the fold); on integers for a
+/// non-negative constant integral exponent.
 fn fold_pow(e: &[Elem<'_>]) -> Option<Val> {
     let [base, exp] = e else { return None };
+    if let Elem::Float(b) = base {
+        return Some(Val::Float(b.powf(exp.as_f64()?)));
+    }
     let base = base.int()?;
     let exp = exp.as_f64()?;
     if !(0.0..=64.0).contains(&exp) || exp.fract() != 0.0 {
@@ -620,10 +630,21 @@ fn infer_mod(cx: &mut InferCtx<'_>) -> Result<(), OpError> {
         }
     };
     let fold = move |e: &[Elem<'_>]| match e {
-        [a, b] => fold_mod(a.int()?, b.int()?, fmod).map(Val::Int),
+        [Elem::Int(a), Elem::Int(b)] => fold_mod(a, b, fmod).map(Val::Int),
+        [a, b] => fold_mod_float(a.as_f64()?, b.as_f64()?, fmod).map(Val::Float),
         _ => None,
     };
     infer_broadcasting(cx, None, &fold)
+}
+
+/// `a mod b` for floats: C's `fmod` (the sign of the dividend), or with `fmod = 0` NumPy's
+/// `mod` (the sign of the divisor).
+fn fold_mod_float(a: f64, b: f64, fmod: bool) -> Option<f64> {
+    let r = a % b;
+    if fmod || r == 0.0 || r.is_nan() || (r < 0.0) == (b < 0.0) {
+        return Some(r);
+    }
+    Some(r + b)
 }
 
 inventory::submit! {

@@ -47,6 +47,8 @@ pub(crate) enum Elem<'v> {
     /// An integer or bool element, possibly symbolic.
     Int(&'v Dim),
     Float(f64),
+    /// A string element (compared only).
+    Str(&'v bytes::Bytes),
     /// The input's elements are not known.
     Unknown,
 }
@@ -65,7 +67,7 @@ impl<'v> Elem<'v> {
         match self {
             Elem::Float(f) => Some(f),
             Elem::Int(d) => d.as_i64().map(|v| v as f64),
-            Elem::Unknown => None,
+            Elem::Str(_) | Elem::Unknown => None,
         }
     }
 
@@ -77,7 +79,7 @@ impl<'v> Elem<'v> {
                 _ => Some(true),
             },
             Elem::Float(f) => Some(f != 0.0),
-            Elem::Unknown => None,
+            Elem::Str(_) | Elem::Unknown => None,
         }
     }
 }
@@ -87,7 +89,8 @@ impl<'v> Elem<'v> {
 pub(crate) fn order(a: Elem<'_>, b: Elem<'_>) -> Option<Option<Ordering>> {
     match (a, b) {
         (Elem::Int(x), Elem::Int(y)) => x.compare(y).map(Some),
-        (Elem::Unknown, _) | (_, Elem::Unknown) => None,
+        (Elem::Str(x), Elem::Str(y)) => Some(Some(x.cmp(y))),
+        (Elem::Unknown | Elem::Str(_), _) | (_, Elem::Unknown | Elem::Str(_)) => None,
         _ => Some(a.as_f64()?.partial_cmp(&b.as_f64()?)),
     }
 }
@@ -183,8 +186,10 @@ pub(crate) fn fold_elementwise(
                     Some(&f) => Elem::Float(f),
                     None => return Ok(None),
                 },
-                // String arithmetic and comparisons are not folded.
-                Some(Elements::Str(_)) => return Ok(None),
+                Some(Elements::Str(v)) => match v.get(at) {
+                    Some(b) => Elem::Str(b),
+                    None => return Ok(None),
+                },
             });
         }
         match fold(&elems) {
@@ -331,6 +336,66 @@ pub(crate) fn join(parts: &[&Elements]) -> Option<Elements> {
     Some(out)
 }
 
+/// `data` with `updates[k]` written at flat index `targets[k]`, in order, combined with what is
+/// there by `reduction` (`none` replaces; `add`, `mul`, `max`, `min`). `None` when the kinds
+/// differ, a target is out of range, or a reduction is unknown.
+pub(crate) fn scatter(
+    data: &Elements,
+    targets: &[usize],
+    updates: &Elements,
+    reduction: &str,
+    dtype: DType,
+) -> Option<Elements> {
+    if targets.len() != updates.len() {
+        return None;
+    }
+    match (data, updates) {
+        (Elements::Int(d), Elements::Int(u)) => {
+            let mut out = d.clone();
+            for (&t, x) in targets.iter().zip(u) {
+                let slot = out.get_mut(t)?;
+                *slot = match reduction {
+                    "none" => x.clone(),
+                    "add" => &*slot + x,
+                    "mul" => &*slot * x,
+                    "max" => slot.max(x),
+                    "min" => slot.min(x),
+                    _ => return None,
+                };
+            }
+            out.iter()
+                .all(|d| !d.is_overflow())
+                .then_some(Elements::Int(out))
+        }
+        (Elements::Float(d), Elements::Float(u)) => {
+            let mut out = d.clone();
+            for (&t, &x) in targets.iter().zip(u) {
+                let slot = out.get_mut(t)?;
+                *slot = round_to(
+                    dtype,
+                    match reduction {
+                        "none" => x,
+                        "add" => *slot + x,
+                        "mul" => *slot * x,
+                        "max" => slot.max(x),
+                        "min" => slot.min(x),
+                        _ => return None,
+                    },
+                )?;
+            }
+            Some(Elements::Float(out))
+        }
+        (Elements::Str(d), Elements::Str(u)) if reduction == "none" => {
+            let mut out = d.clone();
+            for (&t, x) in targets.iter().zip(u) {
+                *out.get_mut(t)? = x.clone();
+            }
+            Some(Elements::Str(out))
+        }
+        _ => None,
+    }
+}
+
 /// A constant integer as a float.
 #[allow(clippy::cast_precision_loss)]
 pub(crate) fn dim_as_f64(d: &Dim) -> Option<f64> {
@@ -349,5 +414,164 @@ pub(crate) fn round_to(dtype: DType, x: f64) -> Option<f64> {
         DType::Float16 => Some(half::f16::from_f64(x).to_f64()),
         DType::Bfloat16 => Some(half::bf16::from_f64(x).to_f64()),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use flopscope_ir::{DType, Dim, Elements};
+
+    use super::{join, round_to, scatter, take};
+    use crate::ops::testing::Case;
+
+    fn ints(v: &[i64]) -> Elements {
+        Elements::Int(v.iter().map(|&x| Dim::from_i64(x)).collect())
+    }
+
+    #[test]
+    fn floats_round_to_their_type() {
+        // 0.1 is not a float32: the nearest one is 0.100000001490116...
+        assert_eq!(round_to(DType::Float32, 0.1), Some(f64::from(0.1f32)));
+        // 1 + 2^-11 lies halfway between two float16s (1 and 1 + 2^-10): ties to even, 1.
+        assert_eq!(round_to(DType::Float16, 1.0 + 2f64.powi(-11)), Some(1.0));
+        // 1 + 3·2^-11 is halfway between 1 + 2^-10 and 1 + 2^-9: ties to the even, 1 + 2^-9.
+        assert_eq!(
+            round_to(DType::Float16, 1.0 + 3.0 * 2f64.powi(-11)),
+            Some(1.0 + 2f64.powi(-9))
+        );
+        // bfloat16 keeps 8 bits of mantissa: 1 + 2^-9 rounds to 1.
+        assert_eq!(round_to(DType::Bfloat16, 1.0 + 2f64.powi(-9)), Some(1.0));
+        assert_eq!(round_to(DType::Float64, 0.1), Some(0.1));
+        assert_eq!(round_to(DType::Float8e4m3fn, 0.1), None);
+    }
+
+    #[test]
+    fn take_join_and_scatter_by_hand() {
+        let data = ints(&[10, 20, 30]);
+        assert_eq!(
+            take(&data, &[Some(2), None, Some(0)], Some(&ints(&[-1]))),
+            Some(ints(&[30, -1, 10]))
+        );
+        assert_eq!(take(&data, &[Some(3)], None), None);
+        assert_eq!(join(&[&ints(&[1]), &ints(&[2, 3])]), Some(ints(&[1, 2, 3])));
+        assert_eq!(join(&[&ints(&[1]), &Elements::Float(vec![2.0])]), None);
+        // Updates at [2, 0, 2] added: 10 + 2, 20, 30 + 1 + 3.
+        assert_eq!(
+            scatter(&data, &[2, 0, 2], &ints(&[1, 2, 3]), "add", DType::Int64),
+            Some(ints(&[12, 20, 34]))
+        );
+        assert_eq!(
+            scatter(&data, &[1], &ints(&[5]), "none", DType::Int64),
+            Some(ints(&[10, 5, 30]))
+        );
+    }
+
+    #[test]
+    fn data_movement_folds_floats() {
+        // [[1, 2, 3], [4, 5, 6]] transposed.
+        let r = Case::new("Transpose")
+            .const_f32s(&[2, 3], &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0])
+            .run();
+        assert_eq!(
+            r.value(0).as_deref(),
+            Some("[1.0, 4.0, 2.0, 5.0, 3.0, 6.0]")
+        );
+        // Concatenated on axis 1: rows [1, 2, 5] and [3, 4, 6].
+        let r = Case::new("Concat")
+            .const_f32s(&[2, 2], &[1.0, 2.0, 3.0, 4.0])
+            .const_f32s(&[2, 1], &[5.0, 6.0])
+            .int("axis", 1)
+            .run();
+        assert_eq!(
+            r.value(0).as_deref(),
+            Some("[1.0, 2.0, 5.0, 3.0, 4.0, 6.0]")
+        );
+        // A 2-D split on axis 1 into [1, 2]: the second part is [[2, 3], [5, 6]].
+        let r = Case::new("Split")
+            .opset(13)
+            .const_f32s(&[2, 3], &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0])
+            .const_i64s(&[2], &[1, 2])
+            .int("axis", 1)
+            .outputs(2)
+            .run();
+        assert_eq!(r.value(1).as_deref(), Some("[2.0, 3.0, 5.0, 6.0]"));
+    }
+
+    #[test]
+    fn arithmetic_folds_round_like_float32() {
+        // 0.1 + 0.2 in float32 is 0.3 rounded to float32 (0.300000011920929), not the float64
+        // 0.30000000000000004.
+        let r = Case::new("Add")
+            .const_f32s(&[1], &[0.1])
+            .const_f32s(&[1], &[0.2])
+            .run();
+        assert_eq!(
+            r.value(0),
+            Some(format!("{:?}", [f64::from(0.1f32 + 0.2f32)]))
+        );
+        // Clip to [0, 1] with min > x and x > max.
+        let r = Case::new("Clip")
+            .const_f32s(&[3], &[-2.0, 0.5, 3.0])
+            .const_f32s(&[], &[0.0])
+            .const_f32s(&[], &[1.0])
+            .run();
+        assert_eq!(r.value(0).as_deref(), Some("[0.0, 0.5, 1.0]"));
+    }
+
+    #[test]
+    fn scans_reductions_and_indexing_by_hand() {
+        // Exclusive, reversed running sums of [1, 2, 3]: [2 + 3, 3, 0].
+        let r = Case::new("CumSum")
+            .const_i64s(&[3], &[1, 2, 3])
+            .const_i64s(&[], &[0])
+            .int("exclusive", 1)
+            .int("reverse", 1)
+            .run();
+        assert_eq!(r.value(0).as_deref(), Some("[5, 3, 0]"));
+        // The last of the two maxima of [3, 1, 3] is at index 2.
+        let r = Case::new("ArgMax")
+            .const_f32s(&[3], &[3.0, 1.0, 3.0])
+            .int("select_last_index", 1)
+            .run();
+        assert_eq!(r.value(0).as_deref(), Some("[2]"));
+        // Row sums and the row maxima of [[1, 2], [3, 4]].
+        let r = Case::new("ReduceSum")
+            .const_f32s(&[2, 2], &[1.0, 2.0, 3.0, 4.0])
+            .const_i64s(&[1], &[1])
+            .int("keepdims", 0)
+            .run();
+        assert_eq!(r.value(0).as_deref(), Some("[3.0, 7.0]"));
+        let r = Case::new("ReduceMax")
+            .opset(13)
+            .const_f32s(&[2, 2], &[1.0, 2.0, 3.0, 4.0])
+            .ints("axes", &[1])
+            .run();
+        assert_eq!(r.value(0).as_deref(), Some("[2.0, 4.0]"));
+        // GatherElements on axis 1 with [[1, 0], [0, 0]] over [[1, 2], [3, 4]]: [[2, 1], [3, 3]].
+        let r = Case::new("GatherElements")
+            .const_f32s(&[2, 2], &[1.0, 2.0, 3.0, 4.0])
+            .const_i64s(&[2, 2], &[1, 0, 0, 0])
+            .int("axis", 1)
+            .run();
+        assert_eq!(r.value(0).as_deref(), Some("[2.0, 1.0, 3.0, 3.0]"));
+        // ScatterND of row [9, 9] into row 1 of [[1, 2], [3, 4]].
+        let r = Case::new("ScatterND")
+            .const_f32s(&[2, 2], &[1.0, 2.0, 3.0, 4.0])
+            .const_i64s(&[1, 1], &[1])
+            .const_f32s(&[1, 2], &[9.0, 9.0])
+            .run();
+        assert_eq!(r.value(0).as_deref(), Some("[1.0, 2.0, 9.0, 9.0]"));
+        // Float mod with the divisor's sign (fmod = 0) and the dividend's (fmod = 1).
+        let r = Case::new("Mod")
+            .const_f32s(&[2], &[-7.0, 7.0])
+            .const_f32s(&[2], &[3.0, -3.0])
+            .run();
+        assert_eq!(r.value(0).as_deref(), Some("[2.0, -2.0]"));
+        let r = Case::new("Mod")
+            .const_f32s(&[2], &[-7.0, 7.0])
+            .const_f32s(&[2], &[3.0, -3.0])
+            .int("fmod", 1)
+            .run();
+        assert_eq!(r.value(0).as_deref(), Some("[-1.0, 1.0]"));
     }
 }

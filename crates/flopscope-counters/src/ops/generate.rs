@@ -4,6 +4,7 @@
 
 use flopscope_ir::{DType, Dim, Elements, TensorType, TensorValue};
 
+use super::fold::round_to;
 use super::no_flops;
 use crate::{InferCtx, MAX_FOLDED_ELEMENTS, OpDef, OpError, Opsets, Role, invalid};
 
@@ -78,13 +79,17 @@ fn infer_range(cx: &mut InferCtx<'_>) -> Result<(), OpError> {
         if delta == 0.0 {
             return invalid!("Range delta is 0");
         }
-        let n = ((limit - start) / delta).ceil().max(0.0);
+        // In the element type, as a runtime computes it.
+        let round = |x: f64| round_to(dtype, x).unwrap_or(x);
+        let n = round(round(limit - start) / delta).ceil().max(0.0);
         if !n.is_finite() || n > i64::MAX as f64 {
             return invalid!("Range({start}, {limit}, {delta}) has no finite length");
         }
         let count = n as i64;
         if (count as u64) <= MAX_FOLDED_ELEMENTS {
-            let values = (0..count).map(|i| start + i as f64 * delta).collect();
+            let values = (0..count)
+                .map(|i| round(start + round(i as f64 * delta)))
+                .collect();
             cx.set_value(
                 0,
                 TensorValue {

@@ -10,6 +10,7 @@ use std::cmp::Ordering;
 
 use flopscope_ir::{DType, Dim, TensorType, TensorValue};
 
+use super::fold::{concrete, scatter, set_maybe_value, strides, take};
 use super::no_flops;
 use crate::{
     Cost, CostCtx, InferCtx, OpDef, OpError, Opsets, Role, invalid, normalize_axis, product,
@@ -41,10 +42,54 @@ fn infer_gather_elements(cx: &mut InferCtx<'_>) -> Result<(), OpError> {
     if data.rank() != indices.rank() || data.rank() == 0 {
         return invalid!("data {data} and indices {indices} must have the same rank ≥ 1");
     }
-    normalize_axis(cx.attr_or("axis", 0i64)?, data.rank())?;
+    let axis = normalize_axis(cx.attr_or("axis", 0i64)?, data.rank())?;
     let ty = TensorType::new(data.dtype, indices.shape.clone());
-    cx.set(0, ty);
+    // out[i] = data[i with axis `axis` replaced by indices[i]].
+    let data = match (
+        concrete(&data.shape),
+        concrete(&indices.shape),
+        numbers(cx, 1)?,
+    ) {
+        (Some(dims), Some(idx_dims), Some(idx)) => {
+            let st = strides(&dims);
+            let ist = strides(&idx_dims);
+            let at: Option<Vec<Option<usize>>> = idx
+                .iter()
+                .enumerate()
+                .map(|(flat, &j)| {
+                    let j = wrap_index(j, dims[axis])?;
+                    let mut src = 0;
+                    for (a, (&s, &is)) in st.iter().zip(&ist).enumerate() {
+                        let coord = if a == axis {
+                            j
+                        } else {
+                            flat / is % idx_dims[a]
+                        };
+                        src += coord * s;
+                    }
+                    Some(Some(src))
+                })
+                .collect();
+            match (at, cx.value(0)?) {
+                (Some(at), Some(v)) => take(&v.data, &at, None),
+                _ => None,
+            }
+        }
+        _ => None,
+    };
+    set_maybe_value(cx, ty, data);
     Ok(())
+}
+
+/// A possibly negative index into an axis of `len` elements, `None` when out of range.
+#[allow(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_precision_loss
+)]
+fn wrap_index(j: f64, len: usize) -> Option<usize> {
+    let k = if j < 0.0 { j + len as f64 } else { j };
+    (k >= 0.0 && k < len as f64 && k.fract() == 0.0).then_some(k as usize)
 }
 
 inventory::submit! {
@@ -82,8 +127,53 @@ fn infer_gather_nd(cx: &mut InferCtx<'_>) -> Result<(), OpError> {
     let mut shape = indices.shape[..indices.rank() - 1].to_vec();
     shape.extend_from_slice(&data.shape[b + m..]);
     let ty = TensorType::new(data.dtype, shape);
-    cx.set(0, ty);
+    let folded = fold_gather_nd(cx, data, indices, b, m)?;
+    set_maybe_value(cx, ty, folded);
     Ok(())
+}
+
+/// Each index tuple (with its batch position) selects a slice of data; the output is the
+/// slices in order.
+fn fold_gather_nd(
+    cx: &InferCtx<'_>,
+    data: &TensorType,
+    indices: &TensorType,
+    b: usize,
+    m: usize,
+) -> Result<Option<flopscope_ir::Elements>, OpError> {
+    let (Some(dims), Some(idx_dims), Some(idx), Some(values)) = (
+        concrete(&data.shape),
+        concrete(&indices.shape),
+        numbers(cx, 1)?,
+        cx.value(0)?,
+    ) else {
+        return Ok(None);
+    };
+    let st = strides(&dims);
+    let slice: usize = dims[b + m..].iter().product();
+    let batch: usize = dims[..b].iter().product();
+    // One index tuple per position of indices before its last dim.
+    let tuples: usize = idx_dims[..idx_dims.len() - 1].iter().product();
+    let per_batch = tuples / batch.max(1);
+    let mut at = Vec::new();
+    for t in 0..tuples {
+        // The batch position of tuple t, as a flat index over data's first b dims.
+        let bpos = t / per_batch.max(1);
+        let mut base = 0;
+        let mut rem = bpos;
+        for a in (0..b).rev() {
+            base += rem % dims[a] * st[a];
+            rem /= dims[a];
+        }
+        for (a, &j) in idx[t * m..t * m + m].iter().enumerate() {
+            let Some(j) = wrap_index(j, dims[b + a]) else {
+                return Ok(None);
+            };
+            base += j * st[b + a];
+        }
+        at.extend((base..base + slice).map(Some));
+    }
+    Ok(take(&values.data, &at, None))
 }
 
 inventory::submit! {
@@ -120,8 +210,71 @@ fn infer_scatter(cx: &mut InferCtx<'_>) -> Result<(), OpError> {
         }
         normalize_axis(cx.attr_or("axis", 0i64)?, data.rank())?;
     }
-    cx.set(0, data);
+    let folded = fold_scatter(cx, &data)?;
+    set_maybe_value(cx, data, folded);
     Ok(())
+}
+
+/// The data with the updates written at the indices (ScatterND: whole slices at index tuples;
+/// ScatterElements and Scatter: single elements along `axis`), combined by `reduction`.
+fn fold_scatter(
+    cx: &InferCtx<'_>,
+    data: &TensorType,
+) -> Result<Option<flopscope_ir::Elements>, OpError> {
+    let indices = cx.tensor(1)?;
+    let (Some(dims), Some(idx_dims), Some(idx), Some(values), Some(updates)) = (
+        concrete(&data.shape),
+        concrete(&indices.shape),
+        numbers(cx, 1)?,
+        cx.value(0)?,
+        cx.value(2)?,
+    ) else {
+        return Ok(None);
+    };
+    let st = strides(&dims);
+    // For each update element, the flat index of data it lands on.
+    let mut targets = Vec::with_capacity(updates.data.len());
+    if cx.node().op_type == "ScatterND" {
+        let Some(&m) = idx_dims.last() else {
+            return Ok(None);
+        };
+        let slice: usize = dims[m..].iter().product();
+        for t in 0..idx.len() / m.max(1) {
+            let mut base = 0;
+            for (a, &j) in idx[t * m..t * m + m].iter().enumerate() {
+                let Some(j) = wrap_index(j, dims[a]) else {
+                    return Ok(None);
+                };
+                base += j * st[a];
+            }
+            targets.extend(base..base + slice);
+        }
+    } else {
+        let axis = normalize_axis(cx.attr_or("axis", 0i64)?, dims.len())?;
+        let ist = strides(&idx_dims);
+        for (flat, &j) in idx.iter().enumerate() {
+            let Some(j) = wrap_index(j, dims[axis]) else {
+                return Ok(None);
+            };
+            let mut dst = 0;
+            for a in 0..dims.len() {
+                let coord = if a == axis {
+                    j
+                } else {
+                    flat / ist[a] % idx_dims[a]
+                };
+                dst += coord * st[a];
+            }
+            targets.push(dst);
+        }
+    }
+    Ok(scatter(
+        &values.data,
+        &targets,
+        &updates.data,
+        cx.attr_or("reduction", "none")?,
+        data.dtype,
+    ))
 }
 
 /// One operation per update element for `reduction` = add / mul / max / min.
@@ -629,15 +782,86 @@ fn infer_cumulative(cx: &mut InferCtx<'_>) -> Result<(), OpError> {
     if axis.numel().as_i64().is_some_and(|n| n != 1) {
         return invalid!("axis {axis} must be a scalar");
     }
+    let mut folded = None;
     if let Some(&[a]) = cx
         .ints(1)?
         .map(|v| v.iter().filter_map(Dim::as_i64).collect::<Vec<_>>())
         .as_deref()
     {
-        normalize_axis(a, x.rank())?;
+        let axis = normalize_axis(a, x.rank())?;
+        folded = fold_cumulative(cx, &x, axis)?;
     }
-    cx.set(0, x);
+    set_maybe_value(cx, x, folded);
     Ok(())
+}
+
+/// Running sums (CumSum) or products (CumProd) along `axis`, `exclusive` (each element leaves
+/// itself out) and `reverse` (from the end) as the attributes say.
+fn fold_cumulative(
+    cx: &InferCtx<'_>,
+    x: &TensorType,
+    axis: usize,
+) -> Result<Option<flopscope_ir::Elements>, OpError> {
+    use flopscope_ir::Elements;
+    let (Some(dims), Some(v)) = (concrete(&x.shape), cx.value(0)?) else {
+        return Ok(None);
+    };
+    let exclusive = cx.attr_or("exclusive", 0i64)? != 0;
+    let reverse = cx.attr_or("reverse", 0i64)? != 0;
+    let product = cx.node().op_type == "CumProd";
+    let len = dims[axis];
+    let inner: usize = dims[axis + 1..].iter().product();
+    let outer: usize = dims[..axis].iter().product();
+    // The flat indices of each line along the axis, in the order it accumulates.
+    let lines = (0..outer).flat_map(|o| {
+        (0..inner).map(move |i| {
+            let mut line: Vec<usize> = (0..len).map(|k| (o * len + k) * inner + i).collect();
+            if reverse {
+                line.reverse();
+            }
+            line
+        })
+    });
+    Ok(match &v.data {
+        Elements::Int(data) => {
+            let mut out = data.clone();
+            for line in lines {
+                let mut acc = Dim::from_i64(i64::from(product));
+                for &at in &line {
+                    let next = if product {
+                        &acc * &data[at]
+                    } else {
+                        &acc + &data[at]
+                    };
+                    out[at] = if exclusive { acc } else { next.clone() };
+                    acc = next;
+                }
+            }
+            out.iter()
+                .all(|d| !d.is_overflow())
+                .then_some(Elements::Int(out))
+        }
+        Elements::Float(data) => {
+            let mut out = data.clone();
+            for line in lines {
+                let mut acc = if product { 1.0 } else { 0.0 };
+                for &at in &line {
+                    let sum = if product {
+                        acc * data[at]
+                    } else {
+                        acc + data[at]
+                    };
+                    let Some(next) = super::fold::round_to(x.dtype, sum) else {
+                        return Ok(None);
+                    };
+                    out[at] = if exclusive { acc } else { next };
+                    acc = next;
+                }
+            }
+            Some(Elements::Float(out))
+        }
+        Elements::Str(_) => None,
+    })
 }
 
 inventory::submit! {

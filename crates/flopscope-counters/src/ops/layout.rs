@@ -345,34 +345,48 @@ fn finish_split(
             }
         }
     };
-    // A known 1-D integer tensor (a shape vector) splits into known parts.
-    let known: Option<Vec<Dim>> = if x.rank() == 1 {
-        cx.ints(0)?.map(<[Dim]>::to_vec)
-    } else {
-        None
-    };
-    // Sizes past the known values (or past `usize`) leave the parts unfolded.
+    // Known elements split into known parts: each part reads X from its offset along the axis.
+    // Sizes past X's extent (or past `usize`) leave the parts unfolded.
+    let in_dims = concrete(&x.shape);
+    let data = cx.value(0)?.map(|v| v.data.clone());
     let mut offset = 0usize;
     for (i, s) in sizes.into_iter().enumerate() {
         let n = s
             .as_i64()
             .and_then(|n| usize::try_from(n).ok())
             .unwrap_or(0);
-        let part = match &known {
-            Some(values) => offset
-                .checked_add(n)
-                .and_then(|end| values.get(offset..end))
-                .map(<[Dim]>::to_vec),
-            None => None,
+        let mut shape = x.shape.clone();
+        shape[axis] = s;
+        let ty = TensorType::new(x.dtype, shape);
+        let fits = offset
+            .checked_add(n)
+            .zip(in_dims.as_ref())
+            .is_some_and(|(end, dims)| end <= dims[axis]);
+        let part = match (&in_dims, fits) {
+            (Some(dims), true) => {
+                let st = strides(dims);
+                fold_map(data.as_ref(), &ty.shape, None, |idx| {
+                    Some(
+                        idx.iter()
+                            .enumerate()
+                            .map(|(a, &k)| if a == axis { k + offset } else { k } * st[a])
+                            .sum(),
+                    )
+                })
+            }
+            _ => None,
         };
         offset = offset.saturating_add(n);
-        match part {
-            Some(values) => cx.set_value(i, TensorValue::ints(x.dtype, vec![values.len()], values)),
-            None => {
-                let mut shape = x.shape.clone();
-                shape[axis] = s;
-                cx.set(i, TensorType::new(x.dtype, shape));
-            }
+        match (part, concrete(&ty.shape)) {
+            (Some(data), Some(shape)) => cx.set_value(
+                i,
+                TensorValue {
+                    dtype: x.dtype,
+                    shape,
+                    data,
+                },
+            ),
+            _ => cx.set(i, ty),
         }
     }
     Ok(())

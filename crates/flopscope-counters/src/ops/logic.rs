@@ -246,7 +246,7 @@ fn fold_is_nan(e: &[Elem<'_>]) -> Option<Val> {
     match e.first()? {
         Elem::Float(f) => Some(Val::bool(f.is_nan())),
         Elem::Int(_) => Some(Val::bool(false)),
-        Elem::Unknown => None,
+        Elem::Str(_) | Elem::Unknown => None,
     }
 }
 
@@ -270,7 +270,7 @@ fn infer_is_inf(cx: &mut InferCtx<'_>) -> Result<(), OpError> {
             f.is_infinite() && if *f > 0.0 { positive } else { negative },
         )),
         Elem::Int(_) => Some(Val::bool(false)),
-        Elem::Unknown => None,
+        Elem::Str(_) | Elem::Unknown => None,
     };
     infer_unary(cx, Some(DType::Bool), Some(&fold))
 }
@@ -295,7 +295,7 @@ fn fold_where(e: &[Elem<'_>]) -> Option<Val> {
     match if c.truth()? { x } else { y } {
         Elem::Int(d) => Some(Val::Int((*d).clone())),
         Elem::Float(f) => Some(Val::Float(*f)),
-        Elem::Unknown => None,
+        Elem::Str(_) | Elem::Unknown => None,
     }
 }
 

@@ -9,7 +9,7 @@
 
 use flopscope_ir::{DType, Dim, Elements, TensorType, TensorValue};
 
-use super::fold::round_to;
+use super::fold::{concrete, round_to, set_maybe_value};
 use crate::{
     Cost, CostCtx, InferCtx, MAX_FOLDED_ELEMENTS, OpDef, OpError, Opsets, Role, invalid,
     normalize_axis,
@@ -419,8 +419,52 @@ fn infer_arg(cx: &mut InferCtx<'_>) -> Result<(), OpError> {
     let axis = normalize_axis(cx.attr_or("axis", 0i64)?, x.rank())?;
     let keepdims = cx.attr_or("keepdims", 1i64)? != 0;
     let shape = reduced_shape(&x.shape, &[axis], keepdims);
-    cx.set(0, TensorType::new(DType::Int64, shape));
+    let ty = TensorType::new(DType::Int64, shape);
+    let last = cx.attr_or("select_last_index", 0i64)? != 0;
+    let max = cx.node().op_type == "ArgMax";
+    let folded = match (cx.value(0)?, concrete(&x.shape)) {
+        (Some(v), Some(dims)) => fold_arg(v, &dims, axis, max, last),
+        _ => None,
+    };
+    set_maybe_value(cx, ty, folded);
     Ok(())
+}
+
+/// The index of the largest (`max`) or smallest element along `axis`: the first one, or the
+/// last with `select_last_index`. NaNs and symbolic elements are not folded.
+fn fold_arg(
+    v: &TensorValue,
+    dims: &[usize],
+    axis: usize,
+    max: bool,
+    last: bool,
+) -> Option<Elements> {
+    let xs = v.as_f64s()?;
+    if xs.iter().any(|x| x.is_nan()) {
+        return None;
+    }
+    let len = dims[axis];
+    let inner: usize = dims[axis + 1..].iter().product();
+    let outer: usize = dims[..axis].iter().product();
+    let mut out = Vec::with_capacity(outer * inner);
+    for o in 0..outer {
+        for i in 0..inner {
+            let mut best: Option<(usize, f64)> = None;
+            for k in 0..len {
+                let x = xs[(o * len + k) * inner + i];
+                let better = match best {
+                    None => true,
+                    Some((_, b)) if max => x > b || (last && x == b),
+                    Some((_, b)) => x < b || (last && x == b),
+                };
+                if better {
+                    best = Some((k, x));
+                }
+            }
+            out.push(Dim::from_i64(i64::try_from(best?.0).ok()?));
+        }
+    }
+    Some(Elements::Int(out))
 }
 
 /// One comparison per element beyond the first of each row: `n − m`.
