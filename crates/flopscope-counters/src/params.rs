@@ -1,12 +1,24 @@
-//! Sorting constants into params, buffers and constants (DESIGN.md, counting conventions).
+//! Sorting constants into params, buffers and constants, as PyTorch's `parameters()` and
+//! `buffers()` would.
 //!
-//! A weight can reach the op that uses it through a chain of constant nodes (a
-//! `ConstantOfShape` that makes it, a `Transpose` or `Cast` of it). Each constant value is
-//! traced back to its *origins*: the stored tensors or generating nodes it was computed from,
-//! following only inputs in the data roles (an int64 shape that sizes a `ConstantOfShape` is
-//! not where its weight came from). Each origin is then classed by the roles of the inputs it
-//! reaches, the strongest winning (param over buffer over constant), and counted once however
-//! many nodes read it (tied weights).
+//! A weight can reach the op that uses it through a chain of nodes that only move it (a
+//! `ConstantOfShape` that makes it, a `Transpose` or `Cast` of it, an `Expand` or a `Gather`
+//! by position ids). Each constant value is traced back to its *origins*: the stored tensors
+//! or generating nodes it was computed from, following only inputs in the operand roles (an
+//! int64 shape that sizes a `ConstantOfShape` is not where its weight came from). An origin is
+//! classed where it *meets* something else: by the role of the input it arrives at, the
+//! strongest winning (param over buffer over constant), and counted once however many nodes
+//! read it (tied weights).
+//!
+//! Which values derive from the values of the model's inputs is tracked too (`Shape` and the
+//! other [`Role::ShapeOf`] reads do not pass it on): a float constant that meets, as an
+//! operand, only values that do not (position ids made by `Range` from a shape, other
+//! constants) is a table computed from positions, not a learned weight: RoPE's `inv_freq`,
+//! ALiBi slopes, the divisors of a sinusoidal encoding. A table *selected* by positions and
+//! then added to activations (GPT-2's position embeddings) is moved, not combined, so it
+//! stays a param. The all-ones scale and all-zeros bias that an exporter gives the
+//! `InstanceNormalization` of a lowered GroupNorm (Reshape → InstanceNormalization → Reshape,
+//! the learned affine applied after) are constants too.
 
 use flopscope_ir::{Dim, Graph, NodeId, ValueDef, ValueId};
 
@@ -86,31 +98,65 @@ pub(crate) fn classify(
     let mut class: Vec<Option<ConstClass>> = vec![None; values];
     let mut packed_bits: Vec<Option<u32>> = vec![None; values];
     let mut owner: Vec<Option<NodeId>> = vec![None; values];
+    // Whether a value derives from the values of the model's inputs.
+    let mut from_inputs: Vec<bool> = vec![false; values];
     for (i, v) in graph.values.iter().enumerate() {
-        if matches!(v.def, ValueDef::Initializer(_)) {
-            let id = value_id(i);
-            origins[i] = Some(vec![id]);
-            class[i] = Some(ConstClass::Constant);
+        match v.def {
+            ValueDef::Initializer(_) => {
+                origins[i] = Some(vec![value_id(i)]);
+                class[i] = Some(ConstClass::Constant);
+            }
+            ValueDef::Input => from_inputs[i] = true,
+            _ => {}
         }
     }
     let role =
         |node: NodeId, input: usize| defs[node.index()].map_or(Role::Data, |d| d.role(input));
+    let operand = |r: Role| {
+        matches!(
+            r,
+            Role::Data | Role::Weight | Role::Bias | Role::PackedWeight
+        )
+    };
 
     for &nid in order {
         let node = graph.node(nid);
-        // Class every origin this node reads, by the role of the input it arrives at.
-        for (i, input) in node.inputs.iter().enumerate() {
-            let Some(id) = input else { continue };
+        let inputs: Vec<(usize, ValueId, Role)> = node
+            .inputs
+            .iter()
+            .enumerate()
+            .filter_map(|(i, id)| Some((i, (*id)?, role(nid, i))))
+            .collect();
+        // The node reads a value derived from the model inputs' values (an activation, token
+        // ids): the constants it reads meet the model's inputs here.
+        let derived = inputs
+            .iter()
+            .any(|(_, id, r)| *r != Role::ShapeOf && from_inputs[id.index()])
+            || has_subgraph(node);
+        // Otherwise, when every operand carries origins, the node only moves or combines
+        // constants (selected, expanded, transposed by values made from shapes): its outputs
+        // carry the origins, classed where they are used.
+        let carries = !derived
+            && inputs
+                .iter()
+                .filter(|(_, _, r)| operand(*r))
+                .all(|(_, id, _)| origins[id.index()].is_some())
+            && inputs
+                .iter()
+                .any(|(_, id, r)| operand(*r) && origins[id.index()].is_some());
+        let lowered_group_norm = is_lowered_group_norm(graph, nid, states);
+        for &(i, id, role) in &inputs {
             let Some(from) = &origins[id.index()] else {
                 continue;
             };
-            let role = role(nid, i);
             for &o in from {
                 let Some(ty) = states[o.index()].tensor() else {
                     continue;
                 };
                 owner[o.index()].get_or_insert(nid);
                 let c = match role {
+                    _ if carries && operand(role) => continue,
+                    _ if lowered_group_norm && i > 0 => ConstClass::Constant,
                     Role::PackedWeight => {
                         let bits = node.attr_or("bits", 4i64).unwrap_or(4);
                         packed_bits[o.index()] = Some(u32::try_from(bits).unwrap_or(4));
@@ -119,12 +165,15 @@ pub(crate) fn classify(
                     Role::Weight | Role::Bias => ConstClass::Param,
                     Role::Buffer => ConstClass::Buffer,
                     Role::Quant => ConstClass::Quant,
-                    Role::Config => ConstClass::Constant,
+                    Role::Config | Role::ShapeOf => ConstClass::Constant,
+                    // Combined only with positions and constants: a computed table.
+                    Role::Data if !derived => ConstClass::Constant,
                     Role::Data => {
-                        // Judged by the value the op reads, not by its origin: an int8 weight
-                        // dequantized to float before a MatMul is a weight.
+                        // The element type is the one the op reads (an int8 weight dequantized
+                        // to float before a MatMul is a weight); the count is the origin's (a
+                        // scalar expanded to a mask is still one constant).
                         let read = states[id.index()].tensor().unwrap_or(ty);
-                        let many = read.numel().as_i64().is_none_or(|n| n > 1);
+                        let many = ty.numel().as_i64().is_none_or(|n| n > 1);
                         if read.dtype.is_float() && many {
                             ConstClass::Param
                         } else {
@@ -136,44 +185,30 @@ pub(crate) fn classify(
                 *slot = (*slot).max(c);
             }
         }
-        // Trace the origins of the node's outputs if it is computed from constants only.
-        let constant_outputs: Vec<ValueId> = node
-            .outputs
-            .iter()
-            .flatten()
-            .copied()
-            .filter(|id| states[id.index()].constant)
-            .collect();
-        if constant_outputs.is_empty() {
+        let outputs = node.outputs.iter().flatten().copied();
+        if derived {
+            for out in outputs {
+                from_inputs[out.index()] = true;
+            }
             continue;
         }
-        let mut from: Vec<ValueId> = node
-            .inputs
+        let mut from: Vec<ValueId> = inputs
             .iter()
-            .enumerate()
-            .filter(|(i, _)| {
-                matches!(
-                    role(nid, *i),
-                    Role::Data | Role::Weight | Role::Bias | Role::PackedWeight
-                )
-            })
-            .filter_map(|(_, id)| origins[id.as_ref()?.index()].as_ref())
+            .filter(|(_, _, r)| operand(*r))
+            .filter_map(|(_, id, _)| origins[id.index()].as_ref())
             .flatten()
             .copied()
             .collect();
         from.sort();
         from.dedup();
-        for out in constant_outputs {
-            // A node with no data inputs (Constant, ConstantOfShape) is itself the origin.
-            let own = if from.is_empty() {
-                vec![out]
-            } else {
-                from.clone()
-            };
-            if from.is_empty() {
+        for out in outputs {
+            if states[out.index()].constant && from.is_empty() {
+                // A node with no operands (Constant, ConstantOfShape) is itself the origin.
                 class[out.index()].get_or_insert(ConstClass::Constant);
+                origins[out.index()] = Some(vec![out]);
+            } else if carries {
+                origins[out.index()] = Some(from.clone());
             }
-            origins[out.index()] = Some(own);
         }
     }
     let mut owned: Vec<Vec<ValueId>> = vec![Vec::new(); graph.nodes.len()];
@@ -187,6 +222,52 @@ pub(crate) fn classify(
         packed_bits,
         owned,
     }
+}
+
+/// A node whose subgraphs may read the model's inputs: its outputs are taken to derive from
+/// them.
+fn has_subgraph(node: &flopscope_ir::Node) -> bool {
+    node.attrs.iter().any(|(_, a)| {
+        matches!(
+            a,
+            flopscope_ir::Attr::Graph(_) | flopscope_ir::Attr::Graphs(_)
+        )
+    })
+}
+
+/// `InstanceNormalization` between two `Reshape`s with an all-ones scale and an all-zeros
+/// bias: how exporters lower GroupNorm (the learned affine follows as `Mul`, `Add`).
+fn is_lowered_group_norm(graph: &Graph, nid: NodeId, states: &[ValueState<'_>]) -> bool {
+    let node = graph.node(nid);
+    if node.op_type != "InstanceNormalization"
+        || !(node.domain.is_empty() || node.domain == "ai.onnx")
+    {
+        return false;
+    }
+    let produced_by_reshape = |id: Option<&Option<ValueId>>| {
+        id.copied()
+            .flatten()
+            .is_some_and(|id| match graph.value(id).def {
+                ValueDef::Node { node, .. } => graph.node(node).op_type == "Reshape",
+                _ => false,
+            })
+    };
+    let all = |i: usize, x: f64| {
+        node.inputs
+            .get(i)
+            .copied()
+            .flatten()
+            .and_then(|id| states[id.index()].known().ok().flatten())
+            .and_then(flopscope_ir::TensorValue::as_f64s)
+            .is_some_and(|v| v.iter().all(|&e| e == x))
+    };
+    let consumed_by_reshape = node.outputs.first().copied().flatten().is_some_and(|out| {
+        graph
+            .nodes
+            .iter()
+            .any(|n| n.op_type == "Reshape" && n.inputs.first().copied().flatten() == Some(out))
+    });
+    produced_by_reshape(node.inputs.first()) && consumed_by_reshape && all(1, 1.0) && all(2, 0.0)
 }
 
 /// The id of the value at index `i` of the graph's values: ids are dense indices, numbered

@@ -72,6 +72,10 @@ pub enum Role {
     PackedWeight,
     /// Shapes, axes, indices, bounds and other settings given as inputs: a constant.
     Config,
+    /// Only the input's shape or element type is read, never its elements (Shape, Size, the
+    /// `*Like` ops): a constant read so is a constant, and the outputs do not depend on the
+    /// input's values.
+    ShapeOf,
 }
 
 /// Infers the types (and, where it can, the values) of a node's outputs.

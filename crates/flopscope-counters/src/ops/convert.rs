@@ -59,7 +59,7 @@ inventory::submit! {
         domain: "",
         op_type: "CastLike",
         opsets: Opsets::since(15),
-        roles: &[Role::Data, Role::Config],
+        roles: &[Role::Data, Role::ShapeOf],
         infer: infer_cast_like,
         cost: no_flops,
         formula: "0 (conversion, counted as data movement)",

@@ -127,7 +127,7 @@ inventory::submit! {
         domain: "",
         op_type: "EyeLike",
         opsets: Opsets::since(9),
-        roles: &[Role::Data],
+        roles: &[Role::ShapeOf],
         infer: |cx| {
             let x = cx.tensor(0)?;
             if x.rank() != 2 {
@@ -193,7 +193,7 @@ inventory::submit! {
         domain: "",
         op_type: "RandomNormalLike",
         opsets: Opsets::since(1),
-        roles: &[Role::Config],
+        roles: &[Role::ShapeOf],
         infer: infer_random_like,
         cost: no_flops,
         formula: "0 (generator)",
@@ -205,7 +205,7 @@ inventory::submit! {
         domain: "",
         op_type: "RandomUniformLike",
         opsets: Opsets::since(1),
-        roles: &[Role::Config],
+        roles: &[Role::ShapeOf],
         infer: infer_random_like,
         cost: no_flops,
         formula: "0 (generator)",

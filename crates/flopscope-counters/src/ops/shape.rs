@@ -33,7 +33,7 @@ inventory::submit! {
         domain: "",
         op_type: "Shape",
         opsets: Opsets::since(1),
-        roles: &[Role::Data],
+        roles: &[Role::ShapeOf],
         infer: infer_shape,
         cost: no_flops,
         formula: "0 (metadata)",
@@ -45,7 +45,7 @@ inventory::submit! {
         domain: "",
         op_type: "Size",
         opsets: Opsets::since(1),
-        roles: &[Role::Data],
+        roles: &[Role::ShapeOf],
         infer: |cx| {
             let n = cx.tensor(0)?.numel();
             cx.set_value(0, TensorValue::ints(DType::Int64, vec![], vec![n]));
