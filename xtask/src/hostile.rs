@@ -623,6 +623,24 @@ fn fuzzed(cases: &mut Vec<Case>) -> Result<()> {
         "Expand of x [2^33, 2^33, 2^33]: its element count overflows (was a multiplication \
          overflow computing the input's strides, a panic in debug builds)",
     ));
+    cases.push(case(
+        "fuzzed_split_sizes_overflow.onnx",
+        net(
+            "fuzzed_split_sizes_overflow",
+            &[8],
+            vec![node(
+                "split",
+                "Split",
+                "",
+                &["x", "split"],
+                &["y", "y2", "y3", "y4"],
+            )],
+            vec![ints("split", &[4], &[1 << 62, 1 << 62, 1 << 62, 1 << 62])],
+        )?,
+        fails("past 2^63"),
+        "Split of x [8] into four parts of 2^62: the sizes add up past 2^63 (found by `cargo \
+         fuzz run ops`: the running offset overflowed `usize`, a panic in debug builds)",
+    ));
     Ok(())
 }
 
