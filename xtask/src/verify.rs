@@ -19,9 +19,15 @@ type Case = (PathBuf, BTreeMap<String, Vec<i64>>);
 
 /// One comparison: a model at one set of input shapes.
 #[derive(Debug)]
-struct Verdict {
-    values: usize,
-    mismatches: Vec<String>,
+pub(crate) struct Verdict {
+    pub(crate) values: usize,
+    pub(crate) mismatches: Vec<String>,
+    /// MACs of the dense ops (Conv, ConvTranspose, MatMul, Gemm) computed by hand from ONNX
+    /// Runtime's shapes, and flopscope's MACs of the same nodes.
+    pub(crate) dense_macs: (i64, i64),
+    /// flopscope's MACs and params of the whole model at these shapes.
+    pub(crate) macs: Dim,
+    pub(crate) params: Dim,
 }
 
 pub(crate) fn run(model: Option<&Path>, inputs: &[String], zoo: Option<&Path>) -> Result<()> {
@@ -130,7 +136,11 @@ fn zoo_cases(dir: &Path) -> Result<Vec<Case>> {
     Ok(cases)
 }
 
-fn verify(runtime: &Runtime, path: &Path, shapes: &BTreeMap<String, Vec<i64>>) -> Result<Verdict> {
+pub(crate) fn verify(
+    runtime: &Runtime,
+    path: &Path,
+    shapes: &BTreeMap<String, Vec<i64>>,
+) -> Result<Verdict> {
     let model = flopscope::onnx::load(path)?;
     let mut options = ProfileOptions::default();
     for (name, dims) in shapes {
@@ -215,7 +225,8 @@ fn verify(runtime: &Runtime, path: &Path, shapes: &BTreeMap<String, Vec<i64>>) -
             })
         })
         .collect::<Result<Vec<_>>>()?;
-    let outputs = runtime.run(&rewritten, &inputs)?;
+    let external = flopscope_ort::bench::made_up_external_data(path, &model)?;
+    let outputs = runtime.run(&rewritten, &inputs, &external)?;
     // Sizes known only at run time (NonZero's count) and derived sizes are symbols: each takes
     // the runtime's size where it first stands alone as a dim, in execution order, and every
     // shape is then compared with the symbols so bound.
@@ -255,7 +266,7 @@ fn verify(runtime: &Runtime, path: &Path, shapes: &BTreeMap<String, Vec<i64>>) -
     }
     let lookup = |s: &str| bound.get(s).copied();
     let mut values = 0;
-    for (name, runtime_value) in outputs {
+    for (name, runtime_value) in outputs.iter().cloned() {
         let Some(ours) = inferred.get(&name) else {
             continue;
         };
@@ -287,5 +298,93 @@ fn verify(runtime: &Runtime, path: &Path, shapes: &BTreeMap<String, Vec<i64>>) -
             }
         }
     }
-    Ok(Verdict { values, mismatches })
+    // Every shape as ONNX Runtime has it: computed values, inputs, stored constants.
+    let mut known: BTreeMap<&str, Vec<i64>> = runtime_shapes
+        .iter()
+        .map(|(name, shape)| (*name, (*shape).clone()))
+        .collect();
+    for (name, dims) in shapes {
+        known.insert(name.as_str(), dims.clone());
+    }
+    for v in &graph.values {
+        if let flopscope::ir::ValueDef::Initializer(t) = &v.def {
+            known.insert(v.name.as_str(), t.dims.iter().map(|&d| d as i64).collect());
+        }
+    }
+    let mut dense_runtime = 0i64;
+    let mut dense_ours = 0i64;
+    for (node, np) in profile
+        .nodes
+        .iter()
+        .map(|np| (graph.node(np.id), np))
+        .filter(|(n, _)| DENSE.contains(&n.op_type.as_str()) && n.domain.is_empty())
+    {
+        let shape = |i: Option<&Option<flopscope::ir::ValueId>>| {
+            i.copied()
+                .flatten()
+                .and_then(|id| known.get(graph.value(id).name.as_str()))
+        };
+        match dense_macs(
+            &node.op_type,
+            shape(node.inputs.first()),
+            shape(node.inputs.get(1)),
+            shape(node.outputs.first()),
+        ) {
+            Some(m) => dense_runtime += m,
+            None => mismatches.push(format!(
+                "{}: no runtime shapes to count its MACs by hand",
+                np.name
+            )),
+        }
+        dense_ours += np.cost.macs.eval(&lookup).unwrap_or(-1);
+    }
+    if dense_ours != dense_runtime {
+        mismatches.push(format!(
+            "dense MACs: flopscope {dense_ours}, from ONNX Runtime's shapes {dense_runtime}"
+        ));
+    }
+    Ok(Verdict {
+        values,
+        mismatches,
+        dense_macs: (dense_runtime, dense_ours),
+        macs: profile.totals.macs.clone(),
+        params: profile.totals.params.clone(),
+    })
+}
+
+/// The ops whose MACs are counted by hand from runtime shapes.
+const DENSE: [&str; 4] = ["Conv", "ConvTranspose", "MatMul", "Gemm"];
+
+/// Multiply-accumulates of a dense op from its runtime shapes (`x` and `w` its first two
+/// inputs, `y` its output): each output element of a Conv sums C/group × kernel products; a
+/// ConvTranspose spreads each input element over M/group × kernel outputs; a MatMul or Gemm
+/// output element sums K products.
+fn dense_macs(
+    op: &str,
+    x: Option<&Vec<i64>>,
+    w: Option<&Vec<i64>>,
+    y: Option<&Vec<i64>>,
+) -> Option<i64> {
+    let prod = |v: &[i64]| v.iter().product::<i64>();
+    Some(match op {
+        "Conv" => {
+            let (w, y) = (w?, y?);
+            prod(y) * prod(&w[1..])
+        }
+        "ConvTranspose" => {
+            let (x, w) = (x?, w?);
+            prod(x) * prod(&w[1..])
+        }
+        "MatMul" => {
+            let (x, y) = (x?, y?);
+            prod(y) * x.last().copied()?
+        }
+        "Gemm" => {
+            let (x, y) = (x?, y?);
+            // A is [M, K] or, transposed, [K, M]; Y is [M, N].
+            let m = *y.first()?;
+            prod(y) * (prod(x) / m.max(1))
+        }
+        _ => return None,
+    })
 }

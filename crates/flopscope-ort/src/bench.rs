@@ -382,7 +382,15 @@ pub fn check_external_data(path: &Path, model: &Model) -> Result<(), OrtError> {
 }
 
 /// An external data file made up in memory: its `location` and its bytes.
-type MadeUpFile = (String, Arc<[u8]>);
+/// An external data file made up in memory: its location and bytes.
+pub type MadeUpFile = (String, Arc<[u8]>);
+
+/// The external data files of the model at `path` (described by `model`) that are missing
+/// beside it (a weight-stripped copy), made up in memory, after [`check_external_data`].
+pub fn made_up_external_data(path: &Path, model: &Model) -> Result<Vec<MadeUpFile>, OrtError> {
+    check_external_data(path, model)?;
+    missing_external_files(path, model)
+}
 
 /// The external data files the model names that do not exist beside it, made up: each
 /// tensor's range filled with [`filler`]. [`check_external_data`] has bounded their sizes.

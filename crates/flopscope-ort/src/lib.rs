@@ -161,20 +161,26 @@ impl Runtime {
 
     /// Runs a serialized model once on deterministic pseudo-random inputs and returns every
     /// graph output's runtime type, in the model's output order. Graph optimizations are off,
-    /// so every value is computed as the graph states it.
+    /// so every value is computed as the graph states it. `external` supplies external data
+    /// files that are not on disk (a weight-stripped model: [`bench::made_up_external_data`]).
     pub fn run(
         &self,
         model: &[u8],
         inputs: &[InputSpec],
+        external: &[bench::MadeUpFile],
     ) -> Result<Vec<(String, RuntimeValue)>, OrtError> {
-        let mut session = Session::builder(&self.env)
+        let mut builder = Session::builder(&self.env)
             .map_err(runtime)?
             .with_optimization_level(GraphOptimizationLevel::Disable)
             .map_err(runtime)?
             .with_intra_threads(1)
-            .map_err(runtime)?
-            .commit_from_memory(model)
             .map_err(runtime)?;
+        for (location, bytes) in external {
+            builder = builder
+                .with_external_initializer_file_in_memory(location, bytes.clone())
+                .map_err(runtime)?;
+        }
+        let mut session = builder.commit_from_memory(model).map_err(runtime)?;
         let mut feeds: Vec<(Cow<'_, str>, SessionInputValue<'_>)> =
             Vec::with_capacity(inputs.len());
         let mut seed = 0x2545_f491_4f6c_dd1du64;
