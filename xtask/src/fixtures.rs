@@ -49,6 +49,40 @@ const STRIPPED: [(&str, &str); 4] = [
     ),
 ];
 
+/// Real exports none of us wrote by hand, each one that flopscope once failed on, shipped
+/// weight-stripped under `exports/` (made by `xtask/corpus/export_corpus.py` and `cargo xtask
+/// strip-weights`; they are kept as committed, since CI has no PyTorch): file name and what it
+/// is.
+const EXPORTS: [(&str, &str); 5] = [
+    (
+        "swin_t_legacy.onnx",
+        "torchvision Swin-T, legacy exporter, opset 17, input [batch, 3, height, width]: the \
+         shifted-window Pad whose pads are computed from the input size (Mod, ConstantOfShape, \
+         a Slice with step -1, Transpose, Cast)",
+    ),
+    (
+        "fasterrcnn_mobilenet_v3_large_320_fpn_legacy.onnx",
+        "torchvision Faster R-CNN (MobileNetV3-Large 320 FPN), legacy exporter, opset 17, input \
+         `image` [3, height, width]: the transform's Resize to floor(h · scale) with the scale \
+         computed in float, the batch padding to multiples of 32, NonZero-sized detections",
+    ),
+    (
+        "tiny_llama_dynamo.onnx",
+        "a 2-layer Llama (hidden 128, 4 heads, 2 KV heads, head_dim 32, vocab 1000) from \
+         transformers with random weights, dynamo exporter: RoPE's inv_freq buffer [16]",
+    ),
+    (
+        "groupnorm_cnn_legacy.onnx",
+        "Conv2d(3, 16, 3) then GroupNorm(4, 16), legacy exporter: GroupNorm lowered to Reshape, \
+         InstanceNormalization with ones and zeros, Reshape, Mul, Add",
+    ),
+    (
+        "tiny_wav2vec2_dynamo.onnx",
+        "a 2-layer Wav2Vec2 (hidden 64, 7 conv layers of 32 channels) from transformers with \
+         random weights, dynamo exporter, input `input_values` [batch, samples]",
+    ),
+];
+
 /// Tensors with a larger payload lose it in the stripped models.
 const MIN_BYTES: u64 = 1024;
 
@@ -163,6 +197,16 @@ fn models(zoo: &Path) -> Result<Vec<Fixture>> {
                  {MIN_BYTES} bytes stripped (they point at `{weights}`, which does not exist)",
                 stripped.tensors
             ),
+        });
+    }
+    let exports = crate::workspace_root().join("fixtures/exports");
+    for (name, about) in EXPORTS {
+        let path = exports.join(name);
+        fixtures.push(Fixture {
+            path: format!("exports/{name}"),
+            bytes: fs::read(&path)
+                .with_context(|| format!("{}: cannot read the file", path.display()))?,
+            about: format!("{about}; weights stripped"),
         });
     }
     for (cell, gates) in [("LSTM", 4), ("GRU", 3)] {

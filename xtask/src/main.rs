@@ -76,6 +76,9 @@ enum Task {
         /// Check every model of a zoo folder at the input sizes its ANCHORS.json lists.
         #[arg(long, value_name = "DIR")]
         zoo: Option<PathBuf>,
+        /// Check the real exports under fixtures/exports at two sizes each.
+        #[arg(long)]
+        exports: bool,
     },
     /// Regenerate docs/ops.md from the op registry.
     OpsDoc,
@@ -356,9 +359,12 @@ fn run(task: Task) -> anyhow::Result<()> {
             println!("wrote {}", path.display());
             Ok(())
         }
-        Task::VerifyShapes { model, inputs, zoo } => {
-            verify::run(model.as_deref(), &inputs, zoo.as_deref())
-        }
+        Task::VerifyShapes {
+            model,
+            inputs,
+            zoo,
+            exports,
+        } => verify::run(model.as_deref(), &inputs, zoo.as_deref(), exports),
         Task::Conformance {
             dir,
             filter,

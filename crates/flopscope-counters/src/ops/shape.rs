@@ -729,6 +729,33 @@ mod tests {
     }
 
     #[test]
+    fn a_minus_one_that_does_not_divide_symbolically_is_derived() {
+        // [b, n, 4] to [b, 3, -1]: 4n/3 elements per row, a whole number for some n only.
+        let r = Case::new("Reshape")
+            .input_sym("float32", &["b", "n", "4"])
+            .const_i64s(&[3], &[0, 3, -1])
+            .run();
+        assert_eq!(r.shape(0), "[b, 3, node0_d2]");
+        assert_eq!(r.derived().len(), 1);
+        assert!(
+            r.derived()[0].contains("does not divide out symbolically"),
+            "{:?}",
+            r.derived()
+        );
+        // With numbers it is exact, and a contradiction is an error.
+        let r = Case::new("Reshape")
+            .input(t("float32", &[2, 6, 4]))
+            .const_i64s(&[3], &[0, 3, -1])
+            .run();
+        assert_eq!(r.shape(0), "[2, 3, 8]");
+        let err = Case::new("Reshape")
+            .input(t("float32", &[2, 5, 4]))
+            .const_i64s(&[3], &[0, 3, -1])
+            .run_err();
+        assert!(err.contains("not a multiple"), "{err}");
+    }
+
+    #[test]
     fn flatten_concat_squeeze_transpose() {
         let r = Case::new("Flatten")
             .input_sym("float32", &["batch", "1280", "1", "1"])
