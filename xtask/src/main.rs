@@ -12,6 +12,7 @@ mod bench_peers;
 mod bench_scale;
 mod bench_weights;
 mod conformance;
+mod corpus;
 mod fixtures;
 mod hostile;
 mod measure;
@@ -79,6 +80,24 @@ enum Task {
         /// Check the real exports under fixtures/exports at two sizes each.
         #[arg(long)]
         exports: bool,
+    },
+    /// Export a wide corpus of real models with PyTorch (xtask/corpus/export_corpus.py), then
+    /// profile each at two sizes against ONNX Runtime, symbolically, and against PyTorch's
+    /// parameter count (needs a Python with torch, torchvision, transformers, onnx, onnxscript,
+    /// and ONNX Runtime).
+    Corpus {
+        /// Where the models and manifest.json go.
+        #[arg(long, default_value = "target/corpus")]
+        dir: PathBuf,
+        /// The Python that has torch.
+        #[arg(long, default_value = "python3")]
+        python: String,
+        /// Only the models whose name contains this.
+        #[arg(long)]
+        only: Option<String>,
+        /// Check the models already in DIR without exporting again.
+        #[arg(long)]
+        skip_export: bool,
     },
     /// Regenerate docs/ops.md from the op registry.
     OpsDoc,
@@ -359,6 +378,12 @@ fn run(task: Task) -> anyhow::Result<()> {
             println!("wrote {}", path.display());
             Ok(())
         }
+        Task::Corpus {
+            dir,
+            python,
+            only,
+            skip_export,
+        } => corpus::run(&dir, &python, only.as_deref(), skip_export),
         Task::VerifyShapes {
             model,
             inputs,
