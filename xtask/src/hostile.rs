@@ -641,6 +641,22 @@ fn fuzzed(cases: &mut Vec<Case>) -> Result<()> {
         "Split of x [8] into four parts of 2^62: the sizes add up past 2^63 (found by `cargo \
          fuzz run ops`: the running offset overflowed `usize`, a panic in debug builds)",
     ));
+    cases.push(case(
+        "fuzzed_constant_of_shape_huge_rank.onnx",
+        model(
+            &STD,
+            graph(
+                "fuzzed_constant_of_shape_huge_rank",
+                vec![node("fill", "ConstantOfShape", "", &["shape"], &["y"])],
+                vec![typed("shape", INT64, Some(&[1 << 33]))],
+                vec![value("y", None)],
+                vec![],
+            ),
+        )?,
+        fails("more than 1024"),
+        "ConstantOfShape of a shape input of 2^33 elements computed at run time: its output \
+         would have 2^33 derived dims (found by `cargo fuzz run ops`: an allocation of 2^33 dims)",
+    ));
     Ok(())
 }
 

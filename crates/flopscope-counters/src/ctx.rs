@@ -14,6 +14,9 @@ use flopscope_ir::{
 /// small tensors, and weights must not be read.
 pub const MAX_FOLDED_ELEMENTS: u64 = 1 << 16;
 
+/// The most dims a shape computed at run time may have (each becomes a derived dim).
+pub(crate) const MAX_DERIVED_RANK: usize = 1 << 10;
+
 /// Why an op could not infer or cost a node. The engine adds the node, op and file.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum OpError {
@@ -380,13 +383,21 @@ impl<'a> InferCtx<'a> {
         )
     }
 
-    /// The length of a 1-D input (a shape, pads, sizes) when its type fixes it.
+    /// The length of a 1-D input (a shape, pads, sizes) when its type fixes it; an error past
+    /// [`MAX_DERIVED_RANK`], since derived dims are made for each element.
     pub fn static_len(&self, i: usize) -> Result<Option<usize>, OpError> {
-        Ok(self.opt_tensor(i)?.and_then(|t| match t.shape.as_slice() {
+        let len = self.opt_tensor(i)?.and_then(|t| match t.shape.as_slice() {
             [n] => n.as_i64().and_then(|n| usize::try_from(n).ok()),
             [] => Some(1),
             _ => None,
-        }))
+        });
+        match len {
+            Some(n) if n > MAX_DERIVED_RANK => invalid!(
+                "input {i} (`{}`) is a shape of {n} dims, more than {MAX_DERIVED_RANK}",
+                self.input_name(i)
+            ),
+            _ => Ok(len),
+        }
     }
 
     fn symbol_name(&self, what: &str) -> String {
