@@ -139,38 +139,59 @@ fn swin_t_with_symbolic_dims_derives_its_window_masks_instead_of_aborting() {
 }
 
 #[test]
-fn faster_rcnn_resizes_by_a_scale_computed_in_float() {
-    // GeneralizedRCNNTransform(min_size 320, max_size 640): scale = min(320 / min(h, w),
-    // 640 / max(h, w)) in float32, the image resized to floor(h·scale) × floor(w·scale), then
-    // padded to multiples of 32.
-    for (h, w) in [(320i64, 320i64), (300, 451)] {
-        let (model, p) = profile(
+fn detectors_resize_by_a_scale_computed_in_float() {
+    // GeneralizedRCNNTransform(min_size, max_size): scale = min(min_size / min(h, w),
+    // max_size / max(h, w)) in float32, the image resized to floor(h·scale) × floor(w·scale),
+    // then padded to multiples of 32.
+    for (file, resize, min_size, max_size) in [
+        (
             "fasterrcnn_mobilenet_v3_large_320_fpn_legacy.onnx",
-            &[("image", &[3, h, w])],
-        );
-        #[allow(clippy::cast_precision_loss, clippy::cast_possible_truncation)]
-        let (rh, rw) = {
-            let (hf, wf) = (h as f32, w as f32);
-            let scale = (320.0 / hf.min(wf)).min(640.0 / hf.max(wf));
-            ((hf * scale).floor() as i64, (wf * scale).floor() as i64)
-        };
-        assert_eq!(
-            output_shape(&model, &p, "/transform/Resize"),
-            [1, 3, rh, rw],
-            "{h}×{w}"
-        );
-        assert!(derived(&p).is_empty(), "{:?}", derived(&p));
-        // Only the detections' counts are known at run time.
-        for n in &p.nodes {
-            for s in &n.fresh_symbols {
-                assert!(
-                    ["NonZero", "If", "NonMaxSuppression", "TopK"].contains(&n.op_type.as_str()),
-                    "{s} from {} ({})",
-                    n.name,
-                    n.op_type
-                );
+            "/transform/Resize",
+            320.0f32,
+            640.0f32,
+        ),
+        (
+            "maskrcnn_resnet50_fpn_legacy.onnx",
+            "/m/transform/Resize",
+            800.0,
+            1333.0,
+        ),
+    ] {
+        for (h, w) in [(320i64, 320i64), (300, 451)] {
+            let (model, p) = profile(file, &[("image", &[3, h, w])]);
+            #[allow(clippy::cast_precision_loss, clippy::cast_possible_truncation)]
+            let (rh, rw) = {
+                let (hf, wf) = (h as f32, w as f32);
+                let scale = (min_size / hf.min(wf)).min(max_size / hf.max(wf));
+                ((hf * scale).floor() as i64, (wf * scale).floor() as i64)
+            };
+            assert_eq!(
+                output_shape(&model, &p, resize),
+                [1, 3, rh, rw],
+                "{file} {h}×{w}"
+            );
+            assert!(derived(&p).is_empty(), "{:?}", derived(&p));
+            // Only the detections' counts are known at run time.
+            for n in &p.nodes {
+                for s in &n.fresh_symbols {
+                    assert!(
+                        ["NonZero", "If", "NonMaxSuppression", "TopK", "Loop"]
+                            .contains(&n.op_type.as_str()),
+                        "{s} from {} ({})",
+                        n.name,
+                        n.op_type
+                    );
+                }
             }
         }
+        // With the image size left symbolic the profile goes on: the resize and its padding
+        // are derived dims.
+        let (_, p) = profile(file, &[]);
+        assert!(
+            derived(&p).iter().any(|(s, _)| s.contains("Resize")),
+            "{:?}",
+            derived(&p)
+        );
     }
 }
 

@@ -44,6 +44,8 @@ struct Outcome {
     symbolic: String,
     params: Option<i64>,
     torch_params: Option<i64>,
+    /// Why the params differ from PyTorch's, when the known reasons add up to the difference.
+    explained: Option<String>,
     failures: Vec<String>,
 }
 
@@ -90,9 +92,9 @@ pub(crate) fn run(dir: &Path, python: &str, only: Option<&str>, skip_export: boo
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "| model | sizes agreeing with ONNX Runtime | values | symbolic | params | torch params | Δ |"
+        "| model | sizes agreeing with ONNX Runtime | values | symbolic | params | torch params | Δ | why |"
     );
-    let _ = writeln!(out, "|---|---|---|---|---|---|---|");
+    let _ = writeln!(out, "|---|---|---|---|---|---|---|---|");
     for o in &outcomes {
         let delta = match (o.params, o.torch_params) {
             (Some(a), Some(b)) => (a - b).to_string(),
@@ -100,7 +102,7 @@ pub(crate) fn run(dir: &Path, python: &str, only: Option<&str>, skip_export: boo
         };
         let _ = writeln!(
             out,
-            "| {} | {}/{} | {} | {} | {} | {} | {delta} |",
+            "| {} | {}/{} | {} | {} | {} | {} | {delta} | {} |",
             o.name,
             o.sizes_ok,
             o.sizes,
@@ -108,6 +110,7 @@ pub(crate) fn run(dir: &Path, python: &str, only: Option<&str>, skip_export: boo
             o.symbolic,
             o.params.map_or("-".into(), |p| p.to_string()),
             o.torch_params.map_or("-".into(), |p| p.to_string()),
+            o.explained.as_deref().unwrap_or("not explained"),
         );
     }
     let cases: usize = outcomes.iter().map(|o| o.sizes).sum();
@@ -117,12 +120,13 @@ pub(crate) fn run(dir: &Path, python: &str, only: Option<&str>, skip_export: boo
         .iter()
         .filter(|o| o.params.is_some() && o.params == o.torch_params)
         .count();
+    let params_explained = outcomes.iter().filter(|o| o.explained.is_some()).count() - params_equal;
     let _ = writeln!(
         out,
         "\n{} models ({} exports failed), {cases_ok} of {cases} model-cases profiled with every \
          value's shape and the dense MACs equal to ONNX Runtime's; symbolic: {} formulas equal \
          the concrete profiles at both sizes, {} name derived dims, {} name sizes known only at \
-         run time, {} failed; params equal to PyTorch's for {params_equal}; {:.0} s",
+         run time, {} failed; params equal to PyTorch's for {params_equal}, the difference explained by the counts of the exported module for {params_explained}; {:.0} s",
         outcomes.len(),
         export_errors.len(),
         count("ok"),
@@ -189,6 +193,14 @@ fn check(runtime: &Runtime, dir: &Path, name: &str, entry: &Value) -> Outcome {
             Ok((_, p)) => {
                 o.params = p.totals.params.as_i64();
                 concrete_macs.push(p.totals.macs.clone());
+                // BatchNormalization nodes the exporter kept: their scale and bias are there.
+                let kept: i64 = p
+                    .nodes
+                    .iter()
+                    .filter(|n| n.op_type == "BatchNormalization")
+                    .filter_map(|n| n.params.as_i64())
+                    .sum();
+                o.explained = explain(entry, o.params, kept);
             }
             Err(e) => o.failures.push(format!("{size:?}: {e}")),
         }
@@ -225,6 +237,46 @@ fn check(runtime: &Runtime, dir: &Path, name: &str, entry: &Value) -> Outcome {
         }
     };
     o
+}
+
+/// The reasons, from the manifest's counts of the exported module, that add up to the
+/// difference between flopscope's params and PyTorch's: BatchNorm scales and biases folded
+/// into the convolutions before them (less those of BatchNormalization nodes still in the
+/// graph, `bn_kept`), parameters the forward pass never uses, identical tensors the exporter
+/// stored once.
+fn explain(entry: &Value, params: Option<i64>, bn_kept: i64) -> Option<String> {
+    let delta = params? - entry["torch_params"].as_i64()?;
+    if delta == 0 {
+        return Some("equal".into());
+    }
+    let count = |k: &str| entry[k].as_i64().unwrap_or(0);
+    let reasons = [
+        ("BatchNorm folded", count("batchnorm_params") - bn_kept),
+        ("unused", count("unused_params")),
+        ("stored once", count("duplicate_params")),
+    ];
+    // Every subset of the reasons.
+    for mask in 1..(1u32 << reasons.len()) {
+        let chosen: Vec<&(&str, i64)> = reasons
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| mask & (1 << i) != 0)
+            .map(|(_, r)| r)
+            .collect();
+        if chosen.iter().any(|(_, n)| *n == 0) {
+            continue;
+        }
+        if -chosen.iter().map(|(_, n)| n).sum::<i64>() == delta {
+            return Some(
+                chosen
+                    .iter()
+                    .map(|(why, n)| format!("{why} −{n}"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            );
+        }
+    }
+    None
 }
 
 /// Binds each symbol an input's shape is made of (the model's dim names, the fresh names of

@@ -53,7 +53,7 @@ const STRIPPED: [(&str, &str); 4] = [
 /// weight-stripped under `exports/` (made by `xtask/corpus/export_corpus.py` and `cargo xtask
 /// strip-weights`; they are kept as committed, since CI has no PyTorch): file name and what it
 /// is.
-const EXPORTS: [(&str, &str); 5] = [
+const EXPORTS: [(&str, &str); 6] = [
     (
         "swin_t_legacy.onnx",
         "torchvision Swin-T, legacy exporter, opset 17, input [batch, 3, height, width]: the \
@@ -65,6 +65,12 @@ const EXPORTS: [(&str, &str); 5] = [
         "torchvision Faster R-CNN (MobileNetV3-Large 320 FPN), legacy exporter, opset 17, input \
          `image` [3, height, width]: the transform's Resize to floor(h · scale) with the scale \
          computed in float, the batch padding to multiples of 32, NonZero-sized detections",
+    ),
+    (
+        "maskrcnn_resnet50_fpn_legacy.onnx",
+        "torchvision Mask R-CNN (ResNet-50 FPN), legacy exporter, opset 17, input `image` [3, \
+         height, width]: the masks pasted in a Loop onto an accumulator that starts as \
+         ConstantOfShape([0, height, width])",
     ),
     (
         "tiny_llama_dynamo.onnx",

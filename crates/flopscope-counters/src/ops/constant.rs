@@ -3,6 +3,7 @@
 
 use flopscope_ir::{Attr, ConstTensor, DType, Dim, Elements, TensorType, TensorValue};
 
+use super::fold::concrete;
 use super::no_flops;
 use crate::{InferCtx, MAX_FOLDED_ELEMENTS, OpDef, OpError, Opsets, Role, invalid};
 
@@ -140,23 +141,19 @@ fn infer_constant_of_shape(cx: &mut InferCtx<'_>) -> Result<(), OpError> {
     };
     let dtype = fill.as_ref().map_or(DType::Float32, |(d, _)| *d);
     let ty = TensorType::new(dtype, shape);
-    let count = ty.numel().as_i64();
-    // The default fill is a float32 zero.
+    // The default fill is a float32 zero. Folded only when every dim is a number (an empty
+    // tensor with a symbolic dim, [0, height, width], keeps its rank).
     let fill = fill.unwrap_or((DType::Float32, Some(Elements::Float(vec![0.0]))));
+    let count = concrete(&ty.shape).map(|dims| dims.iter().product::<usize>());
     match (fill, count) {
         ((_, Some(v)), Some(n)) if (n as u64) <= MAX_FOLDED_ELEMENTS && !v.is_empty() => {
-            let shape = ty
-                .shape
-                .iter()
-                .filter_map(Dim::as_i64)
-                .map(|d| d as usize)
-                .collect();
+            let shape = concrete(&ty.shape).unwrap_or_default();
             cx.set_value(
                 0,
                 TensorValue {
                     dtype,
                     shape,
-                    data: repeat_first(&v, n as usize),
+                    data: repeat_first(&v, n),
                 },
             );
         }
@@ -204,6 +201,24 @@ mod tests {
                     .into(),
             ),
         }
+    }
+
+    #[test]
+    fn an_empty_constant_of_shape_keeps_its_symbolic_dims() {
+        // Mask R-CNN's first pasted-masks accumulator: ConstantOfShape([0, height, width]).
+        let r = Case::new("Shape")
+            .input_sym("float32", &["0", "height", "width"])
+            .then("ConstantOfShape")
+            .run();
+        assert_eq!(r.shape(0), "[0, height, width]");
+        let r = Case::new("Shape")
+            .input_sym("float32", &["0", "2"])
+            .then("ConstantOfShape")
+            .run();
+        assert_eq!(
+            (r.shape(0), r.value(0)),
+            ("[0, 2]".into(), Some("[]".into()))
+        );
     }
 
     #[test]
