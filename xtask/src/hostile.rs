@@ -642,6 +642,19 @@ fn fuzzed(cases: &mut Vec<Case>) -> Result<()> {
          fuzz run ops`: the running offset overflowed `usize`, a panic in debug builds)",
     ));
     cases.push(case(
+        "fuzzed_gather_elements_huge_data.onnx",
+        net(
+            "fuzzed_gather_elements_huge_data",
+            &[1 << 33, 1 << 33],
+            vec![node("gather", "GatherElements", "", &["x", "idx"], &["y"])],
+            vec![ints("idx", &[3, 1], &[-2, -1, -1])],
+        )?,
+        fails("overflow"),
+        "GatherElements of x [2^33, 2^33] (values unknown) by three known indices: an overflow \
+         error from the memory traffic (found by `cargo fuzz run ops`: the element indices were \
+         computed before knowing whether x's values were, and overflowed)",
+    ));
+    cases.push(case(
         "fuzzed_constant_of_shape_huge_rank.onnx",
         model(
             &STD,

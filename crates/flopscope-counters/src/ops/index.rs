@@ -44,13 +44,15 @@ fn infer_gather_elements(cx: &mut InferCtx<'_>) -> Result<(), OpError> {
     }
     let axis = normalize_axis(cx.attr_or("axis", 0i64)?, data.rank())?;
     let ty = TensorType::new(data.dtype, indices.shape.clone());
-    // out[i] = data[i with axis `axis` replaced by indices[i]].
+    // out[i] = data[i with axis `axis` replaced by indices[i]], when data's elements are known
+    // (so that its dims are small).
     let data = match (
         concrete(&data.shape),
         concrete(&indices.shape),
         numbers(cx, 1)?,
+        cx.value(0)?,
     ) {
-        (Some(dims), Some(idx_dims), Some(idx)) => {
+        (Some(dims), Some(idx_dims), Some(idx), Some(values)) => {
             let st = strides(&dims);
             let ist = strides(&idx_dims);
             let at: Option<Vec<Option<usize>>> = idx
@@ -70,10 +72,7 @@ fn infer_gather_elements(cx: &mut InferCtx<'_>) -> Result<(), OpError> {
                     Some(Some(src))
                 })
                 .collect();
-            match (at, cx.value(0)?) {
-                (Some(at), Some(v)) => take(&v.data, &at, None),
-                _ => None,
-            }
+            at.and_then(|at| take(&values.data, &at, None))
         }
         _ => None,
     };
