@@ -144,7 +144,8 @@ fn infer_constant_of_shape(cx: &mut InferCtx<'_>) -> Result<(), OpError> {
     // The default fill is a float32 zero. Folded only when every dim is a number (an empty
     // tensor with a symbolic dim, [0, height, width], keeps its rank).
     let fill = fill.unwrap_or((DType::Float32, Some(Elements::Float(vec![0.0]))));
-    let count = concrete(&ty.shape).map(|dims| dims.iter().product::<usize>());
+    let count =
+        concrete(&ty.shape).and_then(|dims| dims.iter().try_fold(1usize, |a, &d| a.checked_mul(d)));
     match (fill, count) {
         ((_, Some(v)), Some(n)) if (n as u64) <= MAX_FOLDED_ELEMENTS && !v.is_empty() => {
             let shape = concrete(&ty.shape).unwrap_or_default();
