@@ -147,7 +147,13 @@ fn infer_constant_of_shape(cx: &mut InferCtx<'_>) -> Result<(), OpError> {
     let count =
         concrete(&ty.shape).and_then(|dims| dims.iter().try_fold(1usize, |a, &d| a.checked_mul(d)));
     match (fill, count) {
-        ((_, Some(v)), Some(n)) if (n as u64) <= MAX_FOLDED_ELEMENTS && !v.is_empty() => {
+        // A filled float tensor larger than a shape computation needs is a weight made in the
+        // graph (ONNX's light models make theirs so): its elements are not folded.
+        ((_, Some(v)), Some(n))
+            if !v.is_empty()
+                && (n as u64) <= MAX_FOLDED_ELEMENTS
+                && (matches!(v, Elements::Int(_)) || n <= MAX_FOLDED_FILL) =>
+        {
             let shape = concrete(&ty.shape).unwrap_or_default();
             cx.set_value(
                 0,
@@ -162,6 +168,9 @@ fn infer_constant_of_shape(cx: &mut InferCtx<'_>) -> Result<(), OpError> {
     }
     Ok(())
 }
+
+/// The most elements a float or string ConstantOfShape is folded to.
+const MAX_FOLDED_FILL: usize = 1 << 10;
 
 /// `n` copies of the first element.
 fn repeat_first(v: &Elements, n: usize) -> Elements {
