@@ -5,7 +5,7 @@ use std::ops::{Add, AddAssign};
 use flopscope_ir::Dim;
 
 /// FLOPs other than those of multiply-accumulates, one per element per elementary operation,
-/// by kind (DESIGN.md, counting conventions).
+/// by kind (README.md, "What is counted").
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FlopsByKind {
     /// Additions and subtractions (bias adds included).

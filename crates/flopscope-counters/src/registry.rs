@@ -51,7 +51,7 @@ impl fmt::Display for Opsets {
 }
 
 /// What an op does with one of its inputs, for sorting constants into params, buffers and
-/// constants (DESIGN.md, counting conventions).
+/// constants (docs/counting.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Role {
     /// An operand. A constant floating-point operand with more than one element is a learned

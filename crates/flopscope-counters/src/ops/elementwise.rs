@@ -3,9 +3,9 @@
 //! and Clip; and the folding machinery that the elementwise families (`activation`, `logic`,
 //! `convert`) share.
 //!
-//! One FLOP per output element per elementary operation, in its bucket (DESIGN.md). Integer
-//! elements of small known tensors (shape computations) are folded, symbolically where they are
-//! dims; an element that cannot be decided (a symbol compared with a constant that `Dim` cannot
+//! One FLOP per output element per elementary operation, in its bucket (README.md, "What is
+//! counted"). Known elements (shape computations) are folded with `fold`, symbolically where
+//! they are dims; an element that cannot be decided (a symbol compared with a constant that `Dim` cannot
 //! order) leaves the whole output unfolded.
 
 use std::cmp::Ordering;

@@ -3,7 +3,7 @@
 //! and Where.
 //!
 //! Every one costs `cmp` = one per output element (comparisons, logic, bitwise and select are
-//! all `cmp`, DESIGN.md). Comparisons and logic output bool tensors. Known elements fold (as
+//! all `cmp`). Comparisons and logic output bool tensors. Known elements fold (as
 //! 0/1 for bools), symbolically where they are dims: a comparison of a symbol with a constant
 //! folds only when `Dim::compare` proves its outcome (`batch` ≠ −1 since symbols are ≥ 0),
 //! which is what the shape sub-graphs of exported transformers need
