@@ -35,13 +35,7 @@ struct Outcome {
 
 pub(crate) fn run(dir: &Path, filter: Option<&str>, update: bool, verbose: bool) -> Result<()> {
     let started = Instant::now();
-    let mut cases: Vec<PathBuf> = std::fs::read_dir(dir)
-        .with_context(|| format!("cannot read {}", dir.display()))?
-        .filter_map(|e| Some(e.ok()?.path()))
-        .filter(|p| p.join("model.onnx").is_file())
-        .filter(|p| filter.is_none_or(|f| p.to_string_lossy().contains(f)))
-        .collect();
-    cases.sort();
+    let cases = case_dirs(dir, filter)?;
     if cases.is_empty() {
         bail!("no case folders with a model.onnx under {}", dir.display());
     }
@@ -128,6 +122,19 @@ pub(crate) fn run(dir: &Path, filter: Option<&str>, update: bool, verbose: bool)
     Ok(())
 }
 
+/// The case folders under `dir` (those with a `model.onnx`) whose name contains `filter`,
+/// sorted.
+fn case_dirs(dir: &Path, filter: Option<&str>) -> Result<Vec<PathBuf>> {
+    let mut cases: Vec<PathBuf> = std::fs::read_dir(dir)
+        .with_context(|| format!("cannot read {}", dir.display()))?
+        .filter_map(|e| Some(e.ok()?.path()))
+        .filter(|p| p.join("model.onnx").is_file())
+        .filter(|p| filter.is_none_or(|f| p.to_string_lossy().contains(f)))
+        .collect();
+    cases.sort();
+    Ok(cases)
+}
+
 fn run_case(dir: &Path) -> Outcome {
     let case = dir
         .file_name()
@@ -191,7 +198,8 @@ fn kind_of(declared: Option<&DeclaredType>) -> ValueKind {
     }
 }
 
-fn check_case(dir: &Path, model: &Model) -> Result<()> {
+/// Profile options that bind every graph input of a case to its stored `input_N.pb`.
+fn stored_inputs(dir: &Path, model: &Model) -> Result<ProfileOptions> {
     let data = dir.join("test_data_set_0");
     let graph = &model.graph;
     let mut options = ProfileOptions::default();
@@ -204,6 +212,13 @@ fn check_case(dir: &Path, model: &Model) -> Result<()> {
         let value = flopscope::load_input_value(model, &name, &file)?;
         options.input_values.insert(name, value);
     }
+    Ok(options)
+}
+
+fn check_case(dir: &Path, model: &Model) -> Result<()> {
+    let data = dir.join("test_data_set_0");
+    let graph = &model.graph;
+    let options = stored_inputs(dir, model)?;
     let model_path = dir.join("model.onnx");
     let profile = flopscope::profile_model(&model_path, model, &options)?;
     if !profile.uncounted.is_empty() {
@@ -368,13 +383,7 @@ enum ValueOutcome {
 /// element by element with `output_N.pb`.
 pub(crate) fn run_values(dir: &Path, filter: Option<&str>, verbose: bool) -> Result<()> {
     let started = Instant::now();
-    let mut cases: Vec<PathBuf> = std::fs::read_dir(dir)
-        .with_context(|| format!("cannot read {}", dir.display()))?
-        .filter_map(|e| Some(e.ok()?.path()))
-        .filter(|p| p.join("model.onnx").is_file())
-        .filter(|p| filter.is_none_or(|f| p.to_string_lossy().contains(f)))
-        .collect();
-    cases.sort();
+    let cases = case_dirs(dir, filter)?;
     let mut results: Vec<(String, Vec<String>, ValueOutcome, String)> = Vec::new();
     let mut skipped = 0usize;
     for dir in &cases {
@@ -453,19 +462,10 @@ fn value_case(dir: &Path, model: &Model) -> Result<Option<(ValueOutcome, String)
     use flopscope::counters::MAX_FOLDED_ELEMENTS;
     let data = dir.join("test_data_set_0");
     let graph = &model.graph;
-    let mut options = ProfileOptions::default();
-    for (i, &id) in graph.inputs.iter().enumerate() {
-        let file = data.join(format!("input_{i}.pb"));
-        if !file.exists() {
-            continue;
-        }
-        let name = graph.value(id).name.clone();
-        let value = flopscope::load_input_value(model, &name, &file)?;
-        match &value {
-            ConstValue::Tensor(t) if t.numel().is_some_and(|n| n <= MAX_FOLDED_ELEMENTS) => {}
-            _ => return Ok(None),
-        }
-        options.input_values.insert(name, value);
+    let options = stored_inputs(dir, model)?;
+    let small = |v: &ConstValue| matches!(v, ConstValue::Tensor(t) if t.numel().is_some_and(|n| n <= MAX_FOLDED_ELEMENTS));
+    if !options.input_values.values().all(small) {
+        return Ok(None);
     }
     let profile = flopscope::profile_model(&dir.join("model.onnx"), model, &options)?;
     let mut outcome = ValueOutcome::Equal;

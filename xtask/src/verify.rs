@@ -262,16 +262,7 @@ pub(crate) fn verify(
     // Sizes known only at run time (NonZero's count) and derived sizes are symbols: each takes
     // the runtime's size where it first stands alone as a dim, in execution order, and every
     // shape is then compared with the symbols so bound.
-    let free: BTreeSet<&str> = profile
-        .nodes
-        .iter()
-        .flat_map(|n| {
-            n.fresh_symbols
-                .iter()
-                .map(String::as_str)
-                .chain(n.derived_dims.iter().map(|(s, _)| s.as_str()))
-        })
-        .collect();
+    let free: BTreeSet<&str> = profile.nodes.iter().flat_map(|n| n.symbols()).collect();
     let runtime_shapes: BTreeMap<&str, &Vec<i64>> = outputs
         .iter()
         .filter_map(|(name, v)| match v {

@@ -152,6 +152,16 @@ pub struct NodeProfile {
     pub macs_dtype: Option<String>,
 }
 
+impl NodeProfile {
+    /// The symbols the node introduced: sizes known only at run time, then derived sizes.
+    pub fn symbols(&self) -> impl Iterator<Item = &str> {
+        self.fresh_symbols
+            .iter()
+            .map(String::as_str)
+            .chain(self.derived_dims.iter().map(|(s, _)| s.as_str()))
+    }
+}
+
 /// Uncounted nodes of one op type, for one reason.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Uncounted {
@@ -820,15 +830,7 @@ fn check_late_bindings(
     input_symbols: &BTreeSet<String>,
     nodes: &[NodeProfile],
 ) -> Result<(), ProfileError> {
-    let introduced: BTreeSet<&str> = nodes
-        .iter()
-        .flat_map(|n| {
-            n.fresh_symbols
-                .iter()
-                .map(String::as_str)
-                .chain(n.derived_dims.iter().map(|(s, _)| s.as_str()))
-        })
-        .collect();
+    let introduced: BTreeSet<&str> = nodes.iter().flat_map(NodeProfile::symbols).collect();
     match late.iter().find(|s| !introduced.contains(s.as_str())) {
         None => Ok(()),
         Some(symbol) => {
