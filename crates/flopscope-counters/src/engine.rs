@@ -601,7 +601,7 @@ pub(crate) fn run_graph<'g, 'e>(
 
 /// Whether a node carries a subgraph (If, Loop, Scan, ...): its outputs then depend on more than
 /// its inputs, so it is never folded as a constant.
-fn has_subgraph(node: &flopscope_ir::Node) -> bool {
+pub(crate) fn has_subgraph(node: &flopscope_ir::Node) -> bool {
     node.attrs.iter().any(|(_, a)| {
         matches!(
             a,

@@ -132,7 +132,8 @@ pub(crate) fn classify(
         let derived = inputs
             .iter()
             .any(|(_, id, r)| *r != Role::ShapeOf && from_inputs[id.index()])
-            || has_subgraph(node);
+            // A node whose subgraphs may read the model's inputs.
+            || crate::engine::has_subgraph(node);
         // Otherwise, when every operand carries origins, the node only moves or combines
         // constants (selected, expanded, transposed by values made from shapes): its outputs
         // carry the origins, classed where they are used.
@@ -222,17 +223,6 @@ pub(crate) fn classify(
         packed_bits,
         owned,
     }
-}
-
-/// A node whose subgraphs may read the model's inputs: its outputs are taken to derive from
-/// them.
-fn has_subgraph(node: &flopscope_ir::Node) -> bool {
-    node.attrs.iter().any(|(_, a)| {
-        matches!(
-            a,
-            flopscope_ir::Attr::Graph(_) | flopscope_ir::Attr::Graphs(_)
-        )
-    })
 }
 
 /// `InstanceNormalization` between two `Reshape`s with an all-ones scale and an all-zeros
