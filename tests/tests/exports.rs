@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use flopscope::counters::{Profile, ProfileOptions};
+use flopscope::counters::{Profile, ProfileOptions, WeightClass};
 use flopscope::ir::{Dim, Model, ValueType};
 use tests::{fixture, flopscope};
 
@@ -223,6 +223,33 @@ fn lowered_group_norm_counts_only_the_learned_affine() {
     // zeros the exporter gives InstanceNormalization are not parameters.
     let (_, p) = profile("groupnorm_cnn_legacy.onnx", &[("input", &[2, 3, 32, 48])]);
     assert_eq!(concrete(&p.totals.params), 16 * 3 * 3 * 3 + 16 + 16 + 16);
+}
+
+#[test]
+fn weights_list_each_origin_with_its_class_and_add_up_to_the_totals() {
+    let (_, p) = profile("groupnorm_cnn_legacy.onnx", &[("input", &[2, 3, 32, 48])]);
+    let sum = |class: WeightClass| -> i64 {
+        let of_class = p.weights.iter().filter(|w| w.class == class);
+        of_class.map(|w| concrete(&w.elements)).sum()
+    };
+    assert_eq!(sum(WeightClass::Param), concrete(&p.totals.params));
+    assert_eq!(sum(WeightClass::Constant), concrete(&p.totals.constants));
+    // The first convolution's weight, by the name the exporter gave it.
+    let conv = p
+        .weights
+        .iter()
+        .find(|w| w.elements == Dim::from_i64(16 * 3 * 3 * 3));
+    assert_eq!(conv.map(|w| w.class), Some(WeightClass::Param));
+    // The InstanceNormalization's ones and zeros: 4 groups each, constants.
+    let made: Vec<_> = p
+        .weights
+        .iter()
+        .filter(|w| w.class == WeightClass::Constant)
+        .collect();
+    assert!(
+        made.iter().any(|w| w.elements == Dim::from_i64(4)),
+        "{made:?}"
+    );
 }
 
 #[test]

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Export a wide corpus of real PyTorch architectures to ONNX, with random weights.
 
-    python export_corpus.py OUT_DIR [--only SUBSTRING] [--list] [--counts-only]
+    python export_corpus.py OUT_DIR [--only SUBSTRING] [--list] [--ledger-only]
 
 Every model is built from code: torchvision constructors with `weights=None`, and
 transformers models from small config objects written below, so nothing is downloaded
@@ -15,7 +15,8 @@ instead, as `<name>@1.onnx` and `<name>@2.onnx`. Every failure is recorded (the 
 
 `OUT_DIR/manifest.json` lists every entry: file, graph inputs with their declared dims,
 its sizes, the parameter and buffer counts of the exported torch module, and the error
-(or null). `cargo xtask corpus` runs this script, then profiles every entry whose error
+(or null). Beside each export, `<name>.ledger.json` records where each parameter went
+(see `ledger`); weights are perturbed first so that no two tensors are equal. `cargo xtask corpus` runs this script, then profiles every entry whose error
 is null at each of its sizes.
 
 Exit status is 0 unless no model at all exported.
@@ -24,6 +25,7 @@ Exit status is 0 unless no model at all exported.
 import argparse
 import contextlib
 import gc
+import hashlib
 import json
 import os
 import re
@@ -140,6 +142,8 @@ def quantized(name: str) -> Arch:
     def build() -> nn.Module:
         torch.backends.quantized.engine = "x86"
         model = getattr(tvm.quantization, name)(weights=None, quantize=False).eval()
+        with torch.no_grad():
+            distinct_weights(model)  # before its weights are packed out of reach
         model.fuse_model()
         model.qconfig = torch.ao.quantization.get_default_qconfig("x86")
         torch.ao.quantization.prepare(model, inplace=True)
@@ -149,7 +153,8 @@ def quantized(name: str) -> Arch:
 
     return Arch(f"quantized_{name}", "torchvision/quantization", build, IMAGE, IMAGE_SIZES,
                 ("logits",), notes="int8 post-training quantization (x86 engine); packed "
-                "weights are not torch parameters, so torch_params counts none")
+                "weights are not torch parameters, so torch_params counts the quantized "
+                "weights and biases of the state dict")
 
 
 class GroupNormCnn(nn.Sequential):
@@ -532,22 +537,9 @@ def one_line(e: BaseException) -> str:
     return f"{type(e).__name__}: {' '.join(lines[:2])}"[:300]
 
 
-def explanation_counts(arch: Arch, module: nn.Module) -> dict:
-    """What the exported graph may lack of the module's parameters, for `cargo xtask corpus`
-    to explain a difference with: BatchNorm scales and biases (exporters fold BatchNorm into
-    the convolution before it), parameters the forward pass never uses (no gradient reaches
-    them), and parameters equal to an earlier one (exporters store identical tensors once)."""
-    params = list(module.parameters())
-    batchnorm = sum(p.numel() for m in module.modules()
-                    if isinstance(m, nn.modules.batchnorm._BatchNorm)
-                    for p in m.parameters(recurse=False))
-    seen, duplicate = set(), 0
-    for p in params:
-        key = (p.dtype, tuple(p.shape), p.detach().cpu().numpy().tobytes())
-        if key in seen:
-            duplicate += p.numel()
-        seen.add(key)
-    unused = None
+def unused_params(arch: Arch, module: nn.Module) -> set[str] | None:
+    """The parameters no gradient reaches from the outputs (the forward pass never uses
+    them), or None when the module cannot run backward."""
     try:
         with torch.enable_grad(), quiet():
             module.zero_grad(set_to_none=True)
@@ -556,19 +548,125 @@ def explanation_counts(arch: Arch, module: nn.Module) -> dict:
             outs = out if isinstance(out, (tuple, list)) else [out]
             total = sum(o.float().sum() for o in outs
                         if isinstance(o, torch.Tensor) and o.is_floating_point() and o.requires_grad)
-            if isinstance(total, torch.Tensor):
-                total.backward()
-                unused = sum(p.numel() for p in params if p.grad is None)
+            if not isinstance(total, torch.Tensor):
+                return None
+            total.backward()
+            unused = {n for n, p in module.named_parameters() if p.grad is None}
             module.zero_grad(set_to_none=True)
-    except Exception:  # noqa: BLE001 - the count is only an explanation aid
-        unused = None
-    return {"batchnorm_params": batchnorm, "duplicate_params": duplicate, "unused_params": unused}
+            return unused
+    except Exception:  # noqa: BLE001 - the set only helps explain a difference
+        return None
+
+
+def values_key(array: np.ndarray) -> tuple:
+    """Equal for two tensors holding the same values in any layout (a transposed or reshaped
+    copy of a weight): the element count and a digest of the sorted values."""
+    flat = np.sort(np.asarray(array, dtype=np.float64).ravel())
+    return flat.size, hashlib.blake2b(flat.tobytes(), digest_size=16).hexdigest()
+
+
+def stored_tensors(graph: onnx.GraphProto):
+    """Every float tensor stored in a graph and its subgraphs: initializers, and the values of
+    Constant nodes, with the name flopscope gives the value."""
+    for init in graph.initializer:
+        yield init.name, init
+    for node in graph.node:
+        for attr in node.attribute:
+            if node.op_type == "Constant" and attr.name == "value":
+                yield node.output[0], attr.t
+            for g in [attr.g] if attr.HasField("g") else list(attr.graphs):
+                yield from stored_tensors(g)
+
+
+WEIGHT_TYPES = {onnx.TensorProto.FLOAT, onnx.TensorProto.DOUBLE, onnx.TensorProto.FLOAT16,
+                onnx.TensorProto.BFLOAT16, onnx.TensorProto.INT8, onnx.TensorProto.UINT8}
+
+
+def torch_weights(module: nn.Module) -> dict[str, np.ndarray]:
+    """The module's weights by name: its parameters, or for a quantized module (whose packed
+    weights are not parameters) the integer values of its quantized weights and its biases."""
+    named = {n: p.detach().float().cpu().numpy() for n, p in module.named_parameters()}
+    state = module.state_dict()
+    if named or not any(isinstance(v, torch.Tensor) and v.is_quantized for v in state.values()):
+        return named
+    for key, value in state.items():
+        if key.endswith("._packed_params._packed_params") and isinstance(value, tuple):
+            prefix = key.removesuffix("._packed_params._packed_params")
+            value = dict(zip(("weight", "bias"), value))
+            items = [(f"{prefix}.{k}", v) for k, v in value.items()]
+        else:
+            items = [(key, value)]
+        for name, tensor in items:
+            if not isinstance(tensor, torch.Tensor) or not name.endswith((".weight", ".bias")):
+                continue
+            tensor = tensor.int_repr() if tensor.is_quantized else tensor
+            named[name] = tensor.detach().float().cpu().numpy()
+    return named
+
+
+def torch_param_count(module: nn.Module) -> int:
+    """PyTorch's count: `sum(p.numel())` over the parameters, or over the quantized weights
+    and biases of a quantized module."""
+    return sum(int(w.size) for w in torch_weights(module).values())
+
+
+def ledger(arch: Arch, module: nn.Module, path: Path) -> dict:
+    """Where each parameter of the module went in the export, for `cargo xtask corpus` to
+    explain a difference between flopscope's parameters and PyTorch's with.
+
+    `stored`: each float tensor of the file, with the parameter it holds: the one of the
+    same name (its values may have been changed, by a BatchNorm folded into it), else the one
+    whose values it holds in some layout (a transposed weight), else null (a tensor the
+    exporter made: a folded bias, a gathered table, a constant). `missing`: the parameters
+    no stored tensor holds, with their module's class and whether the forward pass uses
+    them at all. Weights are made distinct first (`distinct_weights`), so values identify."""
+    named = torch_weights(module)
+    by_values = {}
+    for name, p in named.items():
+        by_values.setdefault(values_key(p), name)
+    model = onnx.load(str(path))
+    stored, held = [], set()
+    for name, tensor in stored_tensors(model.graph):
+        if tensor.data_type not in WEIGHT_TYPES:
+            continue
+        array = onnx.numpy_helper.to_array(tensor)
+        param = name if name in named and named[name].size == array.size else None
+        if param is None and array.size > 1:
+            param = by_values.get(values_key(array))
+        held.add(param)
+        stored.append({"name": name, "elements": int(array.size), "param": param})
+    owners = {f"{m}.{n}" if m else n: type(mod).__name__
+              for m, mod in module.named_modules() for n, _ in mod.named_parameters(recurse=False)}
+    unused = unused_params(arch, module)
+    missing = [{"param": n, "elements": int(p.size), "module": owners.get(n, "?"),
+                "unused": None if unused is None else n in unused}
+               for n, p in named.items() if n not in held]
+    return {"stored": stored, "missing": missing}
+
+
+def distinct_weights(module: nn.Module) -> None:
+    """Perturb every float parameter and BatchNorm statistic a little, so that no two tensors
+    hold the same values (constructors start many at all ones or all zeros, and exporters
+    store identical tensors once) and a folded BatchNorm is not the identity."""
+    generator = torch.Generator().manual_seed(1)
+    for p in module.parameters():
+        if p.is_floating_point():
+            p.add_(torch.randn(p.shape, generator=generator, dtype=p.dtype) * 1e-3)
+    for m in module.modules():
+        mean, var = getattr(m, "running_mean", None), getattr(m, "running_var", None)
+        if isinstance(mean, torch.Tensor) and isinstance(var, torch.Tensor):
+            mean.add_(torch.randn(mean.shape, generator=generator) * 1e-3)
+            var.mul_(1 + torch.rand(var.shape, generator=generator) * 1e-2)
 
 
 def entry(name: str, arch: Arch, exporter: str, module: nn.Module | None, sizes,
           path: Path | None, error: str | None, notes: list[str]) -> dict:
     exported = path is not None and path.exists()
     inputs = graph_inputs(path) if exported else []
+    ledger_file = None
+    if exported and module is not None and error is None:
+        ledger_file = path.with_suffix(".ledger.json")
+        ledger_file.write_text(json.dumps(ledger(arch, module, path)) + "\n")
     present = {i["name"] for i in inputs} or {i.name for i in arch.inputs}
     return {
         "name": name,
@@ -577,9 +675,9 @@ def entry(name: str, arch: Arch, exporter: str, module: nn.Module | None, sizes,
         "file": path.name if exported else None,
         "inputs": inputs,
         "sizes": [{k: v for k, v in size.items() if k in present} for size in sizes],
-        "torch_params": sum(p.numel() for p in module.parameters()) if module else None,
+        "torch_params": torch_param_count(module) if module else None,
         "torch_buffers": sum(b.numel() for b in module.buffers()) if module else None,
-        **(explanation_counts(arch, module) if module else {}),
+        "ledger": ledger_file.name if ledger_file else None,
         "error": error,
         "notes": "; ".join(n for n in notes if n),
     }
@@ -639,7 +737,10 @@ def build(arch: Arch) -> tuple[nn.Module | None, str | None]:
     torch.manual_seed(0)
     try:
         with time_limit(EXPORT_TIMEOUT_S), quiet():
-            return Wrapped(arch.build(), arch.call).eval(), None
+            module = Wrapped(arch.build(), arch.call).eval()
+            with torch.no_grad():
+                distinct_weights(module)
+            return module, None
     except Exception as e:  # noqa: BLE001 - recorded in the manifest
         return None, f"building the model failed: {one_line(e)}"
 
@@ -649,9 +750,9 @@ def main() -> int:
     parser.add_argument("out_dir", type=Path, nargs="?")
     parser.add_argument("--only", default="", help="export only names containing this")
     parser.add_argument("--list", action="store_true", help="print the model names and exit")
-    parser.add_argument("--counts-only", action="store_true",
-                        help="add the parameter counts that explain differences to an existing "
-                             "OUT_DIR/manifest.json, without exporting again")
+    parser.add_argument("--ledger-only", action="store_true",
+                        help="write again the ledgers of the exports listed in an existing "
+                             "OUT_DIR/manifest.json (made by this script), without exporting")
     args = parser.parse_args()
 
     jobs = [(arch, [x for x in EXPORTERS if args.only in f"{arch.name}_{x}"]) for arch in ARCHS]
@@ -673,18 +774,22 @@ def main() -> int:
     ort.set_default_logger_severity(4)  # a run that fails is recorded, not logged
     args.out_dir.mkdir(parents=True, exist_ok=True)
     manifest = args.out_dir / "manifest.json"
-    if args.counts_only:
+    if args.ledger_only:
         entries = json.loads(manifest.read_text())["models"]
         for arch, _ in jobs:
-            mine = [e for e in entries if e["name"].split("@")[0].rsplit("_", 1)[0] == arch.name]
+            mine = [e for e in entries if e["name"].split("@")[0].rsplit("_", 1)[0] == arch.name
+                    and e["error"] is None]
             if not mine:
                 continue
             module, build_error = build(arch)
-            if build_error is None:
-                counts = explanation_counts(arch, module)
-                for e in mine:
-                    e.update(counts)
-            print(f"{arch.name:48} counts {'ok' if build_error is None else build_error}",
+            for e in mine:
+                if build_error is None:
+                    e["torch_params"] = torch_param_count(module)
+                    path = args.out_dir / e["file"]
+                    e["ledger"] = path.with_suffix(".ledger.json").name
+                    path.with_suffix(".ledger.json").write_text(
+                        json.dumps(ledger(arch, module, path)) + "\n")
+            print(f"{arch.name:48} ledger {'ok' if build_error is None else build_error}",
                   file=sys.stderr, flush=True)
             del module
             gc.collect()

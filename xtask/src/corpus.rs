@@ -10,9 +10,8 @@
 //! - profiled with its dims left symbolic it does not abort, and its MACs formula evaluated at
 //!   each size equals the concrete profile (formulas that name derived dims, or sizes known
 //!   only at run time, are counted apart);
-//! - its params are compared with `sum(p.numel())` of the exported module (a difference is
-//!   listed, to be explained: an unused parameter the export dropped, identical tensors the
-//!   exporter stored once, a folded BatchNorm).
+//! - its params are compared with `sum(p.numel())` of the exported module, and a difference
+//!   is accounted for tensor by tensor from the script's ledger (see [`explain`]).
 //!
 //! The corpus is not committed and not run in CI (PyTorch is large); its failures became
 //! fixtures under `fixtures/exports/`.
@@ -24,7 +23,7 @@ use std::process::Command;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
-use flopscope::counters::ProfileOptions;
+use flopscope::counters::{ProfileOptions, Weight, WeightClass};
 use flopscope::ir::{Dim, ValueType};
 use flopscope_ort::Runtime;
 use serde_json::Value;
@@ -44,8 +43,9 @@ struct Outcome {
     symbolic: String,
     params: Option<i64>,
     torch_params: Option<i64>,
-    /// Why the params differ from PyTorch's, when the known reasons add up to the difference.
-    explained: Option<String>,
+    /// Whether the params' difference from PyTorch's is explained, and the terms it is made
+    /// of (`None` without a ledger).
+    why: Option<(bool, String)>,
     failures: Vec<String>,
 }
 
@@ -110,7 +110,11 @@ pub(crate) fn run(dir: &Path, python: &str, only: Option<&str>, skip_export: boo
             o.symbolic,
             o.params.map_or("-".into(), |p| p.to_string()),
             o.torch_params.map_or("-".into(), |p| p.to_string()),
-            o.explained.as_deref().unwrap_or("not explained"),
+            match &o.why {
+                None => "no ledger".to_owned(),
+                Some((true, why)) => why.clone(),
+                Some((false, why)) => format!("NOT EXPLAINED: {why}"),
+            },
         );
     }
     let cases: usize = outcomes.iter().map(|o| o.sizes).sum();
@@ -120,13 +124,17 @@ pub(crate) fn run(dir: &Path, python: &str, only: Option<&str>, skip_export: boo
         .iter()
         .filter(|o| o.params.is_some() && o.params == o.torch_params)
         .count();
-    let params_explained = outcomes.iter().filter(|o| o.explained.is_some()).count() - params_equal;
+    let params_explained = outcomes
+        .iter()
+        .filter(|o| matches!(o.why, Some((true, _))))
+        .count()
+        - params_equal;
     let _ = writeln!(
         out,
         "\n{} models ({} exports failed), {cases_ok} of {cases} model-cases profiled with every \
          value's shape and the dense MACs equal to ONNX Runtime's; symbolic: {} formulas equal \
          the concrete profiles at both sizes, {} name derived dims, {} name sizes known only at \
-         run time, {} failed; params equal to PyTorch's for {params_equal}, the difference explained by the counts of the exported module for {params_explained}; {:.0} s",
+         run time, {} failed; params equal to PyTorch's for {params_equal}, the difference explained tensor by tensor for {params_explained}; {:.0} s",
         outcomes.len(),
         export_errors.len(),
         count("ok"),
@@ -161,6 +169,10 @@ fn check(runtime: &Runtime, dir: &Path, name: &str, entry: &Value) -> Outcome {
         ..Outcome::default()
     };
     let file: PathBuf = dir.join(entry["file"].as_str().unwrap_or_default());
+    let ledger: Option<Value> = entry["ledger"]
+        .as_str()
+        .and_then(|l| std::fs::read_to_string(dir.join(l)).ok())
+        .and_then(|text| serde_json::from_str(&text).ok());
     let sizes: Vec<BTreeMap<String, Vec<i64>>> = entry["sizes"]
         .as_array()
         .into_iter()
@@ -193,14 +205,9 @@ fn check(runtime: &Runtime, dir: &Path, name: &str, entry: &Value) -> Outcome {
             Ok((_, p)) => {
                 o.params = p.totals.params.as_i64();
                 concrete_macs.push(p.totals.macs.clone());
-                // BatchNormalization nodes the exporter kept: their scale and bias are there.
-                let kept: i64 = p
-                    .nodes
-                    .iter()
-                    .filter(|n| n.op_type == "BatchNormalization")
-                    .filter_map(|n| n.params.as_i64())
-                    .sum();
-                o.explained = explain(entry, o.params, kept);
+                if let (Some(ledger), Some(torch)) = (&ledger, o.torch_params) {
+                    o.why = Some(explain(ledger, &p.weights, torch));
+                }
             }
             Err(e) => o.failures.push(format!("{size:?}: {e}")),
         }
@@ -239,44 +246,110 @@ fn check(runtime: &Runtime, dir: &Path, name: &str, entry: &Value) -> Outcome {
     o
 }
 
-/// The reasons, from the manifest's counts of the exported module, that add up to the
-/// difference between flopscope's params and PyTorch's: BatchNorm scales and biases folded
-/// into the convolutions before them (less those of BatchNormalization nodes still in the
-/// graph, `bn_kept`), parameters the forward pass never uses, identical tensors the exporter
-/// stored once.
-fn explain(entry: &Value, params: Option<i64>, bn_kept: i64) -> Option<String> {
-    let delta = params? - entry["torch_params"].as_i64()?;
-    if delta == 0 {
-        return Some("equal".into());
+/// Accounts for the difference between flopscope's params and PyTorch's `sum(p.numel())`,
+/// tensor by tensor, from the export script's ledger (which parameter each stored tensor
+/// holds, which parameters no tensor holds) and the class flopscope gave each weight.
+///
+/// The terms add up to the difference by construction: parameters no stored tensor holds
+/// (BatchNorm folded into the convolution before it; unused by the forward pass; rewritten,
+/// paired with a tensor the exporter made of the same size), tensors the exporter made and
+/// flopscope counts as params (a folded bias, a gathered table), a parameter stored twice, and
+/// parameters flopscope does not count as params. The difference is explained when that
+/// last term is zero: every parameter the export holds and reads is counted as one.
+fn explain(ledger: &Value, weights: &[Weight], torch_params: i64) -> (bool, String) {
+    let class: BTreeMap<&str, (WeightClass, i64)> = weights
+        .iter()
+        .filter_map(|w| Some((w.name.as_str(), (w.class, w.elements.as_i64()?))))
+        .collect();
+    // Each parameter some stored tensor holds: its elements, and whether a holder is a param.
+    let mut held: BTreeMap<&str, (i64, bool)> = BTreeMap::new();
+    let mut twice = 0;
+    let mut made: Vec<i64> = Vec::new();
+    let mut in_ledger = std::collections::BTreeSet::new();
+    for t in ledger["stored"].as_array().into_iter().flatten() {
+        let name = t["name"].as_str().unwrap_or_default();
+        in_ledger.insert(name);
+        let counted = class.get(name).filter(|(c, _)| *c == WeightClass::Param);
+        let elements = t["elements"].as_i64().unwrap_or(0);
+        match (t["param"].as_str(), counted) {
+            (Some(param), Some((_, n))) => {
+                let entry = held.entry(param).or_insert((elements, false));
+                if entry.1 {
+                    twice += n;
+                }
+                entry.1 = true;
+            }
+            (Some(param), None) => {
+                held.entry(param).or_insert((elements, false));
+            }
+            (None, Some((_, n))) => made.push(*n),
+            (None, None) => {}
+        }
     }
-    let count = |k: &str| entry[k].as_i64().unwrap_or(0);
-    let reasons = [
-        ("BatchNorm folded", count("batchnorm_params") - bn_kept),
-        ("unused", count("unused_params")),
-        ("stored once", count("duplicate_params")),
-    ];
-    // Every subset of the reasons.
-    for mask in 1..(1u32 << reasons.len()) {
-        let chosen: Vec<&(&str, i64)> = reasons
+    // Weights made by nodes in the graph (ConstantOfShape), not stored.
+    made.extend(
+        weights
             .iter()
-            .enumerate()
-            .filter(|(i, _)| mask & (1 << i) != 0)
-            .map(|(_, r)| r)
-            .collect();
-        if chosen.iter().any(|(_, n)| *n == 0) {
-            continue;
-        }
-        if -chosen.iter().map(|(_, n)| n).sum::<i64>() == delta {
-            return Some(
-                chosen
-                    .iter()
-                    .map(|(why, n)| format!("{why} −{n}"))
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            );
+            .filter(|w| w.class == WeightClass::Param && !in_ledger.contains(w.name.as_str()))
+            .filter_map(|w| w.elements.as_i64()),
+    );
+    let not_counted: i64 = held
+        .values()
+        .filter(|(_, counted)| !counted)
+        .map(|(n, _)| n)
+        .sum();
+    let (mut batchnorm, mut unused, mut rewritten, mut dropped) = (0, 0, 0, 0);
+    for m in ledger["missing"].as_array().into_iter().flatten() {
+        let n = m["elements"].as_i64().unwrap_or(0);
+        if m["module"]
+            .as_str()
+            .is_some_and(|c| c.contains("BatchNorm"))
+        {
+            batchnorm += n;
+        } else if m["unused"].as_bool() == Some(true) {
+            unused += n;
+        } else if let Some(i) = made.iter().position(|&k| k == n) {
+            // Rewritten: a made tensor of its size holds it now (a BatchNorm folded in).
+            made.swap_remove(i);
+            rewritten += n;
+        } else {
+            dropped += n;
         }
     }
-    None
+    let made: i64 = made.iter().sum();
+    let terms = [
+        ("BatchNorm folded", -batchnorm),
+        ("unused by the forward pass", -unused),
+        ("folded into other tensors", -dropped),
+        ("made by the exporter", made),
+        ("stored twice", twice),
+        ("NOT COUNTED AS PARAMS", -not_counted),
+    ];
+    let mut why: Vec<String> = terms
+        .iter()
+        .filter(|(_, n)| *n != 0)
+        .map(|(what, n)| format!("{what} {n:+}"))
+        .collect();
+    if rewritten > 0 {
+        why.push(format!("rewritten {rewritten}"));
+    }
+    let sum: i64 = terms.iter().map(|(_, n)| n).sum();
+    let flopscope: i64 = weights
+        .iter()
+        .filter(|w| w.class == WeightClass::Param)
+        .filter_map(|w| w.elements.as_i64())
+        .sum();
+    if flopscope - torch_params != sum {
+        why.push(format!(
+            "the ledger accounts for {sum:+}, the difference is {:+}",
+            flopscope - torch_params
+        ));
+        return (false, why.join(", "));
+    }
+    if why.is_empty() {
+        return (true, "equal".into());
+    }
+    (not_counted == 0, why.join(", "))
 }
 
 /// Binds each symbol an input's shape is made of (the model's dim names, the fresh names of

@@ -13,7 +13,7 @@ use flopscope_ir::{
 };
 
 use crate::ctx::ValueState;
-use crate::params::{self, ConstClass};
+use crate::params::{self, WeightClass};
 use crate::{Cost, CostCtx, DeclaredOp, FlopsByKind, InferCtx, OpError, OpImpl, registry};
 
 /// What the caller fixes before profiling.
@@ -228,6 +228,20 @@ pub struct Profile {
     pub totals: Totals,
     /// Uncounted nodes grouped by (domain, op type, reason), sorted.
     pub uncounted: Vec<Uncounted>,
+    /// Every constant the model's ops read (a stored tensor, or the output of a node that
+    /// makes one, such as `ConstantOfShape`), with its class, in value order: what the
+    /// `params`, `buffers`, `quant_params` and `constants` totals add up.
+    pub weights: Vec<Weight>,
+}
+
+/// One constant origin of the model and how it counts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Weight {
+    /// The value's name in the graph.
+    pub name: String,
+    pub class: WeightClass,
+    /// Logical elements (for a packed weight, its stored bits over one element's width).
+    pub elements: Dim,
 }
 
 /// Profiles the main graph of a model.
@@ -269,6 +283,17 @@ pub fn profile<'a>(model: &'a Model, options: &'a ProfileOptions) -> Result<Prof
         np.buffers = classes.node_buffers(np.id, &states);
     }
     let mut totals = totals(graph, &nodes, &states, &classes);
+    let weights = classes
+        .roots()
+        .filter_map(|(id, class)| {
+            let ty = states[id.index()].tensor()?;
+            Some(Weight {
+                name: graph.value(id).name.clone(),
+                class,
+                elements: classes.elements(id, ty),
+            })
+        })
+        .collect();
     let live_activation_steps = live_steps(graph, &nodes, &states);
     let (peak, at) = peak_of(&live_activation_steps, &nodes);
     totals.peak_activation_bytes = peak;
@@ -302,6 +327,7 @@ pub fn profile<'a>(model: &'a Model, options: &'a ProfileOptions) -> Result<Prof
         bindings,
         totals,
         uncounted,
+        weights,
     })
 }
 
@@ -1137,12 +1163,12 @@ fn totals(
         };
         let numel = classes.elements(id, ty);
         match class {
-            ConstClass::Param => t.params += &numel,
-            ConstClass::Buffer => t.buffers += &numel,
-            ConstClass::Quant => t.quant_params += &numel,
-            ConstClass::Constant => t.constants += &numel,
+            WeightClass::Param => t.params += &numel,
+            WeightClass::Buffer => t.buffers += &numel,
+            WeightClass::Quant => t.quant_params += &numel,
+            WeightClass::Constant => t.constants += &numel,
         }
-        if matches!(class, ConstClass::Param | ConstClass::Buffer) {
+        if matches!(class, WeightClass::Param | WeightClass::Buffer) {
             let bytes = ty.bytes();
             t.weight_bytes += &bytes;
             *t.weight_bytes_by_dtype

@@ -21,8 +21,9 @@ pub use ctx::{
 };
 pub use engine::{
     NodeProfile, Profile, ProfileError, ProfileOptions, SubgraphRun, Totals, Uncounted,
-    UncountedReason, profile, shape_string, topological_order,
+    UncountedReason, Weight, profile, shape_string, topological_order,
 };
+pub use params::WeightClass;
 pub use registry::{
     Conflict, CostFn, DeclaredOp, InferFn, OpDef, OpImpl, Opsets, Registry, Role, registry,
 };

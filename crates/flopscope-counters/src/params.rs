@@ -25,12 +25,16 @@ use flopscope_ir::{Dim, Graph, NodeId, ValueDef, ValueId};
 use crate::ctx::ValueState;
 use crate::{OpImpl, Role};
 
-/// The class of a constant origin, weakest first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub(crate) enum ConstClass {
+/// The class of a constant origin, weakest first: what PyTorch would call it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum WeightClass {
+    /// Computed from positions or shapes, or made by the exporter (not learned).
     Constant,
+    /// A quantization scale or zero point.
     Quant,
+    /// A running statistic (`buffers()`).
     Buffer,
+    /// A learned weight (`parameters()`).
     Param,
 }
 
@@ -38,7 +42,7 @@ pub(crate) enum ConstClass {
 #[derive(Debug)]
 pub(crate) struct Classes {
     /// Every origin (and every stored constant), with its class; `None` for other values.
-    class: Vec<Option<ConstClass>>,
+    class: Vec<Option<WeightClass>>,
     /// Origins that are packed weights: the width in bits of one logical element.
     packed_bits: Vec<Option<u32>>,
     /// The origins each node owns (it is the first, in execution order, to read them), in
@@ -48,7 +52,7 @@ pub(crate) struct Classes {
 
 impl Classes {
     /// Every constant origin with its class, in value order.
-    pub(crate) fn roots(&self) -> impl Iterator<Item = (ValueId, ConstClass)> + '_ {
+    pub(crate) fn roots(&self) -> impl Iterator<Item = (ValueId, WeightClass)> + '_ {
         self.class
             .iter()
             .enumerate()
@@ -70,15 +74,15 @@ impl Classes {
     /// order) that reads it, so that node params add up to the model's (a tied weight belongs
     /// to its first user; a weight reached through a Transpose to the Transpose).
     pub(crate) fn node_params(&self, node: NodeId, states: &[ValueState<'_>]) -> Dim {
-        self.owned(node, states, ConstClass::Param)
+        self.owned(node, states, WeightClass::Param)
     }
 
     /// Elements of the buffers a node owns (as for params).
     pub(crate) fn node_buffers(&self, node: NodeId, states: &[ValueState<'_>]) -> Dim {
-        self.owned(node, states, ConstClass::Buffer)
+        self.owned(node, states, WeightClass::Buffer)
     }
 
-    fn owned(&self, node: NodeId, states: &[ValueState<'_>], class: ConstClass) -> Dim {
+    fn owned(&self, node: NodeId, states: &[ValueState<'_>], class: WeightClass) -> Dim {
         self.owned[node.index()]
             .iter()
             .filter(|o| self.class[o.index()] == Some(class))
@@ -95,7 +99,7 @@ pub(crate) fn classify(
 ) -> Classes {
     let values = graph.values.len();
     let mut origins: Vec<Option<Vec<ValueId>>> = vec![None; values];
-    let mut class: Vec<Option<ConstClass>> = vec![None; values];
+    let mut class: Vec<Option<WeightClass>> = vec![None; values];
     let mut packed_bits: Vec<Option<u32>> = vec![None; values];
     let mut owner: Vec<Option<NodeId>> = vec![None; values];
     // Whether a value derives from the values of the model's inputs.
@@ -104,7 +108,7 @@ pub(crate) fn classify(
         match v.def {
             ValueDef::Initializer(_) => {
                 origins[i] = Some(vec![value_id(i)]);
-                class[i] = Some(ConstClass::Constant);
+                class[i] = Some(WeightClass::Constant);
             }
             ValueDef::Input => from_inputs[i] = true,
             _ => {}
@@ -157,18 +161,18 @@ pub(crate) fn classify(
                 owner[o.index()].get_or_insert(nid);
                 let c = match role {
                     _ if carries && operand(role) => continue,
-                    _ if lowered_group_norm && i > 0 => ConstClass::Constant,
+                    _ if lowered_group_norm && i > 0 => WeightClass::Constant,
                     Role::PackedWeight => {
                         let bits = node.attr_or("bits", 4i64).unwrap_or(4);
                         packed_bits[o.index()] = Some(u32::try_from(bits).unwrap_or(4));
-                        ConstClass::Param
+                        WeightClass::Param
                     }
-                    Role::Weight | Role::Bias => ConstClass::Param,
-                    Role::Buffer => ConstClass::Buffer,
-                    Role::Quant => ConstClass::Quant,
-                    Role::Config | Role::ShapeOf => ConstClass::Constant,
+                    Role::Weight | Role::Bias => WeightClass::Param,
+                    Role::Buffer => WeightClass::Buffer,
+                    Role::Quant => WeightClass::Quant,
+                    Role::Config | Role::ShapeOf => WeightClass::Constant,
                     // Combined only with positions and constants: a computed table.
-                    Role::Data if !derived => ConstClass::Constant,
+                    Role::Data if !derived => WeightClass::Constant,
                     Role::Data => {
                         // The element type is the one the op reads (an int8 weight dequantized
                         // to float before a MatMul is a weight); the count is the origin's (a
@@ -176,9 +180,9 @@ pub(crate) fn classify(
                         let read = states[id.index()].tensor().unwrap_or(ty);
                         let many = ty.numel().as_i64().is_none_or(|n| n > 1);
                         if read.dtype.is_float() && many {
-                            ConstClass::Param
+                            WeightClass::Param
                         } else {
-                            ConstClass::Constant
+                            WeightClass::Constant
                         }
                     }
                 };
@@ -205,7 +209,7 @@ pub(crate) fn classify(
         for out in outputs {
             if states[out.index()].constant && from.is_empty() {
                 // A node with no operands (Constant, ConstantOfShape) is itself the origin.
-                class[out.index()].get_or_insert(ConstClass::Constant);
+                class[out.index()].get_or_insert(WeightClass::Constant);
                 origins[out.index()] = Some(vec![out]);
             } else if carries {
                 origins[out.index()] = Some(from.clone());
