@@ -440,3 +440,75 @@ fn two_files_combine() {
     let run = flopscope(&["ops", "--op-costs", &file, "--op-costs", &decl()]);
     assert!(run.stdout.contains("Other") && run.stdout.contains("FusedMLP"));
 }
+
+#[test]
+fn a_declared_class_puts_the_op_under_it_in_compare() {
+    // The file declares `class = "matmul"`: the node's report carries it, and `compare` totals
+    // FusedMLP under gemm/matmul, where the tools' contraction rules count its MACs.
+    let (m, k, h, n) = (16, 64, 256, 64);
+    let macs = m * (k * h + h * n);
+    let flops = 2 * macs + m * (h + n) + m * h;
+    let profile = json(&flopscope(&[
+        "profile",
+        &model(),
+        "--input",
+        "X=1x16x64",
+        "--op-costs",
+        &decl(),
+        "--format",
+        "json",
+    ]));
+    let mlp = &profile["nodes"][0];
+    assert_eq!(mlp["op_type"], "FusedMLP");
+    assert_eq!(mlp["class"], "matmul");
+    assert_eq!(profile["nodes"][1]["class"], "activation");
+
+    let compare = json(&flopscope(&[
+        "compare",
+        &model(),
+        "--input",
+        "X=1x16x64",
+        "--op-costs",
+        &decl(),
+        "--format",
+        "json",
+    ]));
+    let by_class = |convention: &str| -> Value {
+        let all = compare["conventions"].as_array().expect("conventions");
+        let c = all.iter().find(|c| c["convention"] == convention);
+        c.expect(convention)["by_class"].clone()
+    };
+    assert_eq!(by_class("flopscope")["gemm/matmul"], flops);
+    assert_eq!(by_class("flopscope")["other"], 0);
+    assert_eq!(by_class("torch")["gemm/matmul"], 2 * macs);
+    assert_eq!(by_class("fvcore")["gemm/matmul"], macs);
+}
+
+#[test]
+fn an_unknown_class_is_refused_with_its_place() {
+    let dir = std::env::temp_dir().join(format!("flopscope-class-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let file = dir.join("ops.toml");
+    let text = std::fs::read_to_string(decl()).expect("the fixture");
+    std::fs::write(
+        &file,
+        text.replace("class = \"matmul\"", "class = \"gemm\""),
+    )
+    .expect("write");
+    let run = flopscope(&[
+        "profile",
+        &model(),
+        "--op-costs",
+        &file.display().to_string(),
+    ]);
+    assert!(!run.success());
+    assert!(
+        run.stderr.contains(
+            "unknown op class `gemm` (known: conv, matmul, norm, activation, pooling, add, other)"
+        ),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("ops.toml:"), "{}", run.stderr);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -156,7 +156,7 @@ fn run_case(dir: &Path) -> Outcome {
         .nodes
         .iter()
         .map(|n| {
-            if n.domain.is_empty() {
+            if flopscope::ir::is_default_domain(&n.domain) {
                 n.op_type.clone()
             } else {
                 format!("{}::{}", n.domain, n.op_type)

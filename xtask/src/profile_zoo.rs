@@ -18,7 +18,7 @@ use anyhow::{Context, Result, bail};
 use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{CellAlignment, ContentArrangement, Table};
 use flopscope_counters::{DeclaredOp, ProfileOptions};
-use flopscope_ir::{DeclaredType, Dim, Model, ShapeDisplay};
+use flopscope_ir::{DeclaredType, Dim, Model, ShapeDisplay, op_label};
 use flopscope_report::units::{exact, human};
 use flopscope_report::{Convention, FlopsByKindReport, Report};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -277,15 +277,6 @@ fn points(model: &Model, opts: &Options) -> Vec<Point> {
             Point { label, options }
         })
         .collect()
-}
-
-/// The op label of a node: `Conv`, or `domain::Op` outside the default domain.
-fn op_label(domain: &str, op_type: &str) -> String {
-    if domain == "ai.onnx" {
-        op_type.to_owned()
-    } else {
-        format!("{domain}::{op_type}")
-    }
 }
 
 fn point_snapshot(label: &str, report: &Report) -> PointSnapshot {

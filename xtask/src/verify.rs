@@ -340,7 +340,9 @@ pub(crate) fn verify(
         .nodes
         .iter()
         .map(|np| (graph.node(np.id), np))
-        .filter(|(n, _)| DENSE.contains(&n.op_type.as_str()) && n.domain.is_empty())
+        .filter(|(n, _)| {
+            DENSE.contains(&n.op_type.as_str()) && flopscope::ir::is_default_domain(&n.domain)
+        })
     {
         let shape = |i: Option<&Option<flopscope::ir::ValueId>>| {
             i.copied()

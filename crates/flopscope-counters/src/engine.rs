@@ -10,11 +10,12 @@ use std::sync::Arc;
 use flopscope_ir::{
     ConstTensor, ConstValue, DeclaredType, Dim, Function, Graph, Model, NodeId, SequenceType,
     ShapeDisplay, TensorType, TensorValue, ValueDef, ValueId, ValueType, display_domain,
+    same_domain,
 };
 
 use crate::ctx::ValueState;
 use crate::params::{self, WeightClass};
-use crate::{Cost, CostCtx, DeclaredOp, FlopsByKind, InferCtx, OpError, OpImpl, registry};
+use crate::{Cost, CostCtx, DeclaredOp, FlopsByKind, InferCtx, OpClass, OpError, OpImpl, registry};
 
 /// What the caller fixes before profiling.
 #[derive(Debug, Clone, Default)]
@@ -123,6 +124,8 @@ pub struct NodeProfile {
     pub op_type: String,
     /// `""` for the default domain.
     pub domain: String,
+    /// The op's family, from its record or declaration ([`OpClass::Other`] without one).
+    pub class: OpClass,
     /// Output names and types (`None` where the type is unknown).
     pub outputs: Vec<(String, Option<ValueType>)>,
     /// `None` when the node is uncounted.
@@ -372,10 +375,9 @@ impl<'e> Env<'e> {
         if let Some(def) = registry().lookup(domain, op_type, opset) {
             return Some(OpImpl::Linked(def));
         }
-        let norm = |d: &str| if d == "ai.onnx" { "" } else { d }.to_owned();
         self.declared
             .iter()
-            .find(|d| norm(d.domain()) == norm(domain) && d.op_type() == op_type)
+            .find(|d| same_domain(d.domain(), domain) && d.op_type() == op_type)
             .map(|d| OpImpl::Declared(d.as_ref()))
     }
 }
@@ -463,6 +465,7 @@ pub(crate) fn run_graph<'g, 'e>(
                 })?;
         let def = env.op(&node.domain, &node.op_type, opset);
         defs[nid.index()] = def;
+        let class = def.map_or(OpClass::Other, |d| d.class());
         let inputs_typed = node
             .inputs
             .iter()
@@ -595,6 +598,7 @@ pub(crate) fn run_graph<'g, 'e>(
             name: label.to_owned(),
             op_type: node.op_type.clone(),
             domain: node.domain.clone(),
+            class,
             outputs: node
                 .outputs
                 .iter()

@@ -25,7 +25,8 @@ pub use engine::{
 };
 pub use params::WeightClass;
 pub use registry::{
-    Conflict, CostFn, DeclaredOp, InferFn, OpDef, OpImpl, Opsets, Registry, Role, registry,
+    Conflict, CostFn, DeclaredOp, InferFn, OpClass, OpDef, OpImpl, Opsets, Registry, Role,
+    UnknownOpClass, registry,
 };
 
 /// Re-exported so that plugins can `flopscope_counters::inventory::submit!` without naming

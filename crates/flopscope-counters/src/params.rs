@@ -233,9 +233,7 @@ pub(crate) fn classify(
 /// bias: how exporters lower GroupNorm (the learned affine follows as `Mul`, `Add`).
 fn is_lowered_group_norm(graph: &Graph, nid: NodeId, states: &[ValueState<'_>]) -> bool {
     let node = graph.node(nid);
-    if node.op_type != "InstanceNormalization"
-        || !(node.domain.is_empty() || node.domain == "ai.onnx")
-    {
+    if node.op_type != "InstanceNormalization" || !flopscope_ir::is_default_domain(&node.domain) {
         return false;
     }
     let produced_by_reshape = |id: Option<&Option<ValueId>>| {

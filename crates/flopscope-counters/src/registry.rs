@@ -5,6 +5,8 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::OnceLock;
 
+use flopscope_ir::domain_key;
+
 use crate::{Cost, CostCtx, InferCtx, OpError};
 
 /// An inclusive range of opset versions of the op's domain.
@@ -78,6 +80,88 @@ pub enum Role {
     ShapeOf,
 }
 
+/// The family an op belongs to, as the PyTorch counting tools see it: what `flopscope
+/// compare` and the conventions total by, and the rules they apply to an op they have no
+/// special case for. Each op's record states its class; a plugin or a declared op states its
+/// own (`class = "conv"` in TOML).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum OpClass {
+    /// Convolutions (a kernel slid over spatial axes).
+    Conv,
+    /// Matrix products: Gemm, MatMul, Einsum, attention.
+    Matmul,
+    /// Normalisations: batch, layer, instance, group, RMS.
+    Norm,
+    /// Activations and softmax-like functions.
+    Activation,
+    /// Pooling.
+    Pooling,
+    /// Elementwise sums (Add, Sum).
+    Add,
+    /// Everything else.
+    Other,
+}
+
+/// An unknown op class name.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown op class `{name}` (known: {})", OpClass::KEYS.join(", "))]
+pub struct UnknownOpClass {
+    pub name: String,
+}
+
+impl OpClass {
+    /// Every class, in the order tables show them.
+    pub const ALL: [OpClass; 7] = [
+        OpClass::Conv,
+        OpClass::Matmul,
+        OpClass::Norm,
+        OpClass::Activation,
+        OpClass::Pooling,
+        OpClass::Add,
+        OpClass::Other,
+    ];
+
+    /// The names declarations and JSON use, in the order of [`OpClass::ALL`].
+    pub const KEYS: [&'static str; 7] = [
+        "conv",
+        "matmul",
+        "norm",
+        "activation",
+        "pooling",
+        "add",
+        "other",
+    ];
+
+    /// The name declarations and JSON use (`class = "conv"`).
+    pub fn key(self) -> &'static str {
+        Self::KEYS[self as usize]
+    }
+
+    /// The name tables show.
+    pub fn name(self) -> &'static str {
+        match self {
+            OpClass::Conv => "conv",
+            OpClass::Matmul => "gemm/matmul",
+            OpClass::Norm => "batchnorm/norm",
+            OpClass::Activation => "activation",
+            OpClass::Pooling => "pooling",
+            OpClass::Add => "elementwise add",
+            OpClass::Other => "other",
+        }
+    }
+}
+
+impl std::str::FromStr for OpClass {
+    type Err = UnknownOpClass;
+
+    fn from_str(s: &str) -> Result<OpClass, UnknownOpClass> {
+        OpClass::ALL
+            .into_iter()
+            .find(|c| c.key() == s)
+            .ok_or_else(|| UnknownOpClass { name: s.to_owned() })
+    }
+}
+
 /// Infers the types (and, where it can, the values) of a node's outputs.
 pub type InferFn = fn(&mut InferCtx<'_>) -> Result<(), OpError>;
 /// Computes a node's arithmetic cost from its inferred input and output types.
@@ -89,6 +173,8 @@ pub struct OpDef {
     /// The domain: `""` for the default domain (`ai.onnx`).
     pub domain: &'static str,
     pub op_type: &'static str,
+    /// The op's family, for `compare` and the conventions.
+    pub class: OpClass,
     pub opsets: Opsets,
     /// The role of each input, by position; inputs past the end take the last role (variadic
     /// ops), and an empty list means all inputs are [`Role::Data`].
@@ -113,11 +199,7 @@ impl OpDef {
 
     /// `ai.onnx` for the default domain.
     pub fn domain_name(&self) -> &'static str {
-        if self.domain.is_empty() || self.domain == "ai.onnx" {
-            "ai.onnx"
-        } else {
-            self.domain
-        }
+        flopscope_ir::display_domain(self.domain)
     }
 }
 
@@ -140,6 +222,10 @@ pub trait DeclaredOp: Send + Sync + fmt::Debug {
     /// The domain as written in models (`""` or `ai.onnx` for the default domain).
     fn domain(&self) -> &str;
     fn op_type(&self) -> &str;
+    /// The op's family, for `compare` and the conventions.
+    fn class(&self) -> OpClass {
+        OpClass::Other
+    }
     /// The role of input `index`.
     fn role(&self, index: usize) -> Role;
     fn infer(&self, cx: &mut InferCtx<'_>) -> Result<(), OpError>;
@@ -156,6 +242,13 @@ pub enum OpImpl<'a> {
 }
 
 impl OpImpl<'_> {
+    pub fn class(&self) -> OpClass {
+        match self {
+            OpImpl::Linked(d) => d.class,
+            OpImpl::Declared(d) => d.class(),
+        }
+    }
+
     pub fn role(&self, index: usize) -> Role {
         match self {
             OpImpl::Linked(d) => d.role(index),
@@ -195,12 +288,9 @@ impl Registry {
     fn build() -> Registry {
         let mut ops: BTreeMap<_, Vec<&'static OpDef>> = BTreeMap::new();
         for def in inventory::iter::<OpDef> {
-            let domain = if def.domain == "ai.onnx" {
-                ""
-            } else {
-                def.domain
-            };
-            ops.entry((domain, def.op_type)).or_default().push(def);
+            ops.entry((domain_key(def.domain), def.op_type))
+                .or_default()
+                .push(def);
         }
         for defs in ops.values_mut() {
             defs.sort_by_key(|d| d.opsets);
@@ -212,9 +302,8 @@ impl Registry {
     /// records overlap (see [`Registry::conflicts`]), the one with the lowest starting version
     /// wins, so the choice does not depend on link order.
     pub fn lookup(&self, domain: &str, op_type: &str, opset: i64) -> Option<&'static OpDef> {
-        let domain = if domain == "ai.onnx" { "" } else { domain };
         self.ops
-            .get(&(domain, op_type))?
+            .get(&(domain_key(domain), op_type))?
             .iter()
             .find(|d| d.opsets.contains(opset))
             .copied()
@@ -222,8 +311,7 @@ impl Registry {
 
     /// Whether any opset of this op has a record.
     pub fn knows(&self, domain: &str, op_type: &str) -> bool {
-        let domain = if domain == "ai.onnx" { "" } else { domain };
-        self.ops.contains_key(&(domain, op_type))
+        self.ops.contains_key(&(domain_key(domain), op_type))
     }
 
     /// All records, sorted by domain, op type and opset range.
@@ -297,6 +385,49 @@ mod tests {
         assert!(old.opsets.contains(4) && !old.opsets.contains(5));
         assert!(new.opsets.contains(17));
         assert!(r.lookup("", "NoSuchOp", 17).is_none());
+    }
+
+    /// Ops on quantized tensors, by their names' conventions in both domains: the QLinear
+    /// family, Q-prefixed fusions (QGemm, QAttention), the (de)quantizers, integer products.
+    fn is_quantized_op(op_type: &str) -> bool {
+        let q_fusion = op_type.strip_prefix('Q').is_some_and(|rest| {
+            rest.starts_with(|c: char| c.is_ascii_uppercase()) && !rest.starts_with("uant")
+        });
+        q_fusion
+            || op_type.contains("Quantize")
+            || op_type.ends_with("Integer")
+            || op_type.ends_with("IntegerToFloat")
+            || op_type == "MatMulNBits"
+    }
+
+    #[test]
+    fn every_scale_and_zero_point_is_quant_whatever_the_domain() {
+        // In a quantized op, an input that is not an operand (data, a weight, a bias) is a
+        // scale or a zero point, except the settings listed here by name.
+        let settings = [("com.microsoft", "MatMulNBits", 4)]; // g_idx
+        let mut checked = 0;
+        for def in registry().iter().filter(|d| is_quantized_op(d.op_type)) {
+            checked += 1;
+            for (i, role) in def.roles.iter().enumerate() {
+                if settings.contains(&(def.domain, def.op_type, i)) {
+                    continue;
+                }
+                assert!(
+                    !matches!(role, Role::Config | Role::Buffer),
+                    "{def:?}: input {i} is {role:?}; a scale or zero point is Role::Quant"
+                );
+            }
+        }
+        assert!(checked >= 20, "{checked} quantized records");
+        // A quantized op of the same type in two domains gives its inputs the same roles.
+        let elsewhere = |d: &&OpDef| !d.domain.is_empty() && is_quantized_op(d.op_type);
+        for def in registry().iter().filter(elsewhere) {
+            if let Some(twin) = registry().lookup("", def.op_type, i64::MAX) {
+                let n = def.roles.len().max(twin.roles.len());
+                let of = |d: &OpDef| (0..n).map(|i| d.role(i)).collect::<Vec<_>>();
+                assert_eq!(of(def), of(twin), "{def:?} and {twin:?}");
+            }
+        }
     }
 
     #[test]

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
 
-use crate::{ConstTensor, DType, Dim};
+use crate::{ConstTensor, DType, Dim, display_domain};
 
 /// Index of a value in its [`Graph`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -205,11 +205,6 @@ impl Node {
     pub fn domain_name(&self) -> &str {
         display_domain(&self.domain)
     }
-}
-
-/// `ai.onnx` for the default (empty) domain, the domain itself otherwise.
-pub fn display_domain(domain: &str) -> &str {
-    if domain.is_empty() { "ai.onnx" } else { domain }
 }
 
 /// A graph: values, nodes in file order, and the graph's interface.

@@ -5,15 +5,19 @@
 //! into these types, and the engine (`flopscope-counters`) reads them.
 
 mod dim;
+mod domain;
 mod dtype;
 mod graph;
 mod tensor;
 
 pub use dim::{Dim, DimError, GrowthTerm, ParseDimError};
+pub use domain::{
+    DEFAULT_DOMAIN_NAME, display_domain, domain_key, is_default_domain, op_label, same_domain,
+};
 pub use dtype::DType;
 pub use graph::{
     Attr, AttrError, DeclaredType, FromAttr, Function, Graph, Model, Node, NodeId, Value, ValueDef,
-    ValueId, display_domain,
+    ValueId,
 };
 pub use tensor::{
     ConstTensor, ConstValue, DecodeError, Elements, SequenceType, ShapeDisplay, Storage,

@@ -93,13 +93,9 @@ fn lower_function(f: proto::FunctionProto) -> Result<Function, ModelError> {
     })
 }
 
-/// `ai.onnx` and `""` are one domain; the IR uses `""`.
+/// The IR keys the default domain as `""` (see [`flopscope_ir::domain_key`]).
 fn normalize_domain(domain: String) -> String {
-    if domain == "ai.onnx" {
-        String::new()
-    } else {
-        domain
-    }
+    flopscope_ir::domain_key(&domain).to_owned()
 }
 
 struct GraphBuilder {

@@ -6,7 +6,9 @@
 //! the op by linking this crate (`use flopscope_plugin_example as _;`) and calling
 //! `flopscope::cli::main()`; see `docs/plugins.md`.
 
-use flopscope_counters::{Cost, CostCtx, InferCtx, OpDef, OpError, Opsets, Role, inventory};
+use flopscope_counters::{
+    Cost, CostCtx, InferCtx, OpClass, OpDef, OpError, Opsets, Role, inventory,
+};
 use flopscope_ir::{Dim, TensorType};
 
 /// The domain the op lives in.
@@ -82,6 +84,7 @@ inventory::submit! {
     OpDef {
         domain: DOMAIN,
         op_type: "FusedMLP",
+        class: OpClass::Matmul,
         opsets: Opsets::since(1),
         roles: &[Role::Data, Role::Weight, Role::Bias, Role::Weight, Role::Bias],
         infer,

@@ -1,7 +1,9 @@
 //! The example of `docs/plugins.md`, section 1, compiled and registered as written there (the
 //! record lives only in this test binary).
 
-use flopscope_counters::{Cost, CostCtx, InferCtx, OpDef, OpError, Opsets, Role, inventory};
+use flopscope_counters::{
+    Cost, CostCtx, InferCtx, OpClass, OpDef, OpError, Opsets, Role, inventory,
+};
 use flopscope_ir::TensorType;
 
 /// Output types from input types: here Y has X's shape.
@@ -22,6 +24,7 @@ inventory::submit! {
     OpDef {
         domain: "com.mycompany",       // as written in the model's nodes and opset imports
         op_type: "Swish",
+        class: OpClass::Activation,    // what `compare` and the conventions total it under
         opsets: Opsets::since(1),      // or Opsets::range(1, 12) when versions differ
         roles: &[Role::Data],          // what each input is: Data, Weight, Bias, Buffer, ...
         infer,
@@ -37,5 +40,6 @@ fn the_documented_op_registers() {
         .expect("the snippet's record");
     assert_eq!(def.formula, "mul = numel(Y); special = numel(Y)");
     assert_eq!(def.role(0), Role::Data);
+    assert_eq!(def.class, OpClass::Activation);
     assert!(flopscope_counters::registry().conflicts().is_empty());
 }

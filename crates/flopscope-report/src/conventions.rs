@@ -24,6 +24,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::str::FromStr;
 
+pub use flopscope_counters::OpClass;
 use flopscope_ir::Dim;
 use serde::{Deserialize, Serialize};
 
@@ -122,7 +123,7 @@ impl Convention {
         use Convention as C;
         use OpClass as K;
         match (self, class) {
-            (C::Flopscope, K::Conv | K::GemmMatmul) => "2/MAC + bias adds",
+            (C::Flopscope, K::Conv | K::Matmul) => "2/MAC + bias adds",
             (C::Flopscope, K::Norm) => "every sub, mul, div, add",
             (C::Flopscope, K::Activation) => "cmp or math per element",
             (C::Flopscope, K::Pooling) => "cmp or add per window element",
@@ -130,7 +131,7 @@ impl Convention {
             (C::Flopscope, K::Other) => "every arithmetic op",
 
             (C::Thop, K::Conv) => "MACs, no bias",
-            (C::Thop, K::GemmMatmul) => "nn.Linear MACs, no bias; matmul ignored",
+            (C::Thop, K::Matmul) => "nn.Linear MACs, no bias; matmul ignored",
             (C::Thop, K::Norm) => "BN, LN 4/elem; IN 2/elem",
             (C::Thop, K::Activation) => "ReLU(6) 0; PReLU 1; nn.Softmax 3/elem",
             (C::Thop, K::Pooling) => "max 0; avg 1/out; adaptive avg in+out",
@@ -138,29 +139,29 @@ impl Convention {
             (C::Thop, K::Other) => "nn.Upsample, RNNs; rest ignored",
 
             (C::Ptflops, K::Conv) => "MACs + bias",
-            (C::Ptflops, K::GemmMatmul) => "Linear MACs + bias; torch.matmul",
+            (C::Ptflops, K::Matmul) => "Linear MACs + bias; torch.matmul",
             (C::Ptflops, K::Norm) => "BN, GN 2/elem; LN, IN 1/elem",
             (C::Ptflops, K::Activation) => "nn.ReLU 2/elem, ReLU6 1, Softmax 1",
             (C::Ptflops, K::Pooling) => "input elems, twice for modules",
             (C::Ptflops, K::Add) => "Linear bias only",
             (C::Ptflops, K::Other) => "Upsample, RNNs; rest ignored",
 
-            (C::PtflopsAten, K::Conv | K::GemmMatmul) => "MACs + bias",
+            (C::PtflopsAten, K::Conv | K::Matmul) => "MACs + bias",
             (C::PtflopsAten, K::Add) => "Linear bias only",
             (C::PtflopsAten, K::Other) => "RNN gates + bias; rest ignored",
             (C::PtflopsAten, _) => "ignored",
 
-            (C::Fvcore, K::Conv | K::GemmMatmul) => "MACs, no bias",
+            (C::Fvcore, K::Conv | K::Matmul) => "MACs, no bias",
             (C::Fvcore, K::Norm) => "BN 2/elem; LN, GN 5; IN 4",
             (C::Fvcore, K::Pooling) => "adaptive avg 1/in elem; rest ignored",
             (C::Fvcore, K::Other) => "upsample 1 or 4/out; rest ignored",
             (C::Fvcore, _) => "ignored",
 
-            (C::Torch, K::Conv | K::GemmMatmul) => "2/MAC, no bias",
+            (C::Torch, K::Conv | K::Matmul) => "2/MAC, no bias",
             (C::Torch, K::Other) => "RNN gates 2/MAC; rest ignored",
             (C::Torch, _) => "ignored",
 
-            (C::OnnxTool, K::Conv | K::GemmMatmul) => "MACs + bias",
+            (C::OnnxTool, K::Conv | K::Matmul) => "MACs + bias",
             (C::OnnxTool, K::Norm) => "BN 31/elem; LN 7/elem + 29/row",
             (C::OnnxTool, K::Activation) => "Relu 1, Clip 2, Sigmoid 32, Softmax 36",
             (C::OnnxTool, K::Pooling) => "kernel/out; global avg in + 4/out",
@@ -198,8 +199,7 @@ impl Convention {
             .map(|c| (c.name().to_owned(), Dim::zero()))
             .collect();
         for (node, count) in report.nodes.iter().zip(&counts) {
-            let class = OpClass::of(&node.op_type);
-            if let Some(sum) = by_class.get_mut(class.name()) {
+            if let Some(sum) = by_class.get_mut(node.class.name()) {
                 *sum += count;
             }
         }
@@ -259,82 +259,6 @@ impl Report {
         }
         self.convention = Some(summary);
         self
-    }
-}
-
-/// The op classes `flopscope compare` splits every count into.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum OpClass {
-    Conv,
-    GemmMatmul,
-    Norm,
-    Activation,
-    Pooling,
-    Add,
-    Other,
-}
-
-impl OpClass {
-    pub const ALL: [OpClass; 7] = [
-        OpClass::Conv,
-        OpClass::GemmMatmul,
-        OpClass::Norm,
-        OpClass::Activation,
-        OpClass::Pooling,
-        OpClass::Add,
-        OpClass::Other,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            OpClass::Conv => "conv",
-            OpClass::GemmMatmul => "gemm/matmul",
-            OpClass::Norm => "batchnorm/norm",
-            OpClass::Activation => "activation",
-            OpClass::Pooling => "pooling",
-            OpClass::Add => "elementwise add",
-            OpClass::Other => "other",
-        }
-    }
-
-    /// The class of an op type (any domain).
-    pub fn of(op_type: &str) -> OpClass {
-        match op_type {
-            "Conv" | "ConvTranspose" | "ConvInteger" | "QLinearConv" | "DeformConv"
-            | "FusedConv" | "NhwcConv" => OpClass::Conv,
-            "Gemm"
-            | "MatMul"
-            | "MatMulInteger"
-            | "QLinearMatMul"
-            | "Einsum"
-            | "MatMulNBits"
-            | "FusedMatMul"
-            | "QGemm"
-            | "DynamicQuantizeMatMul"
-            | "MatMulIntegerToFloat"
-            | "Attention"
-            | "MultiHeadAttention"
-            | "GroupQueryAttention" => OpClass::GemmMatmul,
-            "BatchNormalization"
-            | "LayerNormalization"
-            | "InstanceNormalization"
-            | "GroupNormalization"
-            | "LpNormalization"
-            | "MeanVarianceNormalization"
-            | "LRN"
-            | "RMSNormalization"
-            | "SkipLayerNormalization"
-            | "SimplifiedLayerNormalization"
-            | "SkipSimplifiedLayerNormalization" => OpClass::Norm,
-            "Relu" | "Clip" | "LeakyRelu" | "PRelu" | "Elu" | "Selu" | "Celu" | "Sigmoid"
-            | "HardSigmoid" | "HardSwish" | "Tanh" | "Softplus" | "Softsign" | "Gelu"
-            | "FastGelu" | "BiasGelu" | "QuickGelu" | "Mish" | "ThresholdedRelu" | "Shrink"
-            | "Softmax" | "LogSoftmax" | "Hardmax" | "Swish" | "Erf" => OpClass::Activation,
-            "MaxPool" | "AveragePool" | "GlobalAveragePool" | "GlobalMaxPool" | "LpPool"
-            | "GlobalLpPool" | "MaxRoiPool" | "RoiAlign" => OpClass::Pooling,
-            "Add" | "Sum" => OpClass::Add,
-            _ => OpClass::Other,
-        }
     }
 }
 
@@ -739,9 +663,9 @@ fn ptflops(n: &Facts<'_>) -> Option<Dim> {
 }
 
 /// Contractions as ATen runs them (convolution, mm, bmm, addmm, the RNN gates).
-fn is_contraction(op: &str) -> bool {
-    matches!(OpClass::of(op), OpClass::Conv | OpClass::GemmMatmul)
-        || matches!(op, "RNN" | "GRU" | "LSTM")
+fn is_contraction(n: &Facts<'_>) -> bool {
+    matches!(n.node.class, OpClass::Conv | OpClass::Matmul)
+        || matches!(n.op(), "RNN" | "GRU" | "LSTM")
 }
 
 /// ptflops' aten backend: convolution, mm, bmm, addmm, matmul; biases count.
@@ -758,7 +682,7 @@ fn ptflops_aten(n: &Facts<'_>) -> Option<Dim> {
             };
             Some(n.macs()? + bias)
         }
-        op if is_contraction(op) => Some(n.macs()? + n.bias_adds()?),
+        _ if is_contraction(n) => Some(n.macs()? + n.bias_adds()?),
         _ => Some(Dim::zero()),
     }
 }
@@ -770,7 +694,7 @@ fn fvcore(n: &Facts<'_>) -> Option<Dim> {
         // aten::lstm / gru / rnn have no handle.
         "RNN" | "GRU" | "LSTM" => Some(Dim::zero()),
         "MatMul" if !n.is_linear() => n.matmul_prod(),
-        op if is_contraction(op) => n.macs(),
+        _ if is_contraction(n) => n.macs(),
         // Inference: 1 per element, 2 with the affine weight; training: 5.
         "BatchNormalization" => {
             let per = if n.attr_int("training_mode") == Some(1) {
@@ -797,7 +721,7 @@ fn fvcore(n: &Facts<'_>) -> Option<Dim> {
 /// torch's FlopCounterMode: 2 per MAC of convolution, mm, bmm, addmm, baddbmm and attention;
 /// biases and everything else do not count.
 fn torch(n: &Facts<'_>) -> Option<Dim> {
-    if is_contraction(n.op()) {
+    if is_contraction(n) {
         Some(n.macs()? * 2)
     } else {
         Some(Dim::zero())

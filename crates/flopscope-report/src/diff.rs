@@ -9,7 +9,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use flopscope_ir::{Dim, ShapeDisplay};
+use flopscope_ir::{Dim, ShapeDisplay, op_label};
 use serde::{Deserialize, Serialize};
 
 use crate::model::{NodeReport, Report, TensorReport};
@@ -203,11 +203,7 @@ fn node_keys(nodes: &[NodeReport]) -> Vec<(String, usize)> {
 
 fn node_side(n: &NodeReport) -> NodeSide {
     NodeSide {
-        op_type: if n.domain == "ai.onnx" {
-            n.op_type.clone()
-        } else {
-            format!("{}::{}", n.domain, n.op_type)
-        },
+        op_type: op_label(&n.domain, &n.op_type),
         outputs: n
             .outputs
             .iter()
@@ -628,6 +624,7 @@ mod tests {
             name: name.into(),
             op_type: "Relu".into(),
             domain: "ai.onnx".into(),
+            class: flopscope_counters::OpClass::Other,
             inputs: Vec::new(),
             outputs: vec![TensorReport {
                 name: out.into(),

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use std::sync::Arc;
 
-use flopscope_counters::{NodeProfile, Profile, Totals, UncountedReason};
+use flopscope_counters::{NodeProfile, OpClass, Profile, Totals, UncountedReason};
 use flopscope_ir::{Attr, Dim, Graph, Model, Node, ValueDef, ValueId, ValueType, display_domain};
 use serde::{Deserialize, Serialize};
 
@@ -192,6 +192,10 @@ pub struct NodeReport {
     pub name: String,
     pub op_type: String,
     pub domain: String,
+    /// The op's family (`conv`, `matmul`, `norm`, `activation`, `pooling`, `add`, `other`),
+    /// from its record or declaration: what `compare` and the conventions total by.
+    #[serde(default = "other_class", with = "class_key")]
+    pub class: OpClass,
     /// Every input in order; an omitted optional input has an empty name and no type.
     #[serde(default)]
     pub inputs: Vec<TensorReport>,
@@ -222,6 +226,25 @@ pub struct NodeReport {
     /// What the report's convention (`--convention`) counts for this node, in its unit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub convention: Option<Dim>,
+}
+
+fn other_class() -> OpClass {
+    OpClass::Other
+}
+
+/// An [`OpClass`] in JSON: its key.
+mod class_key {
+    use flopscope_counters::OpClass;
+    use serde::{Deserialize, Deserializer, Serializer, de::Error};
+
+    pub(super) fn serialize<S: Serializer>(class: &OpClass, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(class.key())
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<OpClass, D::Error> {
+        let key = <&str>::deserialize(d)?;
+        key.parse().map_err(D::Error::custom)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -343,6 +366,7 @@ fn node_report(graph: &Graph, profile: &Profile, np: &NodeProfile) -> NodeReport
         name: np.name.clone(),
         op_type: np.op_type.clone(),
         domain: display_domain(&np.domain).to_owned(),
+        class: np.class,
         inputs: input_reports(graph, profile, node),
         attributes: attribute_reports(node),
         outputs: np

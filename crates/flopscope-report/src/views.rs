@@ -123,11 +123,7 @@ fn tensor_text(t: &TensorReport) -> String {
 }
 
 fn op_label(n: &NodeReport) -> String {
-    if n.domain == "ai.onnx" {
-        n.op_type.clone()
-    } else {
-        format!("{}::{}", n.domain, n.op_type)
-    }
+    flopscope_ir::op_label(&n.domain, &n.op_type)
 }
 
 /// A node that only moves data: no arithmetic, no weights, not a generator of constants.

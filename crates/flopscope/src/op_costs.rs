@@ -17,8 +17,10 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use flopscope_counters::{Cost, CostCtx, DeclaredOp, InferCtx, OpError, Role, registry};
-use flopscope_ir::{DType, Dim, TensorType};
+use flopscope_counters::{
+    Cost, CostCtx, DeclaredOp, InferCtx, OpClass, OpError, Role, UnknownOpClass, registry,
+};
+use flopscope_ir::{DType, Dim, TensorType, display_domain, domain_key};
 use serde::Deserialize;
 use toml::Spanned;
 
@@ -195,6 +197,7 @@ struct OpDoc {
     outputs: Spanned<Vec<OutputDoc>>,
     cost: CostDoc,
     formula: Option<Spanned<String>>,
+    class: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -330,6 +333,7 @@ pub struct TomlOp {
     /// By kind (`macs`, `add`, `mul`, `div`, `cmp`, `special`); absent kinds cost 0.
     cost: Vec<(&'static str, Written<Expr<Ref>>)>,
     formula: String,
+    class: OpClass,
 }
 
 impl TomlOp {
@@ -345,7 +349,7 @@ impl TomlOp {
 
     /// `domain::op_type`, the default domain written `ai.onnx`.
     pub fn qualified_name(&self) -> String {
-        format!("{}::{}", domain_name(&self.domain), self.op_type)
+        format!("{}::{}", display_domain(&self.domain), self.op_type)
     }
 
     fn key(&self) -> (&str, &str) {
@@ -355,14 +359,6 @@ impl TomlOp {
     fn place(&self) -> String {
         format!("{}:{}", self.file.display(), self.at)
     }
-}
-
-fn domain_key(domain: &str) -> &str {
-    if domain == "ai.onnx" { "" } else { domain }
-}
-
-fn domain_name(domain: &str) -> &str {
-    if domain.is_empty() { "ai.onnx" } else { domain }
 }
 
 impl Declaration for TomlOp {
@@ -728,7 +724,7 @@ fn compile(src: &Source<'_>, doc: OpDoc) -> Result<TomlOp, OpCostsError> {
             )),
         ));
     }
-    let qualified = format!("{}::{op_type}", domain_name(domain_key(&domain)));
+    let qualified = format!("{}::{op_type}", display_domain(domain_key(&domain)));
     if registry().knows(&domain, &op_type) {
         return Err(src.error(Some(at), OpCostsErrorKind::AlreadyCounted { op: qualified }));
     }
@@ -940,6 +936,15 @@ fn compile(src: &Source<'_>, doc: OpDoc) -> Result<TomlOp, OpCostsError> {
         }
         None => derived_formula(&cost, &r.lets),
     };
+    let class = match &doc.class {
+        None => OpClass::Other,
+        Some(c) => c.get_ref().parse().map_err(|e: UnknownOpClass| {
+            src.error(
+                Some(src.location(c.span().start)),
+                OpCostsErrorKind::Invalid(e.to_string()),
+            )
+        })?,
+    };
     let mut lets = Vec::new();
     for (def, done) in r.lets.into_iter().zip(r.done) {
         let Some((value, _)) = done else {
@@ -967,6 +972,7 @@ fn compile(src: &Source<'_>, doc: OpDoc) -> Result<TomlOp, OpCostsError> {
         lets,
         cost,
         formula,
+        class,
     })
 }
 
@@ -1160,6 +1166,10 @@ impl DeclaredOp for TomlOp {
 
     fn formula(&self) -> String {
         self.formula.clone()
+    }
+
+    fn class(&self) -> OpClass {
+        self.class
     }
 }
 

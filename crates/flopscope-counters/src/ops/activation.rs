@@ -8,7 +8,7 @@
 //! coefficient (α, β, γ, 0.5) = `mul`; `x/α` = `div`.
 
 use super::elementwise::{infer_unary, per_element};
-use crate::{Cost, CostCtx, InferCtx, OpDef, OpError, Opsets, Role, broadcast, invalid};
+use crate::{Cost, CostCtx, InferCtx, OpClass, OpDef, OpError, Opsets, Role, broadcast, invalid};
 
 /// Operations per element (add, mul, div, cmp, special) of each activation's spec formula,
 /// shared with the ops that fuse an activation (`com.microsoft` FusedConv, FusedGemm, QuickGelu).
@@ -30,11 +30,12 @@ pub(super) const SHRINK: [i64; 5] = [1, 0, 0, 2, 0];
 /// An activation from opset `since` on: Y has X's type; `counts` operations per element (add,
 /// mul, div, cmp, special).
 macro_rules! activation {
-    ($op:literal, $since:literal, $counts:expr, $formula:literal) => {
+    ($class:ident, $op:literal, $since:literal, $counts:expr, $formula:literal) => {
         inventory::submit! {
             OpDef {
                 domain: "",
                 op_type: $op,
+                class: OpClass::$class,
                 opsets: Opsets::since($since),
                 roles: &[Role::Data],
                 infer: |cx| infer_unary(cx, None, None),
@@ -46,79 +47,92 @@ macro_rules! activation {
 }
 
 activation!(
+    Activation,
     "Sigmoid",
     1,
     SIGMOID,
     "1/(1 + exp(−x)): special = numel(Y), add = numel(Y), div = numel(Y)"
 );
-activation!("Tanh", 1, TANH, "special = numel(Y)");
+activation!(Activation, "Tanh", 1, TANH, "special = numel(Y)");
 activation!(
+    Activation,
     "HardSigmoid",
     1,
     HARD_SIGMOID,
     "max(0, min(1, α·x + β)): mul = numel(Y), add = numel(Y), cmp = 2·numel(Y)"
 );
 activation!(
+    Activation,
     "HardSwish",
     14,
     HARD_SWISH,
     "x·max(0, min(1, x/6 + ½)): mul = 2·numel(Y), add = numel(Y), cmp = 2·numel(Y)"
 );
 activation!(
+    Activation,
     "Elu",
     1,
     ELU,
     "x < 0 ? α·(exp(x) − 1) : x: cmp = numel(Y), special = numel(Y), add = numel(Y), mul = numel(Y)"
 );
 activation!(
+    Activation,
     "Selu",
     1,
     SELU,
     "γ·(x ≤ 0 ? α·exp(x) − α : x): cmp = numel(Y), special = numel(Y), add = numel(Y), mul = 2·numel(Y)"
 );
 activation!(
+    Activation,
     "Celu",
     12,
     CELU,
     "max(0, x) + min(0, α·(exp(x/α) − 1)): cmp = 2·numel(Y), div = numel(Y), special = numel(Y), mul = numel(Y), add = 2·numel(Y)"
 );
 activation!(
+    Activation,
     "LeakyRelu",
     1,
     LEAKY_RELU,
     "x < 0 ? α·x : x: cmp = numel(Y), mul = numel(Y)"
 );
 activation!(
+    Activation,
     "ThresholdedRelu",
     10,
     THRESHOLDED_RELU,
     "x > α ? x : 0: cmp = numel(Y)"
 );
 activation!(
+    Activation,
     "Softplus",
     1,
     SOFTPLUS,
     "log(exp(x) + 1): special = 2·numel(Y), add = numel(Y)"
 );
 activation!(
+    Activation,
     "Softsign",
     1,
     SOFTSIGN,
     "x/(1 + |x|): cmp = numel(Y) (abs), add = numel(Y), div = numel(Y)"
 );
 activation!(
+    Activation,
     "Mish",
     18,
     MISH,
     "x·tanh(log(1 + exp(x))): special = 3·numel(Y), add = numel(Y), mul = numel(Y)"
 );
 activation!(
+    Activation,
     "Swish",
     24,
     SWISH,
     "x·sigmoid(α·x): mul = 2·numel(Y), special = numel(Y) (exp), add = numel(Y), div = numel(Y)"
 );
 activation!(
+    Activation,
     "Shrink",
     9,
     SHRINK,
@@ -147,6 +161,7 @@ inventory::submit! {
     OpDef {
         domain: "",
         op_type: "PRelu",
+        class: OpClass::Activation,
         opsets: Opsets::since(1),
         roles: &[Role::Data, Role::Weight],
         infer: infer_prelu,
@@ -218,6 +233,7 @@ inventory::submit! {
     OpDef {
         domain: "",
         op_type: "Gelu",
+        class: OpClass::Activation,
         opsets: Opsets::since(20),
         roles: &[Role::Data],
         infer: infer_gelu,

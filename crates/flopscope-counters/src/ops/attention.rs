@@ -11,7 +11,7 @@
 
 use flopscope_ir::{DType, Dim, TensorType};
 
-use crate::{Cost, CostCtx, InferCtx, OpDef, OpError, Opsets, Role, invalid};
+use crate::{Cost, CostCtx, InferCtx, OpClass, OpDef, OpError, Opsets, Role, invalid};
 
 /// `a / heads` for a packed hidden size, exactly.
 pub(super) fn per_head(hidden: &Dim, heads: i64, what: &str) -> Result<Dim, OpError> {
@@ -202,6 +202,7 @@ inventory::submit! {
     OpDef {
         domain: "",
         op_type: "Attention",
+        class: OpClass::Matmul,
         opsets: Opsets::since(23),
         roles: &[Role::Data, Role::Data, Role::Data, Role::Data, Role::Data, Role::Data, Role::Config],
         infer: infer_attention,
@@ -236,6 +237,7 @@ inventory::submit! {
     OpDef {
         domain: "ai.onnx.preview",
         op_type: "FlexAttention",
+        class: OpClass::Other,
         opsets: Opsets::since(1),
         roles: &[Role::Data],
         infer: infer_flex_attention,
@@ -285,6 +287,7 @@ inventory::submit! {
     OpDef {
         domain: "",
         op_type: "RotaryEmbedding",
+        class: OpClass::Other,
         opsets: Opsets::since(23),
         roles: &[Role::Data, Role::Config, Role::Config, Role::Config],
         infer: infer_rotary,
@@ -377,6 +380,7 @@ inventory::submit! {
     OpDef {
         domain: "",
         op_type: "LinearAttention",
+        class: OpClass::Other,
         opsets: Opsets::since(27),
         roles: &[Role::Data],
         infer: infer_linear_attention,
@@ -408,6 +412,7 @@ inventory::submit! {
     OpDef {
         domain: "",
         op_type: "SwiGLU",
+        class: OpClass::Other,
         opsets: Opsets::since(28),
         roles: &[Role::Data],
         infer: infer_swiglu,

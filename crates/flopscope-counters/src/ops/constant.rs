@@ -5,7 +5,7 @@ use flopscope_ir::{Attr, ConstTensor, DType, Dim, Elements, TensorType, TensorVa
 
 use super::fold::concrete;
 use super::no_flops;
-use crate::{InferCtx, MAX_FOLDED_ELEMENTS, OpDef, OpError, Opsets, Role, invalid};
+use crate::{InferCtx, MAX_FOLDED_ELEMENTS, OpClass, OpDef, OpError, Opsets, Role, invalid};
 
 /// The elements of a small stored tensor (`None` when it is large or of a type not decoded).
 fn elements_of(t: &ConstTensor, name: &str) -> Result<Option<Elements>, OpError> {
@@ -108,6 +108,7 @@ inventory::submit! {
     OpDef {
         domain: "",
         op_type: "Constant",
+        class: OpClass::Other,
         opsets: Opsets::since(1),
         roles: &[],
         infer: infer_constant,
@@ -185,6 +186,7 @@ inventory::submit! {
     OpDef {
         domain: "",
         op_type: "ConstantOfShape",
+        class: OpClass::Other,
         opsets: Opsets::since(9),
         roles: &[Role::Config],
         infer: infer_constant_of_shape,

@@ -19,8 +19,8 @@ use super::elementwise::{infer_unary, out_numel, per_element};
 use super::matmul::{cost_gemm, infer_gemm, matmul_shape};
 use super::norm::{cost_layernorm, infer_layernorm, layernorm_cost, rmsnorm_cost};
 use crate::{
-    Cost, CostCtx, InferCtx, OpDef, OpError, Opsets, Role, broadcast, invalid, normalize_axis,
-    product,
+    Cost, CostCtx, InferCtx, OpClass, OpDef, OpError, Opsets, Role, broadcast, invalid,
+    normalize_axis, product,
 };
 
 /// The contrib domain.
@@ -122,6 +122,7 @@ inventory::submit! {
     OpDef {
         domain: MS,
         op_type: "SkipLayerNormalization",
+        class: OpClass::Norm,
         opsets: Opsets::since(1),
         roles: &[Role::Data, Role::Data, Role::Weight, Role::Bias, Role::Bias],
         infer: |cx| infer_skip_norm(cx, 4),
@@ -136,6 +137,7 @@ inventory::submit! {
     OpDef {
         domain: MS,
         op_type: "SkipSimplifiedLayerNormalization",
+        class: OpClass::Norm,
         opsets: Opsets::since(1),
         roles: &[Role::Data, Role::Data, Role::Weight, Role::Bias],
         infer: |cx| infer_skip_norm(cx, 3),
@@ -182,6 +184,7 @@ inventory::submit! {
     OpDef {
         domain: "",
         op_type: "SimplifiedLayerNormalization",
+        class: OpClass::Norm,
         opsets: Opsets::since(1),
         roles: &[Role::Data, Role::Weight],
         infer: infer_simplified_layernorm,
@@ -205,6 +208,7 @@ inventory::submit! {
     OpDef {
         domain: "",
         op_type: "LayerNormalization",
+        class: OpClass::Norm,
         opsets: Opsets::range(1, 16),
         roles: &[Role::Data, Role::Weight, Role::Bias],
         infer: infer_layernorm_v1,
@@ -272,6 +276,7 @@ inventory::submit! {
     OpDef {
         domain: MS,
         op_type: "EmbedLayerNormalization",
+        class: OpClass::Other,
         opsets: Opsets::since(1),
         roles: &[
             Role::Data,
@@ -312,6 +317,7 @@ inventory::submit! {
     OpDef {
         domain: MS,
         op_type: "BiasGelu",
+        class: OpClass::Activation,
         opsets: Opsets::since(1),
         roles: &[Role::Data, Role::Bias],
         infer: infer_biased,
@@ -325,6 +331,7 @@ inventory::submit! {
     OpDef {
         domain: MS,
         op_type: "FastGelu",
+        class: OpClass::Activation,
         opsets: Opsets::since(1),
         roles: &[Role::Data, Role::Bias],
         infer: infer_biased,
@@ -342,6 +349,7 @@ inventory::submit! {
     OpDef {
         domain: MS,
         op_type: "Gelu",
+        class: OpClass::Activation,
         opsets: Opsets::since(1),
         roles: &[Role::Data],
         infer: |cx| infer_unary(cx, None, None),
@@ -354,6 +362,7 @@ inventory::submit! {
     OpDef {
         domain: MS,
         op_type: "QuickGelu",
+        class: OpClass::Activation,
         opsets: Opsets::since(1),
         roles: &[Role::Data],
         infer: |cx| infer_unary(cx, None, None),
@@ -367,6 +376,7 @@ inventory::submit! {
     OpDef {
         domain: MS,
         op_type: "BiasAdd",
+        class: OpClass::Other,
         opsets: Opsets::since(1),
         roles: &[Role::Data, Role::Bias, Role::Data],
         infer: infer_biased,
@@ -410,6 +420,7 @@ inventory::submit! {
     OpDef {
         domain: MS,
         op_type: "FusedConv",
+        class: OpClass::Conv,
         opsets: Opsets::since(1),
         roles: &[Role::Data, Role::Weight, Role::Bias, Role::Data],
         infer: infer_conv,
@@ -423,6 +434,7 @@ inventory::submit! {
     OpDef {
         domain: MS,
         op_type: "FusedGemm",
+        class: OpClass::Other,
         opsets: Opsets::since(1),
         roles: &[Role::Data, Role::Weight, Role::Bias],
         infer: infer_gemm,
@@ -492,6 +504,7 @@ inventory::submit! {
     OpDef {
         domain: MS,
         op_type: "FusedMatMul",
+        class: OpClass::Matmul,
         opsets: Opsets::since(1),
         roles: &[Role::Data, Role::Data],
         infer: infer_fused_matmul,
@@ -506,6 +519,7 @@ inventory::submit! {
     OpDef {
         domain: MS,
         op_type: "RotaryEmbedding",
+        class: OpClass::Other,
         opsets: Opsets::since(1),
         roles: &[Role::Data, Role::Config, Role::Config, Role::Config],
         infer: infer_rotary,

@@ -18,7 +18,7 @@ use super::attention::{per_head, sdpa_cost};
 use super::contrib_ms::MS;
 use super::norm::rmsnorm_cost;
 use super::quant::dequantize_cost;
-use crate::{Cost, CostCtx, InferCtx, OpDef, OpError, Opsets, Role, invalid};
+use crate::{Cost, CostCtx, InferCtx, OpClass, OpDef, OpError, Opsets, Role, invalid};
 
 /// The dims of one attention: `total` key/value positions (past included).
 #[derive(Debug, Clone)]
@@ -267,6 +267,7 @@ inventory::submit! {
     OpDef {
         domain: MS,
         op_type: "Attention",
+        class: OpClass::Matmul,
         opsets: Opsets::since(1),
         roles: &[
             Role::Data,
@@ -340,16 +341,17 @@ inventory::submit! {
     OpDef {
         domain: MS,
         op_type: "QAttention",
+        class: OpClass::Other,
         opsets: Opsets::since(1),
         roles: &[
             Role::Data,
             Role::Weight,
             Role::Bias,
-            Role::Config,
-            Role::Config,
+            Role::Quant,
+            Role::Quant,
             Role::Data,
-            Role::Config,
-            Role::Config,
+            Role::Quant,
+            Role::Quant,
             Role::Data,
         ],
         infer: infer_qattention,
@@ -527,6 +529,7 @@ inventory::submit! {
     OpDef {
         domain: MS,
         op_type: "MultiHeadAttention",
+        class: OpClass::Matmul,
         opsets: Opsets::since(1),
         roles: &[
             Role::Data,
@@ -745,6 +748,7 @@ inventory::submit! {
     OpDef {
         domain: MS,
         op_type: "GroupQueryAttention",
+        class: OpClass::Matmul,
         opsets: Opsets::since(1),
         roles: &[
             Role::Data,

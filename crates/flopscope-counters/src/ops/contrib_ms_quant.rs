@@ -6,8 +6,8 @@
 //! plus the (de)quantization arithmetic, counted as `DequantizeLinear` (`mul` per element, and
 //! an `add` for a zero point) and `QuantizeLinear` (`div`, `special` (round), `cmp` ×2
 //! (saturate), and an `add` for a zero point) count it (`quant.rs`). The float op in the middle
-//! of a QLinear op costs what the default-domain op costs. Scales and zero points are settings
-//! ([`Role::Config`]); a quantized operand that can be a stored weight is [`Role::Weight`].
+//! of a QLinear op costs what the default-domain op costs. Scales and zero points are
+//! [`Role::Quant`], as in the default domain's ops; a quantized operand that can be a stored weight is [`Role::Weight`].
 
 use flopscope_ir::{DType, Dim, TensorType};
 
@@ -22,8 +22,8 @@ use super::quant::{
 };
 use super::window::Window;
 use crate::{
-    Cost, CostCtx, InferCtx, OpDef, OpError, Opsets, Role, broadcast, invalid, normalize_axis,
-    product,
+    Cost, CostCtx, InferCtx, OpClass, OpDef, OpError, Opsets, Role, broadcast, invalid,
+    normalize_axis, product,
 };
 
 /// Whether two dims are known to differ.
@@ -114,6 +114,7 @@ inventory::submit! {
     OpDef {
         domain: MS,
         op_type: "MatMulNBits",
+        class: OpClass::Matmul,
         opsets: Opsets::since(1),
         roles: &[
             Role::Data,
@@ -168,14 +169,15 @@ inventory::submit! {
     OpDef {
         domain: MS,
         op_type: "MatMulIntegerToFloat",
+        class: OpClass::Matmul,
         opsets: Opsets::since(1),
         roles: &[
             Role::Weight,
             Role::Weight,
-            Role::Config,
-            Role::Config,
-            Role::Config,
-            Role::Config,
+            Role::Quant,
+            Role::Quant,
+            Role::Quant,
+            Role::Quant,
             Role::Bias,
         ],
         infer: infer_matmul_integer_to_float,
@@ -217,8 +219,9 @@ inventory::submit! {
     OpDef {
         domain: MS,
         op_type: "DynamicQuantizeMatMul",
+        class: OpClass::Matmul,
         opsets: Opsets::since(1),
-        roles: &[Role::Data, Role::Weight, Role::Config, Role::Config, Role::Bias],
+        roles: &[Role::Data, Role::Weight, Role::Quant, Role::Quant, Role::Bias],
         infer: infer_dynamic_quantize_matmul,
         cost: cost_dynamic_quantize_matmul,
         formula: "DynamicQuantizeLinear of A (n = numel(A): cmp = 4n + 2, add = n + 2, \
@@ -280,17 +283,18 @@ inventory::submit! {
     OpDef {
         domain: MS,
         op_type: "QGemm",
+        class: OpClass::Matmul,
         opsets: Opsets::since(1),
         roles: &[
             Role::Weight,
-            Role::Config,
-            Role::Config,
+            Role::Quant,
+            Role::Quant,
             Role::Weight,
-            Role::Config,
-            Role::Config,
+            Role::Quant,
+            Role::Quant,
             Role::Bias,
-            Role::Config,
-            Role::Config,
+            Role::Quant,
+            Role::Quant,
         ],
         infer: infer_qgemm,
         cost: cost_qgemm,
@@ -323,19 +327,20 @@ fn cost_qlinear_binary(cx: &CostCtx<'_>, counts: [i64; 5]) -> Result<Cost, OpErr
 
 const QLINEAR_BINARY_ROLES: &[Role] = &[
     Role::Weight,
-    Role::Config,
-    Role::Config,
+    Role::Quant,
+    Role::Quant,
     Role::Weight,
-    Role::Config,
-    Role::Config,
-    Role::Config,
-    Role::Config,
+    Role::Quant,
+    Role::Quant,
+    Role::Quant,
+    Role::Quant,
 ];
 
 inventory::submit! {
     OpDef {
         domain: MS,
         op_type: "QLinearAdd",
+        class: OpClass::Other,
         opsets: Opsets::since(1),
         roles: QLINEAR_BINARY_ROLES,
         infer: infer_qlinear_binary,
@@ -350,6 +355,7 @@ inventory::submit! {
     OpDef {
         domain: MS,
         op_type: "QLinearMul",
+        class: OpClass::Other,
         opsets: Opsets::since(1),
         roles: QLINEAR_BINARY_ROLES,
         infer: infer_qlinear_binary,
@@ -374,8 +380,9 @@ inventory::submit! {
     OpDef {
         domain: MS,
         op_type: "QLinearSigmoid",
+        class: OpClass::Other,
         opsets: Opsets::since(1),
-        roles: &[Role::Data, Role::Config],
+        roles: &[Role::Data, Role::Quant],
         infer: super::same_as_input,
         cost: |cx| cost_qlinear_unary(cx, SIGMOID),
         formula: "n = numel(X): dequantize (mul = n, add = n with X_zero_point), Sigmoid \
@@ -388,8 +395,9 @@ inventory::submit! {
     OpDef {
         domain: MS,
         op_type: "QLinearLeakyRelu",
+        class: OpClass::Other,
         opsets: Opsets::since(1),
-        roles: &[Role::Data, Role::Config],
+        roles: &[Role::Data, Role::Quant],
         infer: super::same_as_input,
         cost: |cx| cost_qlinear_unary(cx, LEAKY_RELU),
         formula: "n = numel(X): dequantize (mul = n, add = n with X_zero_point), LeakyRelu \
@@ -438,8 +446,9 @@ inventory::submit! {
     OpDef {
         domain: MS,
         op_type: "QLinearAveragePool",
+        class: OpClass::Other,
         opsets: Opsets::since(1),
-        roles: &[Role::Data, Role::Config],
+        roles: &[Role::Data, Role::Quant],
         infer: infer_qlinear_average_pool,
         cost: cost_qlinear_average_pool,
         formula: "dequantize X (mul = numel(X), add = numel(X) with x_zero_point); AveragePool's \
@@ -486,8 +495,9 @@ inventory::submit! {
     OpDef {
         domain: MS,
         op_type: "QLinearGlobalAveragePool",
+        class: OpClass::Other,
         opsets: Opsets::since(1),
-        roles: &[Role::Data, Role::Config],
+        roles: &[Role::Data, Role::Quant],
         infer: infer_qlinear_global_average_pool,
         cost: cost_qlinear_global_average_pool,
         formula: "dequantize X (mul = numel(X), add = numel(X) with x_zero_point); \
@@ -540,7 +550,7 @@ fn cost_qlinear_concat(cx: &CostCtx<'_>) -> Result<Cost, OpError> {
 
 /// Y_scale, Y_zero_point, then (tensor, scale, zero point) for up to 64 inputs.
 const fn qlinear_concat_roles() -> [Role; 2 + 3 * 64] {
-    let mut roles = [Role::Config; 2 + 3 * 64];
+    let mut roles = [Role::Quant; 2 + 3 * 64];
     let mut i = 2;
     while i < roles.len() {
         roles[i] = Role::Data;
@@ -555,6 +565,7 @@ inventory::submit! {
     OpDef {
         domain: MS,
         op_type: "QLinearConcat",
+        class: OpClass::Other,
         opsets: Opsets::since(1),
         roles: &QLINEAR_CONCAT_ROLES,
         infer: infer_qlinear_concat,
@@ -595,8 +606,9 @@ inventory::submit! {
     OpDef {
         domain: MS,
         op_type: "QLinearSoftmax",
+        class: OpClass::Other,
         opsets: Opsets::since(1),
-        roles: &[Role::Data, Role::Config],
+        roles: &[Role::Data, Role::Quant],
         infer: infer_qlinear_softmax,
         cost: cost_qlinear_softmax,
         formula: "n = numel(X): dequantize (mul = n, add = n with x_zero_point); Softmax's \
@@ -611,8 +623,9 @@ inventory::submit! {
     OpDef {
         domain: MS,
         op_type: "QuantizeLinear",
+        class: OpClass::Other,
         opsets: Opsets::since(1),
-        roles: &[Role::Data, Role::Config, Role::Config],
+        roles: &[Role::Data, Role::Quant, Role::Quant],
         infer: infer_quantize,
         cost: cost_quantize,
         formula: "as ONNX's: div = n, special = n (round), cmp = 2n (saturate), add = n with a \
@@ -624,8 +637,9 @@ inventory::submit! {
     OpDef {
         domain: MS,
         op_type: "DequantizeLinear",
+        class: OpClass::Other,
         opsets: Opsets::since(1),
-        roles: &[Role::Data, Role::Config, Role::Config],
+        roles: &[Role::Data, Role::Quant, Role::Quant],
         infer: infer_dequantize,
         cost: cost_dequantize,
         formula: "as ONNX's: mul = n, add = n with a zero point; n = numel(x)",

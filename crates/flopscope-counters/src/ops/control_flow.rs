@@ -6,7 +6,9 @@ use flopscope_ir::{DType, Dim, Graph, SequenceType, TensorType, TensorValue, Val
 
 use super::no_flops;
 use super::sequence::{agree, element_type};
-use crate::{InferCtx, OpDef, OpError, Opsets, Role, SubgraphRun, invalid, normalize_axis};
+use crate::{
+    InferCtx, OpClass, OpDef, OpError, Opsets, Role, SubgraphRun, invalid, normalize_axis,
+};
 
 /// Loops with at most this many iterations (known before run time) are inferred iteration by
 /// iteration, so shapes that change from one iteration to the next come out exact.
@@ -71,6 +73,7 @@ inventory::submit! {
     OpDef {
         domain: "",
         op_type: "If",
+        class: OpClass::Other,
         opsets: Opsets::since(1),
         roles: &[Role::Config],
         infer: infer_if,
@@ -333,6 +336,7 @@ inventory::submit! {
     OpDef {
         domain: "",
         op_type: "Loop",
+        class: OpClass::Other,
         opsets: Opsets::since(1),
         roles: &[Role::Config, Role::Config, Role::Data],
         infer: infer_loop,
@@ -441,6 +445,7 @@ inventory::submit! {
     OpDef {
         domain: "",
         op_type: "Scan",
+        class: OpClass::Other,
         opsets: Opsets::since(8),
         roles: &[Role::Data],
         infer: infer_scan,
@@ -527,6 +532,7 @@ inventory::submit! {
     OpDef {
         domain: "",
         op_type: "SequenceMap",
+        class: OpClass::Other,
         opsets: Opsets::since(17),
         roles: &[Role::Data],
         infer: infer_sequence_map,

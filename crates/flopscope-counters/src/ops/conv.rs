@@ -3,7 +3,7 @@
 use flopscope_ir::{DType, Dim, TensorType};
 
 use super::window::Window;
-use crate::{Cost, CostCtx, InferCtx, OpDef, OpError, Opsets, Role, invalid, product};
+use crate::{Cost, CostCtx, InferCtx, OpClass, OpDef, OpError, Opsets, Role, invalid, product};
 
 /// The output shape of a convolution: X [N, C, D1..Dn] with weight W [M, C/group, k1..kn] (and
 /// `kernel_shape`, `strides`, `dilations`, `pads`, `auto_pad`, `group`) gives [N, M, O1..On].
@@ -81,6 +81,7 @@ inventory::submit! {
     OpDef {
         domain: "",
         op_type: "Conv",
+        class: OpClass::Conv,
         opsets: Opsets::since(1),
         roles: &[Role::Data, Role::Weight, Role::Bias],
         infer: infer_conv,
@@ -205,6 +206,7 @@ inventory::submit! {
     OpDef {
         domain: "",
         op_type: "ConvTranspose",
+        class: OpClass::Conv,
         opsets: Opsets::since(1),
         roles: &[Role::Data, Role::Weight, Role::Bias],
         infer: infer_conv_transpose,
@@ -241,6 +243,7 @@ inventory::submit! {
     OpDef {
         domain: "",
         op_type: "ConvInteger",
+        class: OpClass::Conv,
         opsets: Opsets::since(10),
         roles: &[Role::Data, Role::Weight, Role::Quant, Role::Quant],
         infer: infer_conv_integer,
@@ -284,6 +287,7 @@ inventory::submit! {
     OpDef {
         domain: "",
         op_type: "QLinearConv",
+        class: OpClass::Conv,
         opsets: Opsets::since(10),
         roles: &[
             Role::Data,
@@ -349,6 +353,7 @@ inventory::submit! {
     OpDef {
         domain: "",
         op_type: "DeformConv",
+        class: OpClass::Conv,
         opsets: Opsets::since(19),
         roles: &[Role::Data, Role::Weight, Role::Data, Role::Bias, Role::Data],
         infer: infer_deform_conv,
@@ -412,6 +417,7 @@ inventory::submit! {
     OpDef {
         domain: "",
         op_type: "CausalConvWithState",
+        class: OpClass::Other,
         opsets: Opsets::since(27),
         roles: &[Role::Data, Role::Weight, Role::Bias, Role::Data],
         infer: infer_causal_conv_with_state,

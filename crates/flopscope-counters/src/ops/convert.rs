@@ -8,7 +8,7 @@ use super::elementwise::infer_unary;
 use super::fold::{Elem, Val, round_to};
 use super::logic::wrap;
 use super::no_flops;
-use crate::{InferCtx, OpDef, OpError, Opsets, Role, invalid};
+use crate::{InferCtx, OpClass, OpDef, OpError, Opsets, Role, invalid};
 
 /// One element converted to `to` as Cast does: to bool, non-zero is true; to an integer type,
 /// integers wrap to its width (a symbolic one is kept as is: it is a size that fits) and floats
@@ -58,6 +58,7 @@ inventory::submit! {
     OpDef {
         domain: "",
         op_type: "CastLike",
+        class: OpClass::Other,
         opsets: Opsets::since(15),
         roles: &[Role::Data, Role::ShapeOf],
         infer: infer_cast_like,
@@ -127,6 +128,7 @@ inventory::submit! {
     OpDef {
         domain: "",
         op_type: "BitCast",
+        class: OpClass::Other,
         opsets: Opsets::since(26),
         roles: &[Role::Data],
         infer: infer_bitcast,

@@ -11,7 +11,9 @@ use std::collections::BTreeMap;
 
 use flopscope_ir::{Dim, TensorType};
 
-use crate::{Cost, CostCtx, InferCtx, OpDef, OpError, Opsets, Role, broadcast, invalid, product};
+use crate::{
+    Cost, CostCtx, InferCtx, OpClass, OpDef, OpError, Opsets, Role, broadcast, invalid, product,
+};
 
 /// One side of an equation term: its letters in order, and where the ellipsis sits (the
 /// number of letters before it).
@@ -223,6 +225,7 @@ inventory::submit! {
     OpDef {
         domain: "",
         op_type: "Einsum",
+        class: OpClass::Matmul,
         opsets: Opsets::since(12),
         roles: &[Role::Data],
         infer: infer_einsum,

@@ -13,7 +13,7 @@ use std::cmp::Ordering;
 use flopscope_ir::{DType, Dim, TensorType};
 
 use super::fold::{Elem, Fold, Val, order, set_folded};
-use crate::{Cost, CostCtx, InferCtx, OpDef, OpError, Opsets, Role, broadcast};
+use crate::{Cost, CostCtx, InferCtx, OpClass, OpDef, OpError, Opsets, Role, broadcast};
 
 // ---- shared machinery ------------------------------------------------------------------------
 
@@ -172,11 +172,12 @@ fn fold_sqrt(e: &[Elem<'_>]) -> Option<Val> {
 /// A unary op from opset `since` on: same shape and type as X, `counts` operations per element
 /// (add, mul, div, cmp, special), elements folded by `fold` where it decides them.
 macro_rules! unary {
-    ($op:literal, $since:literal, $fold:expr, $counts:expr, $formula:literal) => {
+    ($class:ident, $op:literal, $since:literal, $fold:expr, $counts:expr, $formula:literal) => {
         inventory::submit! {
             OpDef {
                 domain: "",
                 op_type: $op,
+                class: OpClass::$class,
                 opsets: Opsets::since($since),
                 roles: &[Role::Data],
                 infer: |cx| infer_unary(cx, None, $fold),
@@ -188,14 +189,23 @@ macro_rules! unary {
 }
 
 unary!(
+    Activation,
     "Relu",
     1,
     Some(&fold_relu),
     [0, 0, 0, 1, 0],
     "cmp = numel(Y) (max(x, 0))"
 );
-unary!("Abs", 1, Some(&fold_abs), [0, 0, 0, 1, 0], "cmp = numel(Y)");
 unary!(
+    Other,
+    "Abs",
+    1,
+    Some(&fold_abs),
+    [0, 0, 0, 1, 0],
+    "cmp = numel(Y)"
+);
+unary!(
+    Other,
     "Neg",
     1,
     Some(&fold_neg),
@@ -203,6 +213,7 @@ unary!(
     "mul = numel(Y) (−x)"
 );
 unary!(
+    Other,
     "Sign",
     9,
     Some(&fold_sign),
@@ -210,6 +221,7 @@ unary!(
     "cmp = numel(Y)"
 );
 unary!(
+    Other,
     "Reciprocal",
     1,
     Some(&fold_reciprocal),
@@ -217,6 +229,7 @@ unary!(
     "div = numel(Y) (1/x)"
 );
 unary!(
+    Other,
     "Exp",
     1,
     Some(&|e| fold_float(e, f64::exp)),
@@ -224,6 +237,7 @@ unary!(
     "special = numel(Y)"
 );
 unary!(
+    Other,
     "Log",
     1,
     Some(&|e| fold_float(e, f64::ln)),
@@ -231,6 +245,7 @@ unary!(
     "special = numel(Y)"
 );
 unary!(
+    Other,
     "Sqrt",
     1,
     Some(&fold_sqrt),
@@ -238,6 +253,7 @@ unary!(
     "special = numel(Y)"
 );
 unary!(
+    Other,
     "Floor",
     1,
     Some(&fold_floor),
@@ -245,6 +261,7 @@ unary!(
     "special = numel(Y) (rounding)"
 );
 unary!(
+    Other,
     "Ceil",
     1,
     Some(&fold_ceil),
@@ -252,14 +269,23 @@ unary!(
     "special = numel(Y) (rounding)"
 );
 unary!(
+    Other,
     "Round",
     11,
     Some(&fold_round),
     [0, 0, 0, 0, 1],
     "special = numel(Y) (rounding)"
 );
-unary!("Erf", 9, None, [0, 0, 0, 0, 1], "special = numel(Y)");
 unary!(
+    Activation,
+    "Erf",
+    9,
+    None,
+    [0, 0, 0, 0, 1],
+    "special = numel(Y)"
+);
+unary!(
+    Other,
     "Sin",
     7,
     Some(&|e| fold_float(e, f64::sin)),
@@ -267,6 +293,7 @@ unary!(
     "special = numel(Y)"
 );
 unary!(
+    Other,
     "Cos",
     7,
     Some(&|e| fold_float(e, f64::cos)),
@@ -274,6 +301,7 @@ unary!(
     "special = numel(Y)"
 );
 unary!(
+    Other,
     "Tan",
     7,
     Some(&|e| fold_float(e, f64::tan)),
@@ -281,6 +309,7 @@ unary!(
     "special = numel(Y)"
 );
 unary!(
+    Other,
     "Asin",
     7,
     Some(&|e| fold_float(e, f64::asin)),
@@ -288,6 +317,7 @@ unary!(
     "special = numel(Y)"
 );
 unary!(
+    Other,
     "Acos",
     7,
     Some(&|e| fold_float(e, f64::acos)),
@@ -295,6 +325,7 @@ unary!(
     "special = numel(Y)"
 );
 unary!(
+    Other,
     "Atan",
     7,
     Some(&|e| fold_float(e, f64::atan)),
@@ -302,6 +333,7 @@ unary!(
     "special = numel(Y)"
 );
 unary!(
+    Other,
     "Sinh",
     9,
     Some(&|e| fold_float(e, f64::sinh)),
@@ -309,6 +341,7 @@ unary!(
     "special = numel(Y)"
 );
 unary!(
+    Other,
     "Cosh",
     9,
     Some(&|e| fold_float(e, f64::cosh)),
@@ -316,6 +349,7 @@ unary!(
     "special = numel(Y)"
 );
 unary!(
+    Other,
     "Asinh",
     9,
     Some(&|e| fold_float(e, f64::asinh)),
@@ -323,6 +357,7 @@ unary!(
     "special = numel(Y)"
 );
 unary!(
+    Other,
     "Acosh",
     9,
     Some(&|e| fold_float(e, f64::acosh)),
@@ -330,6 +365,7 @@ unary!(
     "special = numel(Y)"
 );
 unary!(
+    Other,
     "Atanh",
     9,
     Some(&|e| fold_float(e, f64::atanh)),
@@ -356,6 +392,7 @@ inventory::submit! {
     OpDef {
         domain: "",
         op_type: "Clip",
+        class: OpClass::Activation,
         opsets: Opsets::range(1, 10),
         roles: &[Role::Data],
         infer: |cx| {
@@ -372,6 +409,7 @@ inventory::submit! {
     OpDef {
         domain: "",
         op_type: "Clip",
+        class: OpClass::Activation,
         opsets: Opsets::since(11),
         roles: &[Role::Data, Role::Config, Role::Config],
         infer: |cx| {
@@ -471,11 +509,12 @@ fn pairwise(cx: &CostCtx<'_>) -> Result<Dim, OpError> {
 
 /// A broadcasting op from opset 1 on whose integer elements fold with `$fold`.
 macro_rules! arithmetic {
-    ($op:literal, $fold:expr, $float:expr, $cost:expr, $formula:literal) => {
+    ($class:ident, $op:literal, $fold:expr, $float:expr, $cost:expr, $formula:literal) => {
         inventory::submit! {
             OpDef {
                 domain: "",
                 op_type: $op,
+                class: OpClass::$class,
                 opsets: Opsets::since(1),
                 roles: &[Role::Data],
                 infer: |cx| infer_broadcasting(cx, None, &ints_with($fold, $float)),
@@ -487,6 +526,7 @@ macro_rules! arithmetic {
 }
 
 arithmetic!(
+    Add,
     "Add",
     |a, b| Some(a + b),
     |a, b| a + b,
@@ -494,6 +534,7 @@ arithmetic!(
     "add = numel(Y)"
 );
 arithmetic!(
+    Other,
     "Sub",
     |a, b| Some(a - b),
     |a, b| a - b,
@@ -501,6 +542,7 @@ arithmetic!(
     "add = numel(Y)"
 );
 arithmetic!(
+    Other,
     "Mul",
     |a, b| Some(a * b),
     |a, b| a * b,
@@ -508,6 +550,7 @@ arithmetic!(
     "mul = numel(Y)"
 );
 arithmetic!(
+    Other,
     "Div",
     fold_div,
     |a, b| a / b,
@@ -515,6 +558,7 @@ arithmetic!(
     "div = numel(Y)"
 );
 arithmetic!(
+    Add,
     "Sum",
     |a, b| Some(a + b),
     |a, b| a + b,
@@ -522,6 +566,7 @@ arithmetic!(
     "add = (inputs − 1)·numel(Y)"
 );
 arithmetic!(
+    Other,
     "Max",
     |a, b| Some(a.max(b)),
     f64::max,
@@ -529,6 +574,7 @@ arithmetic!(
     "cmp = (inputs − 1)·numel(Y)"
 );
 arithmetic!(
+    Other,
     "Min",
     |a, b| Some(a.min(b)),
     f64::min,
@@ -546,6 +592,7 @@ inventory::submit! {
     OpDef {
         domain: "",
         op_type: "Mean",
+        class: OpClass::Other,
         opsets: Opsets::since(1),
         roles: &[Role::Data],
         infer: |cx| infer_broadcasting(cx, None, &fold_mean),
@@ -586,6 +633,7 @@ inventory::submit! {
     OpDef {
         domain: "",
         op_type: "Pow",
+        class: OpClass::Other,
         opsets: Opsets::since(1),
         roles: &[Role::Data, Role::Config],
         infer: |cx| infer_broadcasting(cx, None, &fold_pow),
@@ -651,6 +699,7 @@ inventory::submit! {
     OpDef {
         domain: "",
         op_type: "Mod",
+        class: OpClass::Other,
         opsets: Opsets::since(10),
         roles: &[Role::Data],
         infer: infer_mod,

@@ -6,7 +6,7 @@ use flopscope_ir::{DType, Dim, Elements, TensorType, TensorValue};
 
 use super::fold::round_to;
 use super::no_flops;
-use crate::{InferCtx, MAX_FOLDED_ELEMENTS, OpDef, OpError, Opsets, Role, invalid};
+use crate::{InferCtx, MAX_FOLDED_ELEMENTS, OpClass, OpDef, OpError, Opsets, Role, invalid};
 
 /// The element type named by the `dtype` attribute, or `default`.
 fn dtype_attr(cx: &InferCtx<'_>, default: DType) -> Result<DType, OpError> {
@@ -112,6 +112,7 @@ inventory::submit! {
     OpDef {
         domain: "",
         op_type: "Range",
+        class: OpClass::Other,
         opsets: Opsets::since(11),
         roles: &[Role::Config],
         infer: infer_range,
@@ -126,6 +127,7 @@ inventory::submit! {
     OpDef {
         domain: "",
         op_type: "EyeLike",
+        class: OpClass::Other,
         opsets: Opsets::since(9),
         roles: &[Role::ShapeOf],
         infer: |cx| {
@@ -168,6 +170,7 @@ inventory::submit! {
     OpDef {
         domain: "",
         op_type: "RandomNormal",
+        class: OpClass::Other,
         opsets: Opsets::since(1),
         roles: &[],
         infer: infer_random,
@@ -180,6 +183,7 @@ inventory::submit! {
     OpDef {
         domain: "",
         op_type: "RandomUniform",
+        class: OpClass::Other,
         opsets: Opsets::since(1),
         roles: &[],
         infer: infer_random,
@@ -192,6 +196,7 @@ inventory::submit! {
     OpDef {
         domain: "",
         op_type: "RandomNormalLike",
+        class: OpClass::Other,
         opsets: Opsets::since(1),
         roles: &[Role::ShapeOf],
         infer: infer_random_like,
@@ -204,6 +209,7 @@ inventory::submit! {
     OpDef {
         domain: "",
         op_type: "RandomUniformLike",
+        class: OpClass::Other,
         opsets: Opsets::since(1),
         roles: &[Role::ShapeOf],
         infer: infer_random_like,
@@ -216,6 +222,7 @@ inventory::submit! {
     OpDef {
         domain: "",
         op_type: "Bernoulli",
+        class: OpClass::Other,
         opsets: Opsets::since(15),
         roles: &[Role::Data],
         infer: infer_random_like,
@@ -246,6 +253,7 @@ inventory::submit! {
     OpDef {
         domain: "",
         op_type: "Multinomial",
+        class: OpClass::Other,
         opsets: Opsets::since(7),
         roles: &[Role::Data],
         infer: infer_multinomial,

@@ -8,7 +8,7 @@
 use flopscope_ir::{DType, Dim, TensorType};
 
 use super::no_flops;
-use crate::{InferCtx, OpDef, OpError, Opsets, Role, invalid};
+use crate::{InferCtx, OpClass, OpDef, OpError, Opsets, Role, invalid};
 
 fn be16(b: &[u8], at: usize) -> Option<u64> {
     Some(u64::from(u16::from_be_bytes([
@@ -208,6 +208,7 @@ inventory::submit! {
     OpDef {
         domain: "",
         op_type: "ImageDecoder",
+        class: OpClass::Other,
         opsets: Opsets::since(20),
         roles: &[Role::Data],
         infer: infer_image_decoder,

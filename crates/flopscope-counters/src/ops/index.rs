@@ -13,7 +13,8 @@ use flopscope_ir::{DType, Dim, TensorType, TensorValue};
 use super::fold::{concrete, scatter, set_maybe_value, strides, take};
 use super::no_flops;
 use crate::{
-    Cost, CostCtx, InferCtx, OpDef, OpError, Opsets, Role, invalid, normalize_axis, product,
+    Cost, CostCtx, InferCtx, OpClass, OpDef, OpError, Opsets, Role, invalid, normalize_axis,
+    product,
 };
 
 /// `⌈log₂ n⌉` for n ≥ 1 (0 for n ≤ 1).
@@ -95,6 +96,7 @@ inventory::submit! {
     OpDef {
         domain: "",
         op_type: "GatherElements",
+        class: OpClass::Other,
         opsets: Opsets::since(11),
         roles: &[Role::Data, Role::Config],
         infer: infer_gather_elements,
@@ -179,6 +181,7 @@ inventory::submit! {
     OpDef {
         domain: "",
         op_type: "GatherND",
+        class: OpClass::Other,
         opsets: Opsets::since(11),
         roles: &[Role::Data, Role::Config],
         infer: infer_gather_nd,
@@ -293,6 +296,7 @@ inventory::submit! {
     OpDef {
         domain: "",
         op_type: "ScatterND",
+        class: OpClass::Other,
         opsets: Opsets::since(11),
         roles: &[Role::Data, Role::Config, Role::Data],
         infer: infer_scatter,
@@ -305,6 +309,7 @@ inventory::submit! {
     OpDef {
         domain: "",
         op_type: "ScatterElements",
+        class: OpClass::Other,
         opsets: Opsets::since(11),
         roles: &[Role::Data, Role::Config, Role::Data],
         infer: infer_scatter,
@@ -317,6 +322,7 @@ inventory::submit! {
     OpDef {
         domain: "",
         op_type: "Scatter",
+        class: OpClass::Other,
         opsets: Opsets::since(9),
         roles: &[Role::Data, Role::Config, Role::Data],
         infer: infer_scatter,
@@ -357,6 +363,7 @@ inventory::submit! {
     OpDef {
         domain: "",
         op_type: "OneHot",
+        class: OpClass::Other,
         opsets: Opsets::since(9),
         roles: &[Role::Data, Role::Config, Role::Config],
         infer: infer_one_hot,
@@ -382,6 +389,7 @@ inventory::submit! {
     OpDef {
         domain: "",
         op_type: "NonZero",
+        class: OpClass::Other,
         opsets: Opsets::since(9),
         roles: &[Role::Data],
         infer: infer_non_zero,
@@ -427,6 +435,7 @@ inventory::submit! {
     OpDef {
         domain: "",
         op_type: "Compress",
+        class: OpClass::Other,
         opsets: Opsets::since(9),
         roles: &[Role::Data, Role::Config],
         infer: infer_compress,
@@ -545,6 +554,7 @@ inventory::submit! {
     OpDef {
         domain: "",
         op_type: "Unique",
+        class: OpClass::Other,
         opsets: Opsets::since(11),
         roles: &[Role::Data],
         infer: infer_unique,
@@ -599,6 +609,7 @@ inventory::submit! {
     OpDef {
         domain: "",
         op_type: "TopK",
+        class: OpClass::Other,
         opsets: Opsets::range(1, 9),
         roles: &[Role::Data],
         infer: |cx| {
@@ -614,6 +625,7 @@ inventory::submit! {
     OpDef {
         domain: "",
         op_type: "TopK",
+        class: OpClass::Other,
         opsets: Opsets::since(10),
         roles: &[Role::Data, Role::Config],
         infer: |cx| {
@@ -765,6 +777,7 @@ inventory::submit! {
     OpDef {
         domain: "",
         op_type: "NonMaxSuppression",
+        class: OpClass::Other,
         opsets: Opsets::since(10),
         roles: &[Role::Data, Role::Data, Role::Config],
         infer: infer_nms,
@@ -867,6 +880,7 @@ inventory::submit! {
     OpDef {
         domain: "",
         op_type: "CumSum",
+        class: OpClass::Other,
         opsets: Opsets::since(11),
         roles: &[Role::Data, Role::Config],
         infer: infer_cumulative,
@@ -879,6 +893,7 @@ inventory::submit! {
     OpDef {
         domain: "",
         op_type: "CumProd",
+        class: OpClass::Other,
         opsets: Opsets::since(26),
         roles: &[Role::Data, Role::Config],
         infer: infer_cumulative,

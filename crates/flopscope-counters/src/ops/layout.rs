@@ -15,7 +15,8 @@ fn elements_of<'a>(cx: &InferCtx<'a>, i: usize) -> Result<Option<&'a Elements>, 
 }
 use crate::ctx::derived_axis_name;
 use crate::{
-    InferCtx, OpDef, OpError, Opsets, Role, broadcast, invalid, normalize_axis, shape_string,
+    InferCtx, OpClass, OpDef, OpError, Opsets, Role, broadcast, invalid, normalize_axis,
+    shape_string,
 };
 
 /// Ends at least this large (INT_MAX, INT64_MAX) mean "to the end" of a symbolic dim; starts or
@@ -233,6 +234,7 @@ inventory::submit! {
     OpDef {
         domain: "",
         op_type: "Slice",
+        class: OpClass::Other,
         opsets: Opsets::range(1, 9),
         roles: &[Role::Data],
         infer: infer_slice_1,
@@ -245,6 +247,7 @@ inventory::submit! {
     OpDef {
         domain: "",
         op_type: "Slice",
+        class: OpClass::Other,
         opsets: Opsets::since(10),
         roles: &[Role::Data, Role::Config],
         infer: infer_slice_10,
@@ -396,6 +399,7 @@ inventory::submit! {
     OpDef {
         domain: "",
         op_type: "Split",
+        class: OpClass::Other,
         opsets: Opsets::range(1, 1),
         roles: &[Role::Data, Role::Config],
         infer: |cx| {
@@ -416,6 +420,7 @@ inventory::submit! {
     OpDef {
         domain: "",
         op_type: "Split",
+        class: OpClass::Other,
         opsets: Opsets::range(2, 12),
         roles: &[Role::Data],
         infer: |cx| {
@@ -432,6 +437,7 @@ inventory::submit! {
     OpDef {
         domain: "",
         op_type: "Split",
+        class: OpClass::Other,
         opsets: Opsets::range(13, 17),
         roles: &[Role::Data, Role::Config],
         infer: |cx| {
@@ -448,6 +454,7 @@ inventory::submit! {
     OpDef {
         domain: "",
         op_type: "Split",
+        class: OpClass::Other,
         opsets: Opsets::since(18),
         roles: &[Role::Data, Role::Config],
         infer: |cx| {
@@ -525,6 +532,7 @@ inventory::submit! {
     OpDef {
         domain: "",
         op_type: "Expand",
+        class: OpClass::Other,
         opsets: Opsets::since(8),
         roles: &[Role::Data, Role::Config],
         infer: infer_expand,
@@ -569,6 +577,7 @@ inventory::submit! {
     OpDef {
         domain: "",
         op_type: "Tile",
+        class: OpClass::Other,
         opsets: Opsets::range(1, 5),
         roles: &[Role::Data, Role::Config],
         infer: |cx| {
@@ -592,6 +601,7 @@ inventory::submit! {
     OpDef {
         domain: "",
         op_type: "Tile",
+        class: OpClass::Other,
         opsets: Opsets::since(6),
         roles: &[Role::Data, Role::Config],
         infer: |cx| {
@@ -680,6 +690,7 @@ inventory::submit! {
     OpDef {
         domain: "",
         op_type: "Pad",
+        class: OpClass::Other,
         opsets: Opsets::range(1, 10),
         roles: &[Role::Data],
         infer: |cx| {
@@ -704,6 +715,7 @@ inventory::submit! {
     OpDef {
         domain: "",
         op_type: "Pad",
+        class: OpClass::Other,
         opsets: Opsets::since(11),
         roles: &[Role::Data, Role::Config, Role::Config, Role::Config],
         infer: |cx| {
@@ -759,6 +771,7 @@ inventory::submit! {
     OpDef {
         domain: "",
         op_type: "CenterCropPad",
+        class: OpClass::Other,
         opsets: Opsets::since(18),
         roles: &[Role::Data, Role::Config],
         infer: infer_center_crop_pad,
@@ -812,6 +825,7 @@ inventory::submit! {
     OpDef {
         domain: "",
         op_type: "DepthToSpace",
+        class: OpClass::Other,
         opsets: Opsets::since(1),
         roles: &[Role::Data],
         infer: infer_depth_to_space,
@@ -824,6 +838,7 @@ inventory::submit! {
     OpDef {
         domain: "",
         op_type: "SpaceToDepth",
+        class: OpClass::Other,
         opsets: Opsets::since(1),
         roles: &[Role::Data],
         infer: infer_space_to_depth,
@@ -838,6 +853,7 @@ inventory::submit! {
     OpDef {
         domain: "",
         op_type: "Trilu",
+        class: OpClass::Other,
         opsets: Opsets::since(14),
         roles: &[Role::Data, Role::Config],
         infer: |cx| {
@@ -858,6 +874,7 @@ inventory::submit! {
     OpDef {
         domain: "",
         op_type: "ReverseSequence",
+        class: OpClass::Other,
         opsets: Opsets::since(10),
         roles: &[Role::Data, Role::Config],
         infer: |cx| {
@@ -878,6 +895,7 @@ inventory::submit! {
     OpDef {
         domain: "",
         op_type: "TensorScatter",
+        class: OpClass::Other,
         opsets: Opsets::since(24),
         roles: &[Role::Data, Role::Data, Role::Config],
         infer: |cx| {

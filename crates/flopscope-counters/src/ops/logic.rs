@@ -15,7 +15,7 @@ use flopscope_ir::{DType, Dim};
 
 use super::elementwise::{broadcast_type, infer_broadcasting, infer_unary, per_element};
 use super::fold::{Elem, Val, order, set_folded};
-use crate::{InferCtx, OpDef, OpError, Opsets, Role, invalid};
+use crate::{InferCtx, OpClass, OpDef, OpError, Opsets, Role, invalid};
 
 /// One `cmp` per output element.
 const CMP: [i64; 5] = [0, 0, 0, 1, 0];
@@ -32,11 +32,12 @@ fn fold_compare(e: &[Elem<'_>], holds: fn(Ordering) -> bool) -> Option<Val> {
 /// `Role::Config`: a constant compared against is a threshold (like Clip's bounds), not a
 /// learned weight, and a comparison's output does not carry a weight on.
 macro_rules! comparison {
-    ($op:literal, $since:literal, $holds:expr) => {
+    ($class:ident, $op:literal, $since:literal, $holds:expr) => {
         inventory::submit! {
             OpDef {
                 domain: "",
                 op_type: $op,
+                class: OpClass::$class,
                 opsets: Opsets::since($since),
                 roles: &[Role::Config],
                 infer: |cx| {
@@ -51,11 +52,11 @@ macro_rules! comparison {
     };
 }
 
-comparison!("Equal", 1, |o| o == Ordering::Equal);
-comparison!("Less", 1, |o| o == Ordering::Less);
-comparison!("Greater", 1, |o| o == Ordering::Greater);
-comparison!("LessOrEqual", 12, |o| o != Ordering::Greater);
-comparison!("GreaterOrEqual", 12, |o| o != Ordering::Less);
+comparison!(Other, "Equal", 1, |o| o == Ordering::Equal);
+comparison!(Other, "Less", 1, |o| o == Ordering::Less);
+comparison!(Other, "Greater", 1, |o| o == Ordering::Greater);
+comparison!(Other, "LessOrEqual", 12, |o| o != Ordering::Greater);
+comparison!(Other, "GreaterOrEqual", 12, |o| o != Ordering::Less);
 
 // ---- logic -----------------------------------------------------------------------------------
 
@@ -89,11 +90,12 @@ fn fold_not(e: &[Elem<'_>]) -> Option<Val> {
 }
 
 macro_rules! logical {
-    ($op:literal, $fold:expr) => {
+    ($class:ident, $op:literal, $fold:expr) => {
         inventory::submit! {
             OpDef {
                 domain: "",
                 op_type: $op,
+                class: OpClass::$class,
                 opsets: Opsets::since(1),
                 roles: &[Role::Data],
                 infer: |cx| infer_broadcasting(cx, Some(DType::Bool), &$fold),
@@ -104,14 +106,15 @@ macro_rules! logical {
     };
 }
 
-logical!("And", fold_and);
-logical!("Or", fold_or);
-logical!("Xor", fold_xor);
+logical!(Other, "And", fold_and);
+logical!(Other, "Or", fold_or);
+logical!(Other, "Xor", fold_xor);
 
 inventory::submit! {
     OpDef {
         domain: "",
         op_type: "Not",
+        class: OpClass::Other,
         opsets: Opsets::since(1),
         roles: &[Role::Data],
         infer: |cx| infer_unary(cx, Some(DType::Bool), Some(&fold_not)),
@@ -156,11 +159,12 @@ fn infer_bitwise(cx: &mut InferCtx<'_>, f: fn(i128, i128) -> Option<i128>) -> Re
 }
 
 macro_rules! bitwise {
-    ($op:literal, $f:expr) => {
+    ($class:ident, $op:literal, $f:expr) => {
         inventory::submit! {
             OpDef {
                 domain: "",
                 op_type: $op,
+                class: OpClass::$class,
                 opsets: Opsets::since(18),
                 roles: &[Role::Data],
                 infer: |cx| infer_bitwise(cx, $f),
@@ -171,9 +175,9 @@ macro_rules! bitwise {
     };
 }
 
-bitwise!("BitwiseAnd", |a, b| Some(a & b));
-bitwise!("BitwiseOr", |a, b| Some(a | b));
-bitwise!("BitwiseXor", |a, b| Some(a ^ b));
+bitwise!(Other, "BitwiseAnd", |a, b| Some(a & b));
+bitwise!(Other, "BitwiseOr", |a, b| Some(a | b));
+bitwise!(Other, "BitwiseXor", |a, b| Some(a ^ b));
 
 fn infer_bitwise_not(cx: &mut InferCtx<'_>) -> Result<(), OpError> {
     let dtype = cx.tensor(0)?.dtype;
@@ -188,6 +192,7 @@ inventory::submit! {
     OpDef {
         domain: "",
         op_type: "BitwiseNot",
+        class: OpClass::Other,
         opsets: Opsets::since(18),
         roles: &[Role::Data],
         infer: infer_bitwise_not,
@@ -232,6 +237,7 @@ inventory::submit! {
     OpDef {
         domain: "",
         op_type: "BitShift",
+        class: OpClass::Other,
         opsets: Opsets::since(11),
         roles: &[Role::Data],
         infer: infer_bitshift,
@@ -254,6 +260,7 @@ inventory::submit! {
     OpDef {
         domain: "",
         op_type: "IsNaN",
+        class: OpClass::Other,
         opsets: Opsets::since(9),
         roles: &[Role::Data],
         infer: |cx| infer_unary(cx, Some(DType::Bool), Some(&fold_is_nan)),
@@ -279,6 +286,7 @@ inventory::submit! {
     OpDef {
         domain: "",
         op_type: "IsInf",
+        class: OpClass::Other,
         opsets: Opsets::since(10),
         roles: &[Role::Data],
         infer: infer_is_inf,
@@ -311,6 +319,7 @@ inventory::submit! {
     OpDef {
         domain: "",
         op_type: "Where",
+        class: OpClass::Other,
         opsets: Opsets::since(9),
         roles: &[Role::Config, Role::Data],
         infer: infer_where,

@@ -8,7 +8,7 @@
 
 use flopscope_ir::{Dim, TensorType};
 
-use crate::{Cost, CostCtx, InferCtx, OpDef, OpError, Opsets, Role, invalid};
+use crate::{Cost, CostCtx, InferCtx, OpClass, OpDef, OpError, Opsets, Role, invalid};
 
 /// Whether the dims are known to differ.
 fn differ(a: &Dim, b: &Dim) -> bool {
@@ -104,6 +104,7 @@ inventory::submit! {
     OpDef {
         domain: "",
         op_type: "NegativeLogLikelihoodLoss",
+        class: OpClass::Other,
         opsets: Opsets::since(12),
         roles: &[Role::Data, Role::Data, Role::Config],
         infer: infer_loss,
@@ -134,6 +135,7 @@ inventory::submit! {
     OpDef {
         domain: "",
         op_type: "SoftmaxCrossEntropyLoss",
+        class: OpClass::Other,
         opsets: Opsets::since(12),
         roles: &[Role::Data, Role::Data, Role::Config],
         infer: infer_loss,

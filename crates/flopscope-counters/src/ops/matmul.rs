@@ -2,7 +2,7 @@
 
 use flopscope_ir::{Dim, TensorType};
 
-use crate::{Cost, CostCtx, InferCtx, OpDef, OpError, Opsets, Role, broadcast, invalid};
+use crate::{Cost, CostCtx, InferCtx, OpClass, OpDef, OpError, Opsets, Role, broadcast, invalid};
 
 /// Whether two dims are known to differ.
 fn differ(a: &Dim, b: &Dim) -> bool {
@@ -82,6 +82,7 @@ inventory::submit! {
     OpDef {
         domain: "",
         op_type: "Gemm",
+        class: OpClass::Matmul,
         opsets: Opsets::since(1),
         roles: &[Role::Data, Role::Weight, Role::Bias],
         infer: infer_gemm,
@@ -137,6 +138,7 @@ inventory::submit! {
     OpDef {
         domain: "",
         op_type: "MatMul",
+        class: OpClass::Matmul,
         opsets: Opsets::since(1),
         roles: &[Role::Data, Role::Data],
         infer: infer_matmul,

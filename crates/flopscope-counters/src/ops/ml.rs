@@ -13,7 +13,7 @@
 use flopscope_ir::{ConstTensor, DType, Dim, TensorType};
 
 use super::no_flops;
-use crate::{Cost, CostCtx, InferCtx, OpDef, OpError, Opsets, Role, invalid};
+use crate::{Cost, CostCtx, InferCtx, OpClass, OpDef, OpError, Opsets, Role, invalid};
 
 const ML: &str = "ai.onnx.ml";
 
@@ -110,6 +110,7 @@ inventory::submit! {
     OpDef {
         domain: ML,
         op_type: "ArrayFeatureExtractor",
+        class: OpClass::Other,
         opsets: Opsets::since(1),
         roles: &[Role::Data, Role::Config],
         infer: infer_array_feature_extractor,
@@ -122,6 +123,7 @@ inventory::submit! {
     OpDef {
         domain: ML,
         op_type: "Binarizer",
+        class: OpClass::Other,
         opsets: Opsets::since(1),
         roles: &[Role::Data],
         infer: same,
@@ -134,6 +136,7 @@ inventory::submit! {
     OpDef {
         domain: ML,
         op_type: "Imputer",
+        class: OpClass::Other,
         opsets: Opsets::since(1),
         roles: &[Role::Data],
         infer: same,
@@ -146,6 +149,7 @@ inventory::submit! {
     OpDef {
         domain: ML,
         op_type: "Scaler",
+        class: OpClass::Other,
         opsets: Opsets::since(1),
         roles: &[Role::Data],
         infer: |cx| same_shape_as(cx, DType::Float32),
@@ -178,6 +182,7 @@ inventory::submit! {
     OpDef {
         domain: ML,
         op_type: "Normalizer",
+        class: OpClass::Other,
         opsets: Opsets::since(1),
         roles: &[Role::Data],
         infer: |cx| {
@@ -194,6 +199,7 @@ inventory::submit! {
     OpDef {
         domain: ML,
         op_type: "CategoryMapper",
+        class: OpClass::Other,
         opsets: Opsets::since(1),
         roles: &[Role::Data],
         infer: |cx| {
@@ -232,6 +238,7 @@ inventory::submit! {
     OpDef {
         domain: ML,
         op_type: "LabelEncoder",
+        class: OpClass::Other,
         opsets: Opsets::since(1),
         roles: &[Role::Data],
         infer: infer_label_encoder,
@@ -260,6 +267,7 @@ inventory::submit! {
     OpDef {
         domain: ML,
         op_type: "OneHotEncoder",
+        class: OpClass::Other,
         opsets: Opsets::since(1),
         roles: &[Role::Data],
         infer: infer_one_hot_encoder,
@@ -292,6 +300,7 @@ inventory::submit! {
     OpDef {
         domain: ML,
         op_type: "FeatureVectorizer",
+        class: OpClass::Other,
         opsets: Opsets::since(1),
         roles: &[Role::Data],
         infer: infer_feature_vectorizer,
@@ -327,6 +336,7 @@ inventory::submit! {
     OpDef {
         domain: ML,
         op_type: "LinearRegressor",
+        class: OpClass::Other,
         opsets: Opsets::since(1),
         roles: &[Role::Data],
         infer: infer_linear_regressor,
@@ -361,6 +371,7 @@ inventory::submit! {
     OpDef {
         domain: ML,
         op_type: "LinearClassifier",
+        class: OpClass::Other,
         opsets: Opsets::since(1),
         roles: &[Role::Data],
         infer: |cx| {
@@ -453,6 +464,7 @@ inventory::submit! {
     OpDef {
         domain: ML,
         op_type: "SVMClassifier",
+        class: OpClass::Other,
         opsets: Opsets::since(1),
         roles: &[Role::Data],
         infer: infer_svm_classifier,
@@ -485,6 +497,7 @@ inventory::submit! {
     OpDef {
         domain: ML,
         op_type: "SVMRegressor",
+        class: OpClass::Other,
         opsets: Opsets::since(1),
         roles: &[Role::Data],
         infer: |cx| {
@@ -723,6 +736,7 @@ inventory::submit! {
     OpDef {
         domain: ML,
         op_type: "TreeEnsemble",
+        class: OpClass::Other,
         opsets: Opsets::since(5),
         roles: &[Role::Data],
         infer: infer_tree_ensemble,
@@ -752,6 +766,7 @@ inventory::submit! {
     OpDef {
         domain: ML,
         op_type: "TreeEnsembleRegressor",
+        class: OpClass::Other,
         opsets: Opsets::since(1),
         roles: &[Role::Data],
         infer: |cx| {
@@ -782,6 +797,7 @@ inventory::submit! {
     OpDef {
         domain: ML,
         op_type: "TreeEnsembleClassifier",
+        class: OpClass::Other,
         opsets: Opsets::since(1),
         roles: &[Role::Data],
         infer: |cx| {
@@ -798,6 +814,7 @@ inventory::submit! {
     OpDef {
         domain: ML,
         op_type: "ZipMap",
+        class: OpClass::Other,
         opsets: Opsets::since(1),
         roles: &[Role::Data],
         infer: |_| {

@@ -10,8 +10,8 @@ use flopscope_ir::{DType, Dim, TensorType};
 
 use super::same_as_input;
 use crate::{
-    Cost, CostCtx, InferCtx, OpDef, OpError, Opsets, Role, broadcast, invalid, normalize_axis,
-    product,
+    Cost, CostCtx, InferCtx, OpClass, OpDef, OpError, Opsets, Role, broadcast, invalid,
+    normalize_axis, product,
 };
 
 // ---- BatchNormalization ----------------------------------------------------------------------
@@ -93,6 +93,7 @@ inventory::submit! {
     OpDef {
         domain: "",
         op_type: "BatchNormalization",
+        class: OpClass::Norm,
         opsets: Opsets::since(1),
         roles: &[Role::Data, Role::Weight, Role::Bias, Role::Buffer, Role::Buffer],
         infer: infer_batchnorm,
@@ -124,6 +125,7 @@ inventory::submit! {
     OpDef {
         domain: "",
         op_type: "LRN",
+        class: OpClass::Norm,
         opsets: Opsets::since(1),
         roles: &[Role::Data],
         infer: same_as_input,
@@ -189,6 +191,7 @@ inventory::submit! {
     OpDef {
         domain: "",
         op_type: "Softmax",
+        class: OpClass::Activation,
         opsets: Opsets::range(1, 12),
         roles: &[Role::Data],
         infer: infer_softmax,
@@ -201,6 +204,7 @@ inventory::submit! {
     OpDef {
         domain: "",
         op_type: "Softmax",
+        class: OpClass::Activation,
         opsets: Opsets::since(13),
         roles: &[Role::Data],
         infer: infer_softmax,
@@ -232,11 +236,12 @@ fn cost_hardmax(cx: &CostCtx<'_>) -> Result<Cost, OpError> {
 }
 
 macro_rules! softmax_like {
-    ($op:literal, $cost:expr, $formula:literal) => {
+    ($class:ident, $op:literal, $cost:expr, $formula:literal) => {
         inventory::submit! {
             OpDef {
                 domain: "",
                 op_type: $op,
+                class: OpClass::$class,
                 opsets: Opsets::range(1, 12),
                 roles: &[Role::Data],
                 infer: infer_softmax,
@@ -248,6 +253,7 @@ macro_rules! softmax_like {
             OpDef {
                 domain: "",
                 op_type: $op,
+                class: OpClass::$class,
                 opsets: Opsets::since(13),
                 roles: &[Role::Data],
                 infer: infer_softmax,
@@ -259,11 +265,12 @@ macro_rules! softmax_like {
 }
 
 softmax_like!(
+    Activation,
     "LogSoftmax",
     cost_logsoftmax,
     "special = numel(X) (exp) + rows (log), add = 2·numel(X) − rows"
 );
-softmax_like!("Hardmax", cost_hardmax, "cmp = numel(X) − rows");
+softmax_like!(Activation, "Hardmax", cost_hardmax, "cmp = numel(X) − rows");
 
 // ---- shared pieces of the normalizations -------------------------------------------------------
 
@@ -348,6 +355,7 @@ inventory::submit! {
     OpDef {
         domain: "",
         op_type: "LayerNormalization",
+        class: OpClass::Norm,
         opsets: Opsets::since(17),
         roles: &[Role::Data, Role::Weight, Role::Bias],
         infer: infer_layernorm,
@@ -388,6 +396,7 @@ inventory::submit! {
     OpDef {
         domain: "",
         op_type: "RMSNormalization",
+        class: OpClass::Norm,
         opsets: Opsets::since(23),
         roles: &[Role::Data, Role::Weight],
         infer: infer_rmsnorm,
@@ -436,6 +445,7 @@ inventory::submit! {
     OpDef {
         domain: "",
         op_type: "InstanceNormalization",
+        class: OpClass::Norm,
         opsets: Opsets::since(1),
         roles: &[Role::Data, Role::Weight, Role::Bias],
         infer: infer_instancenorm,
@@ -493,6 +503,7 @@ inventory::submit! {
     OpDef {
         domain: "",
         op_type: "GroupNormalization",
+        class: OpClass::Norm,
         opsets: Opsets::since(18),
         roles: &[Role::Data, Role::Weight, Role::Bias],
         infer: infer_groupnorm,
@@ -534,6 +545,7 @@ inventory::submit! {
     OpDef {
         domain: "",
         op_type: "LpNormalization",
+        class: OpClass::Norm,
         opsets: Opsets::since(1),
         roles: &[Role::Data],
         infer: infer_lpnorm,
@@ -589,6 +601,7 @@ inventory::submit! {
     OpDef {
         domain: "",
         op_type: "MeanVarianceNormalization",
+        class: OpClass::Norm,
         opsets: Opsets::since(9),
         roles: &[Role::Data],
         infer: infer_mvn,

@@ -4,7 +4,7 @@ use flopscope_ir::{DType, Dim, TensorType};
 
 use super::no_flops;
 use super::window::Window;
-use crate::{Cost, CostCtx, InferCtx, OpDef, OpError, Opsets, Role, invalid, product};
+use crate::{Cost, CostCtx, InferCtx, OpClass, OpDef, OpError, Opsets, Role, invalid, product};
 
 /// MaxPool / AveragePool: Y [N, C, O1..On] from `kernel_shape` and the window attributes;
 /// MaxPool's optional second output holds int64 indices of the same shape.
@@ -61,6 +61,7 @@ inventory::submit! {
     OpDef {
         domain: "",
         op_type: "MaxPool",
+        class: OpClass::Pooling,
         opsets: Opsets::since(1),
         roles: &[Role::Data],
         infer: infer_pool,
@@ -73,6 +74,7 @@ inventory::submit! {
     OpDef {
         domain: "",
         op_type: "AveragePool",
+        class: OpClass::Pooling,
         opsets: Opsets::since(1),
         roles: &[Role::Data],
         infer: infer_pool,
@@ -112,6 +114,7 @@ inventory::submit! {
     OpDef {
         domain: "",
         op_type: "GlobalAveragePool",
+        class: OpClass::Pooling,
         opsets: Opsets::since(1),
         roles: &[Role::Data],
         infer: infer_global_pool,
@@ -127,6 +130,7 @@ inventory::submit! {
     OpDef {
         domain: "",
         op_type: "GlobalMaxPool",
+        class: OpClass::Pooling,
         opsets: Opsets::since(1),
         roles: &[Role::Data],
         infer: infer_global_pool,
@@ -151,6 +155,7 @@ inventory::submit! {
     OpDef {
         domain: "",
         op_type: "LpPool",
+        class: OpClass::Pooling,
         opsets: Opsets::since(1),
         roles: &[Role::Data],
         infer: infer_pool,
@@ -167,6 +172,7 @@ inventory::submit! {
     OpDef {
         domain: "",
         op_type: "GlobalLpPool",
+        class: OpClass::Pooling,
         opsets: Opsets::since(1),
         roles: &[Role::Data],
         infer: infer_global_pool,
@@ -230,6 +236,7 @@ inventory::submit! {
     OpDef {
         domain: "",
         op_type: "MaxUnpool",
+        class: OpClass::Other,
         opsets: Opsets::since(9),
         roles: &[Role::Data, Role::Config, Role::Config],
         infer: infer_max_unpool,

@@ -9,7 +9,7 @@
 use flopscope_ir::{DType, Dim, TensorType};
 
 use super::matmul::matmul_shape;
-use crate::{Cost, CostCtx, InferCtx, OpDef, OpError, Opsets, Role, broadcast, invalid};
+use crate::{Cost, CostCtx, InferCtx, OpClass, OpDef, OpError, Opsets, Role, broadcast, invalid};
 
 /// An element type from an `output_dtype` attribute (0 = not given).
 fn output_dtype(cx: &InferCtx<'_>) -> Result<Option<DType>, OpError> {
@@ -127,6 +127,7 @@ inventory::submit! {
     OpDef {
         domain: "",
         op_type: "QuantizeLinear",
+        class: OpClass::Other,
         opsets: Opsets::since(10),
         roles: &[Role::Data, Role::Quant, Role::Quant],
         infer: infer_quantize,
@@ -163,6 +164,7 @@ inventory::submit! {
     OpDef {
         domain: "",
         op_type: "DequantizeLinear",
+        class: OpClass::Other,
         opsets: Opsets::since(10),
         roles: &[Role::Data, Role::Quant, Role::Quant],
         infer: infer_dequantize,
@@ -202,6 +204,7 @@ inventory::submit! {
     OpDef {
         domain: "",
         op_type: "DynamicQuantizeLinear",
+        class: OpClass::Other,
         opsets: Opsets::since(11),
         roles: &[Role::Data],
         infer: infer_dynamic_quantize,
@@ -238,6 +241,7 @@ inventory::submit! {
     OpDef {
         domain: "",
         op_type: "MatMulInteger",
+        class: OpClass::Matmul,
         opsets: Opsets::since(10),
         roles: &[Role::Weight, Role::Weight, Role::Quant, Role::Quant],
         infer: infer_matmul_integer,
@@ -282,6 +286,7 @@ inventory::submit! {
     OpDef {
         domain: "",
         op_type: "QLinearMatMul",
+        class: OpClass::Matmul,
         opsets: Opsets::since(10),
         roles: &[
             Role::Weight,

@@ -11,7 +11,7 @@ use flopscope_ir::{DType, Dim, Elements, TensorType, TensorValue};
 
 use super::fold::{concrete, round_to, set_maybe_value};
 use crate::{
-    Cost, CostCtx, InferCtx, MAX_FOLDED_ELEMENTS, OpDef, OpError, Opsets, Role, invalid,
+    Cost, CostCtx, InferCtx, MAX_FOLDED_ELEMENTS, OpClass, OpDef, OpError, Opsets, Role, invalid,
     normalize_axis,
 };
 
@@ -362,11 +362,12 @@ fn cost_reduce_input(cx: &CostCtx<'_>) -> Result<Cost, OpError> {
 
 /// Registers a reduction with `axes` an attribute up to `$last_attr` and an input after.
 macro_rules! reduction {
-    ($op:literal, $last_attr:literal, $formula:literal) => {
+    ($class:ident, $op:literal, $last_attr:literal, $formula:literal) => {
         inventory::submit! {
             OpDef {
                 domain: "",
                 op_type: $op,
+                class: OpClass::$class,
                 opsets: Opsets::range(1, $last_attr),
                 roles: &[Role::Data],
                 infer: infer_reduce_attr,
@@ -378,6 +379,7 @@ macro_rules! reduction {
             OpDef {
                 domain: "",
                 op_type: $op,
+                class: OpClass::$class,
                 opsets: Opsets::since($last_attr + 1),
                 roles: &[Role::Data, Role::Config],
                 infer: infer_reduce_input,
@@ -388,28 +390,36 @@ macro_rules! reduction {
     };
 }
 
-reduction!("ReduceSum", 12, "add = n − m");
+reduction!(Other, "ReduceSum", 12, "add = n − m");
 reduction!(
+    Other,
     "ReduceMean",
     17,
     "add = n − m, div = m (none for the no-op of empty axes)"
 );
-reduction!("ReduceMax", 17, "cmp = n − m");
-reduction!("ReduceMin", 17, "cmp = n − m");
-reduction!("ReduceProd", 17, "mul = n − m");
-reduction!("ReduceL1", 17, "cmp = n (abs), add = n − m");
+reduction!(Other, "ReduceMax", 17, "cmp = n − m");
+reduction!(Other, "ReduceMin", 17, "cmp = n − m");
+reduction!(Other, "ReduceProd", 17, "mul = n − m");
+reduction!(Other, "ReduceL1", 17, "cmp = n (abs), add = n − m");
 reduction!(
+    Other,
     "ReduceL2",
     17,
     "mul = n (square), add = n − m, special = m (sqrt)"
 );
-reduction!("ReduceLogSum", 17, "add = n − m, special = m (log)");
+reduction!(Other, "ReduceLogSum", 17, "add = n − m, special = m (log)");
 reduction!(
+    Other,
     "ReduceLogSumExp",
     17,
     "special = n (exp) + m (log), add = n − m"
 );
-reduction!("ReduceSumSquare", 17, "mul = n (square), add = n − m");
+reduction!(
+    Other,
+    "ReduceSumSquare",
+    17,
+    "mul = n (square), add = n − m"
+);
 
 // ---- ArgMax, ArgMin --------------------------------------------------------------------------
 
@@ -478,6 +488,7 @@ inventory::submit! {
     OpDef {
         domain: "",
         op_type: "ArgMax",
+        class: OpClass::Other,
         opsets: Opsets::since(1),
         roles: &[Role::Data],
         infer: infer_arg,
@@ -490,6 +501,7 @@ inventory::submit! {
     OpDef {
         domain: "",
         op_type: "ArgMin",
+        class: OpClass::Other,
         opsets: Opsets::since(1),
         roles: &[Role::Data],
         infer: infer_arg,

@@ -8,8 +8,8 @@
 use flopscope_ir::{Dim, TensorType};
 
 use crate::{
-    Cost, CostCtx, InferCtx, OpDef, OpError, Opsets, Role, invalid, normalize_axis, product,
-    shape_string,
+    Cost, CostCtx, InferCtx, OpClass, OpDef, OpError, Opsets, Role, invalid, normalize_axis,
+    product, shape_string,
 };
 
 /// `(p, q)` with `scale ≈ p/q` for a small `q`, so that `floor(d·scale) = floor(d·p/q)` for
@@ -218,6 +218,7 @@ inventory::submit! {
     OpDef {
         domain: "",
         op_type: "Resize",
+        class: OpClass::Other,
         opsets: Opsets::range(10, 10),
         roles: &[Role::Data, Role::Config],
         infer: infer_resize,
@@ -230,6 +231,7 @@ inventory::submit! {
     OpDef {
         domain: "",
         op_type: "Resize",
+        class: OpClass::Other,
         opsets: Opsets::since(11),
         roles: &[Role::Data, Role::Config],
         infer: infer_resize,
@@ -274,6 +276,7 @@ inventory::submit! {
     OpDef {
         domain: "",
         op_type: "Upsample",
+        class: OpClass::Other,
         opsets: Opsets::range(1, 8),
         roles: &[Role::Data],
         infer: infer_upsample,
@@ -286,6 +289,7 @@ inventory::submit! {
     OpDef {
         domain: "",
         op_type: "Upsample",
+        class: OpClass::Other,
         opsets: Opsets::since(9),
         roles: &[Role::Data, Role::Config],
         infer: infer_upsample,
@@ -341,6 +345,7 @@ inventory::submit! {
     OpDef {
         domain: "",
         op_type: "GridSample",
+        class: OpClass::Other,
         opsets: Opsets::since(16),
         roles: &[Role::Data, Role::Data],
         infer: infer_grid_sample,
@@ -371,6 +376,7 @@ inventory::submit! {
     OpDef {
         domain: "",
         op_type: "AffineGrid",
+        class: OpClass::Other,
         opsets: Opsets::since(20),
         roles: &[Role::Data, Role::Config],
         infer: infer_affine_grid,
@@ -414,6 +420,7 @@ inventory::submit! {
     OpDef {
         domain: "",
         op_type: "Col2Im",
+        class: OpClass::Other,
         opsets: Opsets::since(18),
         roles: &[Role::Data, Role::Config, Role::Config],
         infer: infer_col2im,
@@ -505,6 +512,7 @@ inventory::submit! {
     OpDef {
         domain: "",
         op_type: "RoiAlign",
+        class: OpClass::Pooling,
         opsets: Opsets::since(10),
         roles: &[Role::Data, Role::Config, Role::Config],
         infer: infer_roi_align,
@@ -557,6 +565,7 @@ inventory::submit! {
     OpDef {
         domain: "",
         op_type: "MaxRoiPool",
+        class: OpClass::Pooling,
         opsets: Opsets::since(1),
         roles: &[Role::Data, Role::Config],
         infer: infer_max_roi_pool,

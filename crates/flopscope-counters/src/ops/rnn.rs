@@ -25,7 +25,7 @@
 
 use flopscope_ir::{Dim, TensorType};
 
-use crate::{Cost, CostCtx, InferCtx, OpDef, OpError, Opsets, Role, invalid};
+use crate::{Cost, CostCtx, InferCtx, OpClass, OpDef, OpError, Opsets, Role, invalid};
 
 /// What differs between the three recurrent ops.
 #[derive(Debug, Clone, Copy)]
@@ -267,6 +267,7 @@ inventory::submit! {
     OpDef {
         domain: "",
         op_type: "RNN",
+        class: OpClass::Other,
         opsets: Opsets::since(1),
         roles: &[Role::Data, Role::Weight, Role::Weight, Role::Bias, Role::Config, Role::Data],
         infer: infer_recurrent,
@@ -280,6 +281,7 @@ inventory::submit! {
     OpDef {
         domain: "",
         op_type: "GRU",
+        class: OpClass::Other,
         opsets: Opsets::since(1),
         roles: &[Role::Data, Role::Weight, Role::Weight, Role::Bias, Role::Config, Role::Data],
         infer: infer_recurrent,
@@ -294,6 +296,7 @@ inventory::submit! {
     OpDef {
         domain: "",
         op_type: "LSTM",
+        class: OpClass::Other,
         opsets: Opsets::since(1),
         roles: &[
             Role::Data,

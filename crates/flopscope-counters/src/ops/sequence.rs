@@ -7,7 +7,7 @@ use flopscope_ir::{DType, DeclaredType, Dim, SequenceType, TensorType, TensorVal
 
 use super::no_flops;
 use crate::{
-    InferCtx, MAX_FOLDED_ELEMENTS, OpDef, OpError, Opsets, Role, invalid, normalize_axis,
+    InferCtx, MAX_FOLDED_ELEMENTS, OpClass, OpDef, OpError, Opsets, Role, invalid, normalize_axis,
     normalize_axis_inclusive,
 };
 
@@ -332,11 +332,12 @@ fn infer_concat_from_sequence(cx: &mut InferCtx<'_>) -> Result<(), OpError> {
 }
 
 macro_rules! sequence_op {
-    ($op:literal, $since:expr, $infer:expr, $formula:literal) => {
+    ($class:ident, $op:literal, $since:expr, $infer:expr, $formula:literal) => {
         inventory::submit! {
             OpDef {
                 domain: "",
                 op_type: $op,
+                class: OpClass::$class,
                 opsets: Opsets::since($since),
                 roles: &[Role::Data, Role::Config],
                 infer: $infer,
@@ -348,28 +349,38 @@ macro_rules! sequence_op {
 }
 
 sequence_op!(
+    Other,
     "SequenceConstruct",
     11,
     infer_construct,
     "0 (data movement)"
 );
-sequence_op!("SequenceInsert", 11, infer_insert, "0 (data movement)");
-sequence_op!("SequenceAt", 11, infer_at, "0 (data movement)");
-sequence_op!("SequenceErase", 11, infer_erase, "0 (data movement)");
-sequence_op!("SequenceLength", 11, infer_length, "0 (metadata)");
 sequence_op!(
+    Other,
+    "SequenceInsert",
+    11,
+    infer_insert,
+    "0 (data movement)"
+);
+sequence_op!(Other, "SequenceAt", 11, infer_at, "0 (data movement)");
+sequence_op!(Other, "SequenceErase", 11, infer_erase, "0 (data movement)");
+sequence_op!(Other, "SequenceLength", 11, infer_length, "0 (metadata)");
+sequence_op!(
+    Other,
     "SplitToSequence",
     11,
     infer_split_to_sequence,
     "0 (data movement)"
 );
 sequence_op!(
+    Other,
     "ConcatFromSequence",
     11,
     infer_concat_from_sequence,
     "0 (data movement)"
 );
 sequence_op!(
+    Other,
     "SequenceEmpty",
     11,
     |cx| {
@@ -431,8 +442,9 @@ fn declared_to_type(
     }
 }
 
-sequence_op!("Optional", 15, infer_optional, "0 (data movement)");
+sequence_op!(Other, "Optional", 15, infer_optional, "0 (data movement)");
 sequence_op!(
+    Other,
     "OptionalHasElement",
     15,
     |cx| {
@@ -442,6 +454,7 @@ sequence_op!(
     "0 (metadata)"
 );
 sequence_op!(
+    Other,
     "OptionalGetElement",
     15,
     |cx| {

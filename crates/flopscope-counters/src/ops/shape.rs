@@ -10,7 +10,7 @@ use super::fold::{
 };
 use super::{no_flops, same_as_input};
 use crate::{
-    InferCtx, MAX_FOLDED_ELEMENTS, OpDef, OpError, Opsets, Role, invalid, normalize_axis,
+    InferCtx, MAX_FOLDED_ELEMENTS, OpClass, OpDef, OpError, Opsets, Role, invalid, normalize_axis,
     normalize_axis_inclusive, product, shape_string,
 };
 
@@ -32,6 +32,7 @@ inventory::submit! {
     OpDef {
         domain: "",
         op_type: "Shape",
+        class: OpClass::Other,
         opsets: Opsets::since(1),
         roles: &[Role::ShapeOf],
         infer: infer_shape,
@@ -44,6 +45,7 @@ inventory::submit! {
     OpDef {
         domain: "",
         op_type: "Size",
+        class: OpClass::Other,
         opsets: Opsets::since(1),
         roles: &[Role::ShapeOf],
         infer: |cx| {
@@ -148,6 +150,7 @@ inventory::submit! {
     OpDef {
         domain: "",
         op_type: "Reshape",
+        class: OpClass::Other,
         opsets: Opsets::range(1, 4),
         roles: &[Role::Data],
         infer: |cx| {
@@ -163,6 +166,7 @@ inventory::submit! {
     OpDef {
         domain: "",
         op_type: "Reshape",
+        class: OpClass::Other,
         opsets: Opsets::since(5),
         roles: &[Role::Data, Role::Config],
         infer: |cx| {
@@ -202,6 +206,7 @@ inventory::submit! {
     OpDef {
         domain: "",
         op_type: "Flatten",
+        class: OpClass::Other,
         opsets: Opsets::since(1),
         roles: &[Role::Data],
         infer: infer_flatten,
@@ -300,6 +305,7 @@ inventory::submit! {
     OpDef {
         domain: "",
         op_type: "Concat",
+        class: OpClass::Other,
         opsets: Opsets::since(1),
         roles: &[Role::Data],
         infer: infer_concat,
@@ -362,6 +368,7 @@ inventory::submit! {
     OpDef {
         domain: "",
         op_type: "Gather",
+        class: OpClass::Other,
         opsets: Opsets::since(1),
         roles: &[Role::Data, Role::Config],
         infer: infer_gather,
@@ -403,6 +410,7 @@ inventory::submit! {
     OpDef {
         domain: "",
         op_type: "Unsqueeze",
+        class: OpClass::Other,
         opsets: Opsets::range(1, 12),
         roles: &[Role::Data],
         infer: |cx| {
@@ -418,6 +426,7 @@ inventory::submit! {
     OpDef {
         domain: "",
         op_type: "Unsqueeze",
+        class: OpClass::Other,
         opsets: Opsets::since(13),
         roles: &[Role::Data, Role::Config],
         infer: |cx| {
@@ -468,6 +477,7 @@ inventory::submit! {
     OpDef {
         domain: "",
         op_type: "Squeeze",
+        class: OpClass::Other,
         opsets: Opsets::range(1, 12),
         roles: &[Role::Data],
         infer: |cx| {
@@ -483,6 +493,7 @@ inventory::submit! {
     OpDef {
         domain: "",
         op_type: "Squeeze",
+        class: OpClass::Other,
         opsets: Opsets::since(13),
         roles: &[Role::Data, Role::Config],
         infer: |cx| {
@@ -537,6 +548,7 @@ inventory::submit! {
     OpDef {
         domain: "",
         op_type: "Transpose",
+        class: OpClass::Other,
         opsets: Opsets::since(1),
         roles: &[Role::Data],
         infer: infer_transpose,
@@ -549,6 +561,7 @@ inventory::submit! {
     OpDef {
         domain: "",
         op_type: "Identity",
+        class: OpClass::Other,
         opsets: Opsets::since(1),
         roles: &[Role::Data],
         infer: |cx| match cx.input_type(0)? {
@@ -587,6 +600,7 @@ inventory::submit! {
     OpDef {
         domain: "",
         op_type: "Dropout",
+        class: OpClass::Other,
         opsets: Opsets::since(1),
         roles: &[Role::Data, Role::Config, Role::Config],
         infer: infer_dropout,
@@ -639,6 +653,7 @@ inventory::submit! {
     OpDef {
         domain: "",
         op_type: "Cast",
+        class: OpClass::Other,
         opsets: Opsets::since(1),
         roles: &[Role::Data],
         infer: infer_cast,

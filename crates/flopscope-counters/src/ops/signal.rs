@@ -11,7 +11,7 @@
 
 use flopscope_ir::{DType, Dim, TensorType};
 
-use crate::{Cost, CostCtx, InferCtx, OpDef, OpError, Opsets, Role, invalid};
+use crate::{Cost, CostCtx, InferCtx, OpClass, OpDef, OpError, Opsets, Role, invalid};
 
 /// The cost of `count` transforms of length `n`; `real`: real input or real output.
 fn fft_cost(count: &Dim, n: &Dim, real: bool) -> Cost {
@@ -155,6 +155,7 @@ inventory::submit! {
     OpDef {
         domain: "",
         op_type: "DFT",
+        class: OpClass::Other,
         opsets: Opsets::range(17, 19),
         roles: &[Role::Data, Role::Config],
         infer: infer_dft,
@@ -167,6 +168,7 @@ inventory::submit! {
     OpDef {
         domain: "",
         op_type: "DFT",
+        class: OpClass::Other,
         opsets: Opsets::since(20),
         roles: &[Role::Data, Role::Config, Role::Config],
         infer: infer_dft,
@@ -247,6 +249,7 @@ inventory::submit! {
     OpDef {
         domain: "",
         op_type: "STFT",
+        class: OpClass::Other,
         opsets: Opsets::since(17),
         roles: &[Role::Data, Role::Config, Role::Config, Role::Config],
         infer: infer_stft,
@@ -288,6 +291,7 @@ inventory::submit! {
     OpDef {
         domain: "",
         op_type: "HannWindow",
+        class: OpClass::Other,
         opsets: Opsets::since(17),
         roles: &[Role::Config],
         infer: infer_window,
@@ -300,6 +304,7 @@ inventory::submit! {
     OpDef {
         domain: "",
         op_type: "HammingWindow",
+        class: OpClass::Other,
         opsets: Opsets::since(17),
         roles: &[Role::Config],
         infer: infer_window,
@@ -312,6 +317,7 @@ inventory::submit! {
     OpDef {
         domain: "",
         op_type: "BlackmanWindow",
+        class: OpClass::Other,
         opsets: Opsets::since(17),
         roles: &[Role::Config],
         infer: infer_window,
@@ -338,6 +344,7 @@ inventory::submit! {
     OpDef {
         domain: "",
         op_type: "MelWeightMatrix",
+        class: OpClass::Other,
         opsets: Opsets::since(17),
         roles: &[Role::Config],
         infer: infer_mel_weight_matrix,
@@ -394,6 +401,7 @@ inventory::submit! {
     OpDef {
         domain: "",
         op_type: "Det",
+        class: OpClass::Other,
         opsets: Opsets::since(11),
         roles: &[Role::Data],
         infer: infer_det,

@@ -14,7 +14,8 @@ use flopscope_ir::{DType, Dim, TensorType, TensorValue};
 
 use super::no_flops;
 use crate::{
-    Cost, CostCtx, InferCtx, MAX_FOLDED_ELEMENTS, OpDef, OpError, Opsets, Role, broadcast, invalid,
+    Cost, CostCtx, InferCtx, MAX_FOLDED_ELEMENTS, OpClass, OpDef, OpError, Opsets, Role, broadcast,
+    invalid,
 };
 
 /// Known string elements as text, with the shape they were stored with.
@@ -141,6 +142,7 @@ inventory::submit! {
     OpDef {
         domain: "",
         op_type: "StringNormalizer",
+        class: OpClass::Other,
         opsets: Opsets::since(10),
         roles: &[Role::Data],
         infer: infer_string_normalizer,
@@ -244,6 +246,7 @@ inventory::submit! {
     OpDef {
         domain: "",
         op_type: "StringSplit",
+        class: OpClass::Other,
         opsets: Opsets::since(20),
         roles: &[Role::Data],
         infer: infer_string_split,
@@ -354,6 +357,7 @@ inventory::submit! {
     OpDef {
         domain: "",
         op_type: "StringConcat",
+        class: OpClass::Other,
         opsets: Opsets::since(20),
         roles: &[Role::Data],
         infer: infer_string_concat,
@@ -373,6 +377,7 @@ inventory::submit! {
     OpDef {
         domain: "",
         op_type: "RegexFullMatch",
+        class: OpClass::Other,
         opsets: Opsets::since(20),
         roles: &[Role::Data],
         infer: infer_regex_full_match,
@@ -423,6 +428,7 @@ inventory::submit! {
     OpDef {
         domain: "",
         op_type: "TfIdfVectorizer",
+        class: OpClass::Other,
         opsets: Opsets::since(9),
         roles: &[Role::Data],
         infer: infer_tfidf,

@@ -6,7 +6,7 @@
 //! it replaces. Costs are per element of the optimized tensors (`E = Σ numel(X_i)`), following
 //! each spec's update formula; the scalar learning-rate adjustments are not counted.
 
-use crate::{Cost, CostCtx, InferCtx, OpDef, OpError, Role, invalid};
+use crate::{Cost, CostCtx, InferCtx, OpClass, OpDef, OpError, Role, invalid};
 
 const TRAINING: &str = "ai.onnx.preview.training";
 
@@ -104,6 +104,7 @@ inventory::submit! {
     OpDef {
         domain: TRAINING,
         op_type: "Adagrad",
+        class: OpClass::Other,
         opsets: crate::Opsets::since(1),
         roles: &[Role::Config, Role::Config, Role::Data],
         infer: |cx| infer_optimizer(cx, 3),
@@ -117,6 +118,7 @@ inventory::submit! {
     OpDef {
         domain: TRAINING,
         op_type: "Adam",
+        class: OpClass::Other,
         opsets: crate::Opsets::since(1),
         roles: &[Role::Config, Role::Config, Role::Data],
         infer: |cx| infer_optimizer(cx, 4),
@@ -130,6 +132,7 @@ inventory::submit! {
     OpDef {
         domain: TRAINING,
         op_type: "Momentum",
+        class: OpClass::Other,
         opsets: crate::Opsets::since(1),
         roles: &[Role::Config, Role::Config, Role::Data],
         infer: |cx| infer_optimizer(cx, 3),

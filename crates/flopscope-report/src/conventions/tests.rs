@@ -33,6 +33,10 @@ impl N {
             name: name.to_owned(),
             op_type: op.to_owned(),
             domain: "ai.onnx".into(),
+            // The class the op's record gives it.
+            class: flopscope_counters::registry()
+                .lookup("", op, 21)
+                .map_or(OpClass::Other, |d| d.class),
             inputs,
             outputs: vec![tensor(&format!("{name}_output_0"), output)],
             attributes: BTreeMap::new(),
