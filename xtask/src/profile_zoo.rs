@@ -20,7 +20,9 @@ use comfy_table::{CellAlignment, ContentArrangement, Table};
 use flopscope_counters::{DeclaredOp, ProfileOptions};
 use flopscope_ir::{DeclaredType, Dim, Model, ShapeDisplay, op_label};
 use flopscope_report::units::{exact, human};
-use flopscope_report::{Convention, FlopsByKindReport, Report};
+use flopscope_report::{
+    Convention, FlopsByKindReport, Report, TotalKind, TotalsReport, percent_change_text,
+};
 use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -58,21 +60,67 @@ pub(crate) struct Options {
     pub progress: bool,
 }
 
-/// The figures kept for one point.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// The figures kept for one point: every [`TotalKind`] under its key, in its order, with the
+/// FLOPs by kind after the FLOPs.
+#[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Totals {
-    pub params: Dim,
-    pub buffers: Dim,
-    pub quant_params: Dim,
-    pub macs: Dim,
-    pub flops: Dim,
-    pub flops_by_kind: FlopsByKindReport,
-    pub weight_bytes: Dim,
-    pub activation_bytes: Dim,
-    pub peak_activation_bytes: Dim,
-    pub bytes: Dim,
-    pub nodes: usize,
-    pub counted_nodes: usize,
+    figures: Vec<(TotalKind, Dim)>,
+    flops_by_kind: FlopsByKindReport,
+}
+
+impl Totals {
+    fn of(t: &TotalsReport) -> Totals {
+        Totals {
+            figures: TotalKind::ALL.iter().map(|k| (*k, k.of(t))).collect(),
+            flops_by_kind: t.flops_by_kind.clone(),
+        }
+    }
+
+    fn get(&self, kind: TotalKind) -> Dim {
+        let found = self.figures.iter().find(|(k, _)| *k == kind);
+        found.map_or_else(Dim::zero, |(_, v)| v.clone())
+    }
+}
+
+impl Serialize for Totals {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = s.serialize_map(Some(self.figures.len() + 1))?;
+        for (kind, value) in &self.figures {
+            map.serialize_entry(kind.key(), value)?;
+            if *kind == TotalKind::Flops {
+                map.serialize_entry("flops_by_kind", &self.flops_by_kind)?;
+            }
+        }
+        map.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for Totals {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Totals, D::Error> {
+        use serde::de::Error;
+        let mut map = BTreeMap::<String, serde_json::Value>::deserialize(d)?;
+        let by_kind = map
+            .remove("flops_by_kind")
+            .ok_or_else(|| D::Error::missing_field("flops_by_kind"))?;
+        let mut figures = Vec::new();
+        for kind in TotalKind::ALL {
+            let value = map
+                .remove(kind.key())
+                .ok_or_else(|| D::Error::missing_field(kind.key()))?;
+            figures.push((
+                kind,
+                serde_json::from_value(value).map_err(D::Error::custom)?,
+            ));
+        }
+        if let Some(key) = map.keys().next() {
+            return Err(D::Error::unknown_field(key, &[]));
+        }
+        Ok(Totals {
+            figures,
+            flops_by_kind: serde_json::from_value(by_kind).map_err(D::Error::custom)?,
+        })
+    }
 }
 
 /// One op type's share at a point.
@@ -312,20 +360,7 @@ fn point_snapshot(label: &str, report: &Report) -> PointSnapshot {
             })
             .collect(),
         error: None,
-        totals: Some(Totals {
-            params: t.params.clone(),
-            buffers: t.buffers.clone(),
-            quant_params: t.quant_params.clone(),
-            macs: t.macs.clone(),
-            flops: t.flops.clone(),
-            flops_by_kind: t.flops_by_kind.clone(),
-            weight_bytes: t.weight_bytes.clone(),
-            activation_bytes: t.activation_bytes.clone(),
-            peak_activation_bytes: t.peak_activation_bytes.clone(),
-            bytes: t.bytes.clone(),
-            nodes: t.nodes,
-            counted_nodes: t.counted_nodes,
-        }),
+        totals: Some(Totals::of(t)),
         uncounted: report
             .uncounted
             .iter()
@@ -440,17 +475,6 @@ fn parse_snapshot(text: &str) -> Option<ModelSnapshot> {
 
 // ---- the diff ----------------------------------------------------------------------------------
 
-/// `delta / old` in percent, when both are numbers.
-fn percent(old: &Dim, delta: &Dim) -> String {
-    match (old.as_i64(), delta.as_i64()) {
-        (_, Some(0)) => "0".into(),
-        #[allow(clippy::cast_precision_loss)]
-        (Some(o), Some(d)) if o != 0 => format!("{:+.2}%", d as f64 * 100.0 / o as f64),
-        (Some(0), Some(_)) => "new".into(),
-        _ => "-".into(),
-    }
-}
-
 fn signed(d: &Dim) -> String {
     match d.as_i64() {
         Some(v) if v > 0 => format!("+{}", exact(d)),
@@ -458,24 +482,15 @@ fn signed(d: &Dim) -> String {
     }
 }
 
-/// The named totals of a point, in a fixed order.
+/// The totals of a point by label, in [`TotalKind`] order, then the convention's.
 fn named_totals(p: &PointSnapshot) -> Vec<(&'static str, Dim)> {
     let Some(t) = &p.totals else {
         return Vec::new();
     };
-    let mut v = vec![
-        ("params", t.params.clone()),
-        ("buffers", t.buffers.clone()),
-        ("quant params", t.quant_params.clone()),
-        ("MACs", t.macs.clone()),
-        ("FLOPs", t.flops.clone()),
-        ("weight bytes", t.weight_bytes.clone()),
-        ("activation bytes", t.activation_bytes.clone()),
-        ("peak activation bytes", t.peak_activation_bytes.clone()),
-        ("memory traffic", t.bytes.clone()),
-        ("nodes", Dim::from(t.nodes)),
-        ("counted nodes", Dim::from(t.counted_nodes)),
-    ];
+    let mut v: Vec<_> = TotalKind::ALL
+        .iter()
+        .map(|k| (k.label(), t.get(*k)))
+        .collect();
     if let Some(c) = &p.convention {
         v.push(("convention total", c.total.clone()));
     }
@@ -550,7 +565,7 @@ fn model_diff(old: Option<&ModelSnapshot>, new: Option<&ModelSnapshot>) -> Strin
                     exact(&before),
                     exact(&value),
                     signed(&delta),
-                    percent(&before, &delta)
+                    percent_change_text(&before, &delta)
                 ));
             }
         }
@@ -669,10 +684,10 @@ fn summary_rows(runs: &[ModelRun]) -> (Vec<Vec<String>>, Vec<String>) {
                 (None, Some(t)) => rows.push(vec![
                     s.model.clone(),
                     p.point.clone(),
-                    human(&t.params, ""),
-                    human(&t.macs, "MACs"),
-                    human(&t.flops, "FLOPs"),
-                    human(&t.weight_bytes, "B"),
+                    human(&t.get(TotalKind::Params), ""),
+                    human(&t.get(TotalKind::Macs), "MACs"),
+                    human(&t.get(TotalKind::Flops), "FLOPs"),
+                    human(&t.get(TotalKind::WeightBytes), "B"),
                     if p.uncounted.is_empty() {
                         "-".into()
                     } else {
@@ -1075,7 +1090,7 @@ mod tests {
             exact(&old),
             exact(&new),
             signed(&delta),
-            percent(&old, &delta)
+            percent_change_text(&old, &delta)
         );
         assert!(changed.markdown.contains("### `light_squeezenet.onnx`"));
         assert!(

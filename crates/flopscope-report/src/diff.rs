@@ -13,6 +13,7 @@ use flopscope_ir::{Dim, ShapeDisplay, op_label};
 use serde::{Deserialize, Serialize};
 
 use crate::model::{NodeReport, Report, TensorReport};
+use crate::totals::{TotalKind, percent_change, percent_change_text};
 use crate::units::{exact, human};
 use crate::views::{Section, Units};
 
@@ -132,48 +133,6 @@ pub struct ReportDiff {
     pub nodes: Vec<NodeChange>,
 }
 
-/// The totals a diff compares, with their labels and units.
-const TOTALS: [(&str, &str, &str); 11] = [
-    ("params", "Params (trainable)", ""),
-    ("buffers", "Buffers (non-trainable)", ""),
-    ("quant_params", "Quantization params", ""),
-    ("macs", "MACs", "MACs"),
-    ("flops", "FLOPs", "FLOPs"),
-    ("weight_bytes", "Weight memory", "B"),
-    ("activation_bytes", "Activation memory", "B"),
-    ("peak_activation_bytes", "Peak activation memory", "B"),
-    ("bytes", "Memory traffic", "B"),
-    ("nodes", "Nodes", ""),
-    ("counted_nodes", "Counted nodes", ""),
-];
-
-fn total_of(report: &Report, key: &str) -> Dim {
-    let t = &report.totals;
-    match key {
-        "params" => t.params.clone(),
-        "buffers" => t.buffers.clone(),
-        "quant_params" => t.quant_params.clone(),
-        "macs" => t.macs.clone(),
-        "flops" => t.flops.clone(),
-        "weight_bytes" => t.weight_bytes.clone(),
-        "activation_bytes" => t.activation_bytes.clone(),
-        "peak_activation_bytes" => t.peak_activation_bytes.clone(),
-        "bytes" => t.bytes.clone(),
-        "nodes" => Dim::from(t.nodes),
-        "counted_nodes" => Dim::from(t.counted_nodes),
-        _ => unreachable!("TOTALS lists only these keys"),
-    }
-}
-
-/// `delta / old` in percent.
-fn delta_percent(old: &Dim, delta: &Dim) -> Option<f64> {
-    match (old.as_i64(), delta.as_i64()) {
-        #[allow(clippy::cast_precision_loss)]
-        (Some(o), Some(d)) if o != 0 => Some(d as f64 * 100.0 / o as f64),
-        _ => None,
-    }
-}
-
 fn side(report: &Report) -> DiffSide {
     DiffSide {
         path: report.model.path.clone(),
@@ -280,14 +239,14 @@ fn modules(report: &Report, depth: usize) -> Vec<(String, ModuleSide)> {
 impl ReportDiff {
     /// Compares `old` with `new`, modules down to `depth` levels.
     pub fn new(old: &Report, new: &Report, depth: usize) -> ReportDiff {
-        let totals = TOTALS
+        let totals = TotalKind::ALL
             .iter()
-            .map(|&(key, _, _)| {
-                let (o, n) = (total_of(old, key), total_of(new, key));
+            .map(|kind| {
+                let (o, n) = (kind.of(&old.totals), kind.of(&new.totals));
                 let delta = &n - &o;
                 TotalDelta {
-                    key: key.to_owned(),
-                    delta_percent: delta_percent(&o, &delta),
+                    key: kind.key().to_owned(),
+                    delta_percent: percent_change(&o, &delta),
                     old: o,
                     new: n,
                     delta,
@@ -447,29 +406,20 @@ impl ReportDiff {
             Some(_) => num(v, unit),
             None => format!("{} ({})", num(v, unit), v.factored()),
         };
-        let pct = |t: &TotalDelta| match t.delta_percent {
-            Some(p) if p != 0.0 => format!("{p:+.2}%"),
-            Some(_) => "0".to_owned(),
-            None if t.delta == Dim::zero() => "0".to_owned(),
-            None if t.old == Dim::zero() => "new".to_owned(),
-            None => "-".to_owned(),
-        };
         let mut out = Vec::new();
         let totals = self
             .totals
             .iter()
             .filter(|t| !(t.key == "quant_params" && t.old == Dim::zero() && t.new == Dim::zero()))
             .map(|t| {
-                let (label, unit) = TOTALS
-                    .iter()
-                    .find(|(k, _, _)| *k == t.key)
-                    .map_or(("", ""), |(_, l, u)| (*l, *u));
+                let kind = TotalKind::from_key(&t.key);
+                let (label, unit) = kind.map_or(("", ""), |k| (k.label(), k.unit()));
                 vec![
                     label.to_owned(),
                     num(&t.old, unit),
                     num(&t.new, unit),
                     signed(&t.delta, unit),
-                    pct(t),
+                    percent_change_text(&t.old, &t.delta),
                 ]
             })
             .collect();
@@ -654,15 +604,5 @@ mod tests {
                 ("<output c>".to_owned(), 0)
             ]
         );
-    }
-
-    #[test]
-    fn percent_of_growth() {
-        assert_eq!(
-            delta_percent(&Dim::from_i64(200), &Dim::from_i64(50)),
-            Some(25.0)
-        );
-        assert_eq!(delta_percent(&Dim::zero(), &Dim::from_i64(5)), None);
-        assert_eq!(delta_percent(&Dim::sym("b"), &Dim::from_i64(5)), None);
     }
 }

@@ -7,6 +7,7 @@ use std::fmt::Write as _;
 use flopscope_ir::Dim;
 
 use crate::model::Report;
+use crate::totals::TotalKind;
 use crate::units::human;
 use crate::views::{Module, Section, View, ViewOptions, header_lines, module_tree, sections};
 
@@ -389,22 +390,22 @@ pub fn render_html(report: &Report, o: &ViewOptions) -> String {
             ),
         ),
         (
-            "MACs",
-            format!("{bound}{}", human(&t.macs, "MACs")),
+            TotalKind::Macs.label(),
+            format!("{bound}{}", human(&t.macs, TotalKind::Macs.unit())),
             crate::units::exact(&t.macs),
         ),
         (
-            "FLOPs",
-            format!("{bound}{}", human(&t.flops, "FLOPs")),
+            TotalKind::Flops.label(),
+            format!("{bound}{}", human(&t.flops, TotalKind::Flops.unit())),
             crate::units::exact(&t.flops),
         ),
         (
-            "Weight memory",
+            TotalKind::WeightBytes.label(),
             human(&t.weight_bytes, "B"),
             format!("{} B", crate::units::exact(&t.weight_bytes)),
         ),
         (
-            "Peak activation memory",
+            TotalKind::PeakActivationBytes.label(),
             human(&t.peak_activation_bytes, "B"),
             t.peak_at
                 .as_deref()

@@ -17,6 +17,7 @@ pub mod html;
 mod json;
 mod model;
 mod sweep;
+mod totals;
 pub mod units;
 pub mod views;
 
@@ -35,6 +36,7 @@ pub use model::{
     describe_reason, module_of,
 };
 pub use sweep::{Law, LawTerm, SweepAxis, SweepReport, SweepRow};
+pub use totals::{TotalKind, percent_change, percent_change_text};
 pub use views::{
     Module, OpSummary, Section, Units, View, ViewOptions, module_tree, op_summary,
     render_sections_markdown, render_sections_table, render_view_csv, render_view_markdown,

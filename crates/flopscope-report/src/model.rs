@@ -388,6 +388,13 @@ fn node_report(graph: &Graph, profile: &Profile, np: &NodeProfile) -> NodeReport
     }
 }
 
+impl TotalsReport {
+    /// A profile's totals as the report states them.
+    pub fn of(profile: &Profile) -> TotalsReport {
+        totals_report(&profile.totals, &profile.nodes)
+    }
+}
+
 fn totals_report(t: &Totals, nodes: &[NodeProfile]) -> TotalsReport {
     TotalsReport {
         macs: t.macs.clone(),

@@ -11,6 +11,7 @@ use flopscope_ir::{Dim, GrowthTerm};
 use serde::{Deserialize, Serialize};
 
 use crate::SCHEMA_VERSION;
+use crate::totals::TotalKind;
 use crate::units::{exact, human};
 
 /// One swept quantity: a named dim, dims that move together (`size` sets height and width),
@@ -34,6 +35,29 @@ pub struct SweepRow {
     pub peak_activation_bytes: i64,
     /// The node where the peak is first reached.
     pub peak_at: Option<String>,
+}
+
+impl SweepRow {
+    /// The totals a sweep gives at every point, in column order.
+    pub const TOTALS: [TotalKind; 5] = [
+        TotalKind::Params,
+        TotalKind::Macs,
+        TotalKind::Flops,
+        TotalKind::ActivationBytes,
+        TotalKind::PeakActivationBytes,
+    ];
+
+    /// One of [`SweepRow::TOTALS`] at this point (`None` for another total).
+    pub fn get(&self, kind: TotalKind) -> Option<i64> {
+        match kind {
+            TotalKind::Params => Some(self.params),
+            TotalKind::Macs => Some(self.macs),
+            TotalKind::Flops => Some(self.flops),
+            TotalKind::ActivationBytes => Some(self.activation_bytes),
+            TotalKind::PeakActivationBytes => Some(self.peak_activation_bytes),
+            _ => None,
+        }
+    }
 }
 
 /// How one total grows: its power products of the model's dims, highest degree first, reading
@@ -94,13 +118,7 @@ const COLUMNS: [(&str, &str); 5] = [
 ];
 
 fn figures(row: &SweepRow) -> [i64; 5] {
-    [
-        row.params,
-        row.macs,
-        row.flops,
-        row.activation_bytes,
-        row.peak_activation_bytes,
-    ]
+    SweepRow::TOTALS.map(|k| row.get(k).unwrap_or_default())
 }
 
 /// `value / first` as `×32.00`.
@@ -264,17 +282,8 @@ impl SweepReport {
             }
         };
         let mut header: Vec<String> = self.axes.iter().map(|a| quote(&a.name)).collect();
-        header.extend(
-            [
-                "params",
-                "macs",
-                "flops",
-                "activation_bytes",
-                "peak_activation_bytes",
-                "peak_at",
-            ]
-            .map(String::from),
-        );
+        header.extend(SweepRow::TOTALS.map(|k| k.key().to_owned()));
+        header.push("peak_at".to_owned());
         let mut out = header.join(",") + "\n";
         for row in &self.rows {
             let mut cells: Vec<String> = row.values.iter().map(|v| quote(v)).collect();

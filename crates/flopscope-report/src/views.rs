@@ -17,6 +17,7 @@ use flopscope_ir::{Dim, ShapeDisplay};
 use serde::{Deserialize, Serialize};
 
 use crate::model::{NodeReport, Report, TensorReport, describe_reason};
+use crate::totals::TotalKind;
 use crate::units::{exact, human, percent};
 
 /// Which view of a report to render.
@@ -304,18 +305,28 @@ fn layers(report: &Report, o: &ViewOptions) -> Vec<Section> {
             exact(&t.buffers),
         ),
     ];
+    // A total with the prefix that says it is a lower bound where it is one.
+    let figure = |kind: TotalKind| {
+        let value = kind.of(t);
+        let prefix = if kind.bounded_below_by_uncounted() {
+            bound
+        } else {
+            ""
+        };
+        let shown = match kind.unit() {
+            "B" => f.bytes(&value),
+            unit => f.num(&value, unit),
+        };
+        (
+            kind.label().to_owned(),
+            format!("{prefix}{shown}"),
+            format!("{prefix}{}", exact(&value)),
+        )
+    };
     if t.quant_params != Dim::zero() {
-        totals.push((
-            "Quantization params".into(),
-            f.num(&t.quant_params, ""),
-            exact(&t.quant_params),
-        ));
+        totals.push(figure(TotalKind::QuantParams));
     }
-    totals.push((
-        "MACs".into(),
-        format!("{bound}{}", f.num(&t.macs, "MACs")),
-        format!("{bound}{}", exact(&t.macs)),
-    ));
+    totals.push(figure(TotalKind::Macs));
     if t.macs_by_dtype.len() > 1 || t.macs_by_dtype.keys().any(|d| !d.starts_with("float")) {
         for (dtype, macs) in &t.macs_by_dtype {
             totals.push((
@@ -325,11 +336,7 @@ fn layers(report: &Report, o: &ViewOptions) -> Vec<Section> {
             ));
         }
     }
-    totals.push((
-        "FLOPs".into(),
-        format!("{bound}{}", f.num(&t.flops, "FLOPs")),
-        format!("{bound}{}", exact(&t.flops)),
-    ));
+    totals.push(figure(TotalKind::Flops));
     let k = &t.flops_by_kind;
     for (name, value) in [
         ("  2 per MAC", &k.mac),
@@ -353,18 +360,13 @@ fn layers(report: &Report, o: &ViewOptions) -> Vec<Section> {
             format!("{prefix}{}", exact(&c.total)),
         ));
     }
-    for (name, value) in [
-        ("Weight memory", &t.weight_bytes),
-        ("Activation memory", &t.activation_bytes),
-        ("Peak activation memory", &t.peak_activation_bytes),
-        ("Memory traffic", &t.bytes),
+    for kind in [
+        TotalKind::WeightBytes,
+        TotalKind::ActivationBytes,
+        TotalKind::PeakActivationBytes,
+        TotalKind::Bytes,
     ] {
-        let prefix = if name == "Memory traffic" { bound } else { "" };
-        totals.push((
-            name.into(),
-            format!("{prefix}{}", f.bytes(value)),
-            format!("{prefix}{}", exact(value)),
-        ));
+        totals.push(figure(kind));
     }
     let total_section = Section {
         title: "Totals".into(),

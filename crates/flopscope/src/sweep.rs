@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use flopscope_counters::{DeclaredOp, Profile, ProfileOptions};
 use flopscope_ir::{DeclaredType, Dim, Model};
-use flopscope_report::{Law, SweepAxis, SweepReport, SweepRow};
+use flopscope_report::{Law, SweepAxis, SweepReport, SweepRow, TotalKind, TotalsReport};
 use rayon::prelude::*;
 
 use crate::Error;
@@ -190,13 +190,13 @@ fn evaluate(
     axes: &[SweepAxis],
     points: &[Vec<AxisValue>],
 ) -> Result<SweepReport, SweepError> {
-    let t = &profile.totals;
-    let totals = [
-        ("params", t.params.clone()),
-        ("macs", t.macs.clone()),
-        ("flops", t.total_flops()),
-        ("activation_bytes", t.activation_bytes.clone()),
-    ];
+    let t = TotalsReport::of(profile);
+    // Every swept total but the peak, which is found with where it happens.
+    let totals: Vec<(TotalKind, Dim)> = SweepRow::TOTALS
+        .into_iter()
+        .filter(|k| *k != TotalKind::PeakActivationBytes)
+        .map(|k| (k, k.of(&t)))
+        .collect();
     let rows = points
         .par_iter()
         .map(|point| {
@@ -215,15 +215,15 @@ fn evaluate(
                 .collect::<Vec<_>>()
                 .join(", ");
             let mut figures = [0i64; 4];
-            for (slot, (name, value)) in figures.iter_mut().zip(&totals) {
+            for (slot, (kind, value)) in figures.iter_mut().zip(&totals) {
                 *slot = value.eval(&lookup).map_err(|e| match e {
                     flopscope_ir::DimError::Unbound(s) => SweepError::Unbound(s),
-                    _ => SweepError::Overflow(name, at.clone()),
+                    _ => SweepError::Overflow(kind.key(), at.clone()),
                 })?;
             }
-            let (peak, peak_at) = profile
-                .peak_at(&lookup)
-                .ok_or_else(|| SweepError::Overflow("peak_activation_bytes", at.clone()))?;
+            let (peak, peak_at) = profile.peak_at(&lookup).ok_or_else(|| {
+                SweepError::Overflow(TotalKind::PeakActivationBytes.key(), at.clone())
+            })?;
             Ok(SweepRow {
                 values: point.iter().map(AxisValue::text).collect(),
                 params: figures[0],
@@ -238,23 +238,22 @@ fn evaluate(
     let mut report = SweepReport::new("", axes.to_vec(), rows);
     report.lower_bound = t.lower_bound;
     report.formulas = Some(
-        totals
+        SweepRow::TOTALS
             .iter()
-            .cloned()
-            .map(|(k, v)| (k.to_owned(), v))
-            .chain([(
-                "peak_activation_bytes".to_owned(),
-                t.peak_activation_bytes.clone(),
-            )])
+            .map(|k| (k.key().to_owned(), k.of(&t)))
             .collect(),
     );
-    report.laws = vec![
-        Law::new("MACs", "MACs", &t.macs),
-        Law::new("FLOPs", "FLOPs", &t.total_flops()),
-        Law::new("params", "", &t.params),
-        Law::new("activation memory", "B", &t.activation_bytes),
-        Law::new("peak activation memory", "B", &t.peak_activation_bytes),
-    ];
+    // The costs first: how MACs grow is what a sweep is run to see.
+    report.laws = [
+        TotalKind::Macs,
+        TotalKind::Flops,
+        TotalKind::Params,
+        TotalKind::ActivationBytes,
+        TotalKind::PeakActivationBytes,
+    ]
+    .iter()
+    .map(|k| Law::new(k.label(), k.unit(), &k.of(&t)))
+    .collect();
     Ok(report)
 }
 
@@ -293,13 +292,16 @@ fn profile_point(
             source,
         })
     };
+    let report = TotalsReport::of(&profile);
+    let [params, macs, flops, activation_bytes, peak_activation_bytes] =
+        SweepRow::TOTALS.map(|k| err(k.key(), &k.of(&report)));
     let row = SweepRow {
         values: point.iter().map(AxisValue::text).collect(),
-        params: err("params", &t.params)?,
-        macs: err("macs", &t.macs)?,
-        flops: err("flops", &t.total_flops())?,
-        activation_bytes: err("activation_bytes", &t.activation_bytes)?,
-        peak_activation_bytes: err("peak_activation_bytes", &t.peak_activation_bytes)?,
+        params: params?,
+        macs: macs?,
+        flops: flops?,
+        activation_bytes: activation_bytes?,
+        peak_activation_bytes: peak_activation_bytes?,
         peak_at: t.peak_at.clone(),
     };
     Ok((row, t.lower_bound))
