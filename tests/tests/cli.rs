@@ -3,6 +3,7 @@
 
 use std::process::ExitCode;
 
+use flopscope::cli::ExitStatus;
 use serde_json::Value;
 use tests::{Run, fixture, flopscope};
 
@@ -288,7 +289,12 @@ fn on_terminal(args: &[&str]) -> String {
     let mut err = Vec::new();
     let argv = std::iter::once("flopscope").chain(args.iter().copied());
     let code = flopscope::cli::run_on(argv, &mut out, &mut err, true);
-    assert_eq!(code, ExitCode::SUCCESS, "{}", String::from_utf8_lossy(&err));
+    assert_eq!(
+        code,
+        ExitStatus::Success,
+        "{}",
+        String::from_utf8_lossy(&err)
+    );
     String::from_utf8(out).unwrap()
 }
 
@@ -338,4 +344,123 @@ fn a_plugin_op_is_uncounted_without_its_plugin() {
     assert_eq!(report["totals"]["lower_bound"], true);
     // The Relu after it still counts: the model declares the FusedMLP output's type.
     assert_eq!(report["totals"]["counted_nodes"], 1);
+}
+
+#[test]
+fn a_negative_size_is_refused_in_one_line_with_exit_2() {
+    // ONNX users write -1 for "dynamic"; it once printed `MACs -300.77 MMACs`.
+    let model = path("models/mobilenet_v2.onnx");
+    for args in [
+        vec!["profile", &model, "--dim", "batch=-1"],
+        vec!["profile", &model, "--input", "input=-1x3x224x224"],
+        vec!["profile", &model, "--input", "input=batch,3,-224,224"],
+        vec!["sweep", &model, "--dim", "batch=1,-32"],
+        vec!["sweep", &model, "--size", "224,-320"],
+        vec!["compare", &model, "--dim", "batch=-1"],
+    ] {
+        let run = flopscope(&args);
+        assert_eq!(run.code, ExitCode::from(2), "{args:?}: {}", run.stderr);
+        assert_eq!(run.stderr.lines().count(), 1, "{args:?}: {}", run.stderr);
+        assert!(run.stderr.contains("a size is 0 or more") || run.stderr.contains("not a size"));
+        assert!(run.stdout.is_empty());
+    }
+    // Zero stays legal: an empty KV cache before the first token is real.
+    let run = flopscope(&["profile", &model, "--dim", "batch=0", "--format", "json"]);
+    assert!(run.success(), "{}", run.stderr);
+}
+
+#[test]
+fn errors_print_their_causes() {
+    let model = path("models/mobilenet_v2.onnx");
+    let run = flopscope(&["diff", "no-such-report.json", &model]);
+    assert_eq!(run.code, ExitCode::from(1));
+    let os = std::io::Error::from(std::io::ErrorKind::NotFound).to_string();
+    assert!(
+        run.stderr.contains("cannot read no-such-report.json: "),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("os error") || run.stderr.contains(&os),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
+
+    let dir = std::env::temp_dir().join(format!("flopscope-bad-json-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let bad = dir.join("report.json");
+    std::fs::write(&bad, "{\"schema_version\": 1,\n \"model\": [}").unwrap();
+    let run = flopscope(&["diff", &bad.display().to_string(), &model]);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(run.code, ExitCode::from(1));
+    assert!(
+        run.stderr.contains("not a flopscope JSON report: "),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("line 2 column"),
+        "serde's place: {}",
+        run.stderr
+    );
+}
+
+/// An output whose reader went away after `room` bytes (`flopscope ops | head`).
+struct ClosedAfter {
+    room: usize,
+}
+
+impl std::io::Write for ClosedAfter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.room == 0 {
+            return Err(std::io::ErrorKind::BrokenPipe.into());
+        }
+        let n = buf.len().min(self.room);
+        self.room -= n;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn a_closed_output_ends_quietly_with_exit_0() {
+    for args in [
+        vec!["flopscope", "ops"],
+        vec!["flopscope", "profile", "fixtures/models/mobilenet_v2.onnx"],
+    ] {
+        let args: Vec<String> = args
+            .iter()
+            .map(|a| match a.strip_prefix("fixtures/") {
+                Some(rest) => path(rest),
+                None => (*a).to_owned(),
+            })
+            .collect();
+        let mut out = ClosedAfter { room: 300 };
+        let mut err = Vec::new();
+        let code = flopscope::cli::run_with(&args, &mut out, &mut err);
+        assert_eq!(code, ExitCode::SUCCESS, "{args:?}");
+        assert!(err.is_empty(), "{}", String::from_utf8_lossy(&err));
+    }
+}
+
+#[test]
+fn the_library_refuses_a_negative_size_naming_the_dim() {
+    let mut options = flopscope::counters::ProfileOptions::default();
+    options
+        .dims
+        .insert("batch".into(), flopscope_ir::Dim::from_i64(-1));
+    let err = flopscope::report_file(&fixture("models/mobilenet_v2.onnx"), &options).unwrap_err();
+    let text = format!("{err:#}");
+    assert!(
+        text.contains("dim `batch` is -1: a size is 0 or more"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("--dim"),
+        "library errors name dims, not flags: {text}"
+    );
 }

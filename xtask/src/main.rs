@@ -131,7 +131,7 @@ enum Task {
         #[arg(long, value_name = "S1,S2,...", value_delimiter = ',')]
         size: Vec<i64>,
         /// A named dim and its values, for the models that have it: batch=1,32.
-        #[arg(long = "dim", value_name = "NAME=V1,V2,...", value_parser = flopscope::cli::parse_dim_values)]
+        #[arg(long = "dim", value_name = "NAME=V1,V2,...", value_parser = flopscope::sweep::parse_dim_values)]
         dims: Vec<(String, Vec<i64>)>,
         /// Worker threads [default: the number of cores].
         #[arg(long)]

@@ -63,9 +63,15 @@ pub enum ProfileError {
         op_type: String,
         domain: String,
     },
-    #[error("--input `{name}`: the model has no input of that name (its inputs: {known})")]
+    #[error("input `{name}`: the model has no input of that name (its inputs: {known})")]
     UnknownInput { name: String, known: String },
-    #[error("--input `{name}`: that is a constant stored in the model, not an input")]
+    /// A size given below zero (ONNX writes -1 for "dynamic"; here a dim left out, or named,
+    /// stays symbolic).
+    #[error(
+        "{what} is {value}: a size is 0 or more (leave the dim out, or name it, to keep it symbolic)"
+    )]
+    NegativeSize { what: String, value: i64 },
+    #[error("input `{name}`: that is a constant stored in the model, not an input")]
     ConstantInput { name: String },
     #[error("input `{name}` has {model} dims in the model, but {given} were given")]
     RankMismatch {
@@ -86,10 +92,10 @@ pub enum ProfileError {
         first: Dim,
         second: Dim,
     },
-    #[error("input `{name}` has no declared {what}; give its shape with --input {name}=...")]
+    #[error("input `{name}` has no declared {what}: give the input's shape")]
     UndeclaredInput { name: String, what: &'static str },
     #[error(
-        "--dim `{symbol}`: the model has no dim of that name (its inputs' dims and the sizes it derives: {known})"
+        "dim `{symbol}`: the model has no dim of that name (its inputs' dims and the sizes it derives: {known})"
     )]
     UnknownSymbol { symbol: String, known: String },
 }
@@ -730,6 +736,23 @@ fn bind_inputs<'a>(
     graph: &Graph,
     options: &'a ProfileOptions,
 ) -> Result<BoundInputs<'a>, ProfileError> {
+    let negative = |d: &Dim| d.as_i64().filter(|v| *v < 0);
+    for (name, shape) in &options.inputs {
+        if let Some((axis, value)) = shape
+            .iter()
+            .enumerate()
+            .find_map(|(a, d)| Some((a, negative(d)?)))
+        {
+            let what = format!("input `{name}` dim {axis}");
+            return Err(ProfileError::NegativeSize { what, value });
+        }
+    }
+    for (name, d) in &options.dims {
+        if let Some(value) = negative(d) {
+            let what = format!("dim `{name}`");
+            return Err(ProfileError::NegativeSize { what, value });
+        }
+    }
     for name in options.inputs.keys().chain(options.input_values.keys()) {
         match graph.find_value(name).map(|id| &graph.value(id).def) {
             Some(ValueDef::Input) => {}

@@ -33,12 +33,12 @@ pub enum LoadError {
     #[error(
         "{}: not a valid ONNX model (protobuf decoding failed: {})",
         path.display(),
-        decode_message(source)
+        decode_message(error)
     )]
     Decode {
         path: PathBuf,
-        #[source]
-        source: prost::DecodeError,
+        /// Not a `source`: the message already gives it, in a form that names the field path.
+        error: prost::DecodeError,
     },
     #[error("{}: {source}", path.display())]
     Invalid {
@@ -171,9 +171,9 @@ pub fn load_value(
 ) -> Result<(String, ConstValue), LoadError> {
     let path = path.as_ref();
     let bytes = map_file(path)?;
-    let decode_err = |source| LoadError::Decode {
+    let decode_err = |error| LoadError::Decode {
         path: path.to_owned(),
-        source,
+        error,
     };
     let invalid = |source| LoadError::Invalid {
         path: path.to_owned(),
@@ -227,9 +227,9 @@ pub fn load_bytes(bytes: Bytes, path: &Path) -> Result<Model, LoadError> {
             path: path.to_owned(),
         });
     }
-    let proto = proto::ModelProto::decode(bytes).map_err(|source| LoadError::Decode {
+    let proto = proto::ModelProto::decode(bytes).map_err(|error| LoadError::Decode {
         path: path.to_owned(),
-        source,
+        error,
     })?;
     lower::lower_model(proto).map_err(|source| LoadError::Invalid {
         path: path.to_owned(),

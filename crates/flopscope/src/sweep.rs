@@ -306,3 +306,21 @@ fn profile_point(
     };
     Ok((row, t.lower_bound))
 }
+
+/// `NAME=V1,V2,...`, integers (`--dim` of `sweep` and of `cargo xtask profile-zoo`; the
+/// commands refuse a negative one, naming the flag).
+pub fn parse_dim_values(s: &str) -> Result<(String, Vec<i64>), String> {
+    let (name, values) = s
+        .split_once('=')
+        .ok_or_else(|| format!("`{s}` is not NAME=V1,V2 (for example batch=1,32)"))?;
+    let values = values
+        .split(',')
+        .map(|v| {
+            v.trim()
+                .parse::<i64>()
+                .ok()
+                .ok_or_else(|| format!("`{v}` in `{s}` is not a dim size"))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((name.trim().to_owned(), values))
+}
