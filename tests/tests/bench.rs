@@ -61,7 +61,6 @@ fn check(model: &str, report: &Value) {
 
     // Achieved GFLOPS is the report's FLOPs over the median latency.
     let flops = report["totals"]["flops"].as_i64().expect("concrete FLOPs");
-    #[allow(clippy::cast_precision_loss)]
     let expected = flops as f64 / (median / 1000.0) / 1e9;
     let achieved = f(&b["achieved_gflops"]);
     assert!(
@@ -112,7 +111,6 @@ fn check(model: &str, report: &Value) {
     }
     // Most of the work is joined: kernels with nodes carry most of the FLOPs.
     let joined_flops: i64 = layers.iter().map(|l| l["flops"].as_i64().unwrap()).sum();
-    #[allow(clippy::cast_precision_loss)]
     let joined_share = joined_flops as f64 / flops as f64;
     assert!(
         joined_share > 0.9,

@@ -107,7 +107,6 @@ fn batch_norm_nodes_show_as_added_with_their_params_and_buffers() {
     assert_eq!(int(&total(&diff, "nodes")["delta"]), 52);
     let pct = total(&diff, "params")["delta_percent"].as_f64().unwrap();
     let old_params = int(&total(&diff, "params")["old"]);
-    #[allow(clippy::cast_precision_loss)]
     let expected = 17_056.0 * 100.0 / old_params as f64;
     assert!((pct - expected).abs() < 1e-9, "{pct} vs {expected}");
 

@@ -33,3 +33,39 @@ fn plugin_doc_snippet_is_compiled_code() {
         "docs/plugins.md's snippet differs from the compiled copy in docs_snippet.rs"
     );
 }
+
+/// The README's commands work on a fresh clone: every `fixtures/` path it names exists, the
+/// install step points at the binary's crate, and the zoo example profiles a folder the
+/// repository has (not `../shared`, which only CI has).
+#[test]
+fn readme_commands_use_what_a_clone_has() {
+    let root = tests::workspace_root();
+    let readme = std::fs::read_to_string(root.join("README.md")).expect("README.md");
+    let mut named = 0;
+    for token in readme.split(|c: char| c.is_whitespace() || "`()[]".contains(c)) {
+        let Some(start) = token.find("fixtures/") else {
+            continue;
+        };
+        let path = token[start..].trim_end_matches(['.', ',', ':', ';']);
+        if path.contains('*') || path.ends_with('/') && path.len() == "fixtures/".len() {
+            continue;
+        }
+        assert!(
+            root.join(path).exists(),
+            "README names {path}, which is not in the repository"
+        );
+        named += 1;
+    }
+    assert!(named > 5, "{named} fixture paths");
+    assert!(readme.contains("cargo install --path crates/flopscope\n"));
+    assert!(root.join("crates/flopscope/src/main.rs").is_file());
+    let zoo = readme
+        .lines()
+        .find(|l| l.starts_with("cargo xtask profile-zoo "))
+        .expect("a profile-zoo example");
+    let folder = zoo.split_whitespace().nth(3).expect("its folder");
+    assert!(
+        !folder.starts_with("..") && root.join(folder).is_dir(),
+        "{zoo}: {folder} is not in the repository"
+    );
+}

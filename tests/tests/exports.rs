@@ -159,7 +159,6 @@ fn detectors_resize_by_a_scale_computed_in_float() {
     ] {
         for (h, w) in [(320i64, 320i64), (300, 451)] {
             let (model, p) = profile(file, &[("image", &[3, h, w])]);
-            #[allow(clippy::cast_precision_loss, clippy::cast_possible_truncation)]
             let (rh, rw) = {
                 let (hf, wf) = (h as f32, w as f32);
                 let scale = (min_size / hf.min(wf)).min(max_size / hf.max(wf));

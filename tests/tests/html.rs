@@ -117,7 +117,6 @@ fn the_chart_shows_the_heaviest_modules_with_their_macs() {
     // Bars are drawn to scale.
     let (_, v0, w0) = chart[0];
     for (label, v, w) in &chart {
-        #[allow(clippy::cast_precision_loss)]
         let expected = *v as f64 / v0 as f64 * w0;
         assert!((w - expected).abs() < 0.1, "{label}: {w} vs {expected}");
     }

@@ -99,7 +99,6 @@ fn check_sums(rows: &[Row]) {
             parent.name
         );
         // Percentages are rounded to 0.01 each.
-        #[allow(clippy::cast_precision_loss)]
         let slack = 0.005 * (kids.len() + 1) as f64;
         let pct: f64 = kids.iter().map(|r| r.macs_pct).sum();
         assert!(

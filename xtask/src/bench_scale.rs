@@ -101,7 +101,6 @@ impl Row {
         self.decode + self.profile + self.report
     }
 
-    #[allow(clippy::cast_precision_loss)]
     fn ns_per_node(&self) -> f64 {
         self.total().as_nanos() as f64 / self.nodes as f64
     }

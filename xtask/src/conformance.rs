@@ -48,7 +48,6 @@ pub(crate) fn run(dir: &Path, filter: Option<&str>, update: bool, verbose: bool)
         .filter_map(|o| Some((o.case.as_str(), o.failure.as_deref()?)))
         .collect();
     let passed = outcomes.len() - failed.len();
-    #[allow(clippy::cast_precision_loss)]
     let rate = passed as f64 * 100.0 / outcomes.len() as f64;
     println!(
         "\n{passed} of {} cases give the expected output types ({rate:.2}%), {} fail; {:.2} s",
@@ -538,7 +537,6 @@ fn runtime_output(dir: &Path, options: &ProfileOptions, j: usize) -> Option<Tens
     let data = if out.dtype.is_float() {
         Elements::Float(out.numbers)
     } else {
-        #[allow(clippy::cast_possible_truncation)]
         Elements::Int(
             out.numbers
                 .iter()
@@ -628,7 +626,6 @@ fn ulps(dtype: DType, a: f64, b: f64) -> u64 {
     if a.is_sign_negative() != b.is_sign_negative() {
         return u64::MAX;
     }
-    #[allow(clippy::cast_possible_truncation)]
     let bits = |x: f64| -> u64 {
         match dtype {
             DType::Float64 => x.abs().to_bits(),

@@ -531,7 +531,6 @@ impl TensorValue {
     pub fn as_f64s(&self) -> Option<Vec<f64>> {
         match &self.data {
             Elements::Float(v) => Some(v.clone()),
-            #[allow(clippy::cast_precision_loss)]
             Elements::Int(v) => v.iter().map(|d| d.as_i64().map(|i| i as f64)).collect(),
             Elements::Str(_) => None,
         }

@@ -629,7 +629,6 @@ impl Runtime {
         }
         drop(plain);
         times.sort_by(f64::total_cmp);
-        #[allow(clippy::cast_precision_loss)]
         let per_kernel = times[RUNS / 2] / OVERHEAD_CHAIN as f64;
 
         let dir = scratch_dir("overhead");
@@ -725,7 +724,6 @@ impl Runtime {
                 }],
             );
             let t = best(gemm, &[spec("a", &[n, n])], 5)?;
-            #[allow(clippy::cast_precision_loss)]
             let g = 2.0 * (n as f64).powi(3) / t / 1e9;
             if g > gflops {
                 (gflops, gemm_n) = (g, n);
@@ -739,7 +737,6 @@ impl Runtime {
             &[node("Add")],
         );
         let t = best(stream, &[spec("a", &[STREAM]), spec("b", &[STREAM])], 5)?;
-        #[allow(clippy::cast_precision_loss)]
         let gbps = 3.0 * 4.0 * STREAM as f64 / t / 1e9;
         Ok(Peaks {
             gflops,

@@ -242,7 +242,6 @@ impl Runtime {
     }
 }
 
-#[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
 fn to_ort(name: &str, t: &KnownTensor) -> Result<DynValue, OrtError> {
     let shape: Vec<i64> = t.shape.iter().map(|&d| d as i64).collect();
     let n = &t.numbers;
@@ -274,7 +273,6 @@ fn to_ort(name: &str, t: &KnownTensor) -> Result<DynValue, OrtError> {
     })
 }
 
-#[allow(clippy::cast_precision_loss)]
 fn from_ort(value: &ort::value::DynValueRef<'_>) -> Option<KnownTensor> {
     let OrtType::Tensor { ty, .. } = value.dtype() else {
         return None;
@@ -370,7 +368,6 @@ pub(crate) fn random_tensor(spec: &InputSpec, seed: &mut u64) -> Result<DynValue
     let count: usize = spec.shape.iter().product();
     let value = match spec.dtype {
         DType::Float32 => {
-            #[allow(clippy::cast_precision_loss)]
             let data: Vec<f32> = (0..count)
                 .map(|_| (next(seed) % 2000) as f32 / 1000.0 - 1.0)
                 .collect();
@@ -379,7 +376,6 @@ pub(crate) fn random_tensor(spec: &InputSpec, seed: &mut u64) -> Result<DynValue
                 .into_dyn()
         }
         DType::Float64 => {
-            #[allow(clippy::cast_precision_loss)]
             let data: Vec<f64> = (0..count)
                 .map(|_| (next(seed) % 2000) as f64 / 1000.0 - 1.0)
                 .collect();

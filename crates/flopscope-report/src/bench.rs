@@ -186,7 +186,6 @@ fn percentile(values: &[f64], p: f64) -> f64 {
 
 impl Latency {
     pub fn of(ms: &[f64]) -> Latency {
-        #[allow(clippy::cast_precision_loss)]
         let mean = ms.iter().sum::<f64>() / ms.len().max(1) as f64;
         Latency {
             min: ms.iter().copied().fold(f64::INFINITY, f64::min),
@@ -349,7 +348,6 @@ impl BenchReport {
     pub fn new(report: &Report, input: BenchInput) -> BenchReport {
         let latency = Latency::of(&input.latencies_ms);
         let flops = report.totals.flops.as_i64().unwrap_or(0);
-        #[allow(clippy::cast_precision_loss)]
         let achieved_gflops = if latency.median > 0.0 {
             flops as f64 / (latency.median * 1e-3) / 1e9
         } else {
@@ -361,7 +359,6 @@ impl BenchReport {
             0.0
         };
         let batch = batch_of(report);
-        #[allow(clippy::cast_precision_loss)]
         let samples_per_s = batch.map(|b| b as f64 * inferences_per_s);
 
         let (groups, unmatched) = join(report, &input.kernels);
@@ -373,9 +370,7 @@ impl BenchReport {
             .zip(&times)
             .map(|(((_, group), k), &time_us)| {
                 let (flops, bytes) = group_cost(&report.nodes, group);
-                #[allow(clippy::cast_precision_loss)]
                 let intensity = (bytes > 0 && flops > 0).then(|| flops as f64 / bytes as f64);
-                #[allow(clippy::cast_precision_loss)]
                 let gflops = (time_us > 0.0 && flops > 0).then(|| flops as f64 / time_us / 1e3);
                 let (bound, roof_fraction) = match (&input.peaks, intensity, gflops) {
                     (Some(p), Some(i), Some(g)) => {
@@ -680,7 +675,6 @@ pub fn render_roofline_svg(bench: &BenchReport) -> String {
          <text x=\"{L}\" y=\"24\" font-size=\"14\" font-weight=\"600\" fill=\"#1f2937\">Roofline: achieved GFLOPS by arithmetic intensity, per kernel</text>"
     );
     // Grid and decade labels.
-    #[allow(clippy::cast_possible_truncation)]
     for d in (x0 as i32)..=(x1 as i32) {
         let x = px(10f64.powi(d));
         let _ = writeln!(
@@ -692,7 +686,6 @@ pub fn render_roofline_svg(bench: &BenchReport) -> String {
             decade(d)
         );
     }
-    #[allow(clippy::cast_possible_truncation)]
     for d in (y0 as i32)..=(y1 as i32) {
         let y = py(10f64.powi(d));
         let _ = writeln!(

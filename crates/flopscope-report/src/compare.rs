@@ -81,7 +81,6 @@ fn right_align(t: &mut Table, columns: std::ops::Range<usize>) {
 /// `value / macs` as `1.089×` when both are integers.
 fn ratio(value: &Dim, macs: &Dim) -> String {
     match (value.as_i64(), macs.as_i64()) {
-        #[allow(clippy::cast_precision_loss)]
         (Some(v), Some(m)) if m != 0 => format!("{:.3}×", v as f64 / m as f64),
         _ => "-".into(),
     }

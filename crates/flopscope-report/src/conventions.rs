@@ -745,7 +745,6 @@ mod ot {
 fn onnx_tool(n: &Facts<'_>) -> Option<Dim> {
     let inputs = n.node.inputs.len();
     // Its elementwise classes multiply by max(1, inputs − 1).
-    #[allow(clippy::cast_possible_wrap)]
     let fan_in = inputs.saturating_sub(1).max(1) as i64;
     let per_output = |cost: i64| Some(n.o()? * cost);
     match n.op() {
@@ -792,7 +791,6 @@ fn onnx_tool(n: &Facts<'_>) -> Option<Dim> {
             per_output(fan_in)
         }
         "Div" => per_output(fan_in * ot::DIV),
-        #[allow(clippy::cast_possible_wrap)]
         "Sum" => per_output(inputs.saturating_sub(1) as i64),
         "Relu" | "Sign" | "Hardmax" | "CumSum" | "Floor" | "Equal" | "Greater"
         | "GreaterOrEqual" | "Less" | "LessOrEqual" | "Round" | "Not" | "And" | "Or" | "Xor"

@@ -177,7 +177,6 @@ fn esc(s: &str) -> String {
     out
 }
 
-#[allow(clippy::cast_precision_loss)]
 fn share(part: i64, whole: i64) -> f64 {
     if whole == 0 {
         0.0
@@ -192,7 +191,6 @@ pub fn render_svg(report: &Report) -> String {
 }
 
 /// Approximate width of `text` in pixels at 12 px sans-serif.
-#[allow(clippy::cast_precision_loss)]
 fn text_width(text: &str) -> f64 {
     text.chars().count() as f64 * 6.6
 }
@@ -224,7 +222,6 @@ fn chart_svg(chart: &Chart, standalone: bool) -> String {
         .fold(140.0, f64::max);
     let x0 = 16.0 + label_w + 8.0;
     let width = (x0 + BAR_W + 8.0 + value_w + 16.0).ceil();
-    #[allow(clippy::cast_precision_loss)]
     let rows = chart.bars.len().max(1) as f64;
     let height = (TOP + rows * ROW + 16.0).ceil();
     let max = chart.bars.iter().map(|b| b.value).max().unwrap_or(1).max(1);
@@ -259,9 +256,7 @@ fn chart_svg(chart: &Chart, standalone: bool) -> String {
         );
     }
     for (i, (bar, value_text)) in chart.bars.iter().zip(&value_texts).enumerate() {
-        #[allow(clippy::cast_precision_loss)]
         let y = TOP + i as f64 * ROW;
-        #[allow(clippy::cast_precision_loss)]
         let w = (bar.value as f64 / max as f64 * BAR_W).max(1.0);
         let fill = if i == 0 { "#d97706" } else { "#3b82f6" };
         let _ = writeln!(

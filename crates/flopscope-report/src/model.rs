@@ -121,7 +121,6 @@ impl AttrReport {
     pub fn as_float(&self) -> Option<f64> {
         match self {
             AttrReport::Float(v) => Some(*v),
-            #[allow(clippy::cast_precision_loss)]
             AttrReport::Int(v) => Some(*v as f64),
             _ => None,
         }

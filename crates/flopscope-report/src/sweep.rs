@@ -126,7 +126,6 @@ fn ratio(value: i64, first: i64) -> String {
     if first == 0 {
         return "-".into();
     }
-    #[allow(clippy::cast_precision_loss)]
     let r = value as f64 / first as f64;
     format!("×{r:.2}")
 }
@@ -427,11 +426,9 @@ impl SweepReport {
                 lx + 30.0,
                 escape(text)
             );
-            #[allow(clippy::cast_precision_loss)]
             let advance = 60.0 + 7.0 * text.chars().count() as f64;
             lx += advance;
         }
-        #[allow(clippy::cast_precision_loss)]
         let panels: [Panel; 2] = [
             ("MACs", "MACs", |r| r.macs as f64),
             ("Peak activation memory", "bytes", |r| {
@@ -439,7 +436,6 @@ impl SweepReport {
             }),
         ];
         for (p, (title, unit, value)) in panels.iter().enumerate() {
-            #[allow(clippy::cast_precision_loss)]
             let x0 = left + p as f64 * (panel_w + gap);
             let vals: Vec<f64> = self.rows.iter().map(value).filter(|v| *v > 0.0).collect();
             let y_max = vals.iter().copied().fold(0.0, f64::max);

@@ -119,7 +119,6 @@ impl TotalKind {
 /// `old` is zero.
 pub fn percent_change(old: &Dim, delta: &Dim) -> Option<f64> {
     match (old.as_i64(), delta.as_i64()) {
-        #[allow(clippy::cast_precision_loss)]
         (Some(o), Some(d)) if o != 0 => Some(d as f64 * 100.0 / o as f64),
         _ => None,
     }

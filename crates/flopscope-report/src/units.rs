@@ -25,7 +25,6 @@ pub fn human(value: &Dim, unit: &str) -> String {
     let sep = if unit.is_empty() { "" } else { " " };
     for (scale, prefix) in PREFIXES {
         if v.abs() >= scale {
-            #[allow(clippy::cast_precision_loss)]
             let scaled = v as f64 / scale as f64;
             return format!("{scaled:.2} {prefix}{unit}");
         }
@@ -36,7 +35,6 @@ pub fn human(value: &Dim, unit: &str) -> String {
 /// A real coefficient with an SI prefix and at most three significant decimals: `5.99 K`, `0.25`.
 fn scaled(x: f64) -> String {
     for (scale, prefix) in PREFIXES {
-        #[allow(clippy::cast_precision_loss)]
         let scale = scale as f64;
         if x.abs() >= scale {
             return format!("{:.2} {prefix}", x / scale);
@@ -74,7 +72,6 @@ pub fn exact(value: &Dim) -> String {
 pub fn percent(part: &Dim, whole: &Dim) -> String {
     match (part.as_i64(), whole.as_i64()) {
         (Some(_), Some(0)) => "-".into(),
-        #[allow(clippy::cast_precision_loss)]
         (Some(p), Some(w)) => format!("{:.2}%", p as f64 * 100.0 / w as f64),
         _ => "-".into(),
     }

@@ -31,7 +31,6 @@ pub(super) fn cast_elem(e: Elem<'_>, to: DType) -> Option<Val> {
                 if !t.is_finite() || t.abs() >= LIMIT {
                     return None;
                 }
-                #[allow(clippy::cast_possible_truncation)]
                 let v = i128::from(t as i64);
                 // Out of the target's range the conversion is undefined: not folded.
                 let w = wrap(v, to)?;
@@ -78,9 +77,7 @@ fn bits_of(e: Elem<'_>, from: DType) -> Option<u64> {
         (1u64 << width) - 1
     };
     match (e, from) {
-        #[allow(clippy::cast_sign_loss)]
         (Elem::Int(d), _) => Some(d.as_i64()? as u64 & mask),
-        #[allow(clippy::cast_possible_truncation)]
         (Elem::Float(f), DType::Float32) => Some(u64::from((f as f32).to_bits())),
         (Elem::Float(f), DType::Float64) => Some(f.to_bits()),
         _ => None,
@@ -94,7 +91,6 @@ fn bitcast_elem(e: Elem<'_>, from: DType, to: DType) -> Option<Val> {
         return wrap(i128::from(bits), to).map(|v| Val::Int(Dim::from_i64(v)));
     }
     match to {
-        #[allow(clippy::cast_possible_truncation)]
         DType::Float32 => Some(Val::Float(f64::from(f32::from_bits(bits as u32)))),
         DType::Float64 => Some(Val::Float(f64::from_bits(bits))),
         _ => None,

@@ -602,7 +602,6 @@ inventory::submit! {
 }
 
 /// The mean of float elements (integer means are not folded).
-#[allow(clippy::cast_precision_loss)]
 fn fold_mean(e: &[Elem<'_>]) -> Option<Val> {
     let mut sum = 0.0;
     for x in e {
@@ -624,7 +623,6 @@ fn fold_pow(e: &[Elem<'_>]) -> Option<Val> {
     if !(0.0..=64.0).contains(&exp) || exp.fract() != 0.0 {
         return None;
     }
-    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
     let pow = base.checked_pow(exp as u32);
     (!pow.is_overflow()).then_some(Val::Int(pow))
 }

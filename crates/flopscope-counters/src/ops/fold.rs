@@ -62,7 +62,6 @@ impl<'v> Elem<'v> {
     }
 
     /// The value as a float: a float element or a constant integer.
-    #[allow(clippy::cast_precision_loss)]
     pub(crate) fn as_f64(self) -> Option<f64> {
         match self {
             Elem::Float(f) => Some(f),
@@ -397,7 +396,6 @@ pub(crate) fn scatter(
 }
 
 /// A constant integer as a float.
-#[allow(clippy::cast_precision_loss)]
 pub(crate) fn dim_as_f64(d: &Dim) -> Option<f64> {
     d.as_i64().map(|v| v as f64)
 }
@@ -406,7 +404,6 @@ pub(crate) fn dim_as_f64(d: &Dim) -> Option<f64> {
 /// computes in that type stores it; `None` for the float types not folded (8- and 4-bit). Computing
 /// in `f64` and then rounding once gives the correctly rounded `f32` result of `+ − × ÷` and
 /// `sqrt` (`f64` has more than twice the precision); float64 values are returned as they are.
-#[allow(clippy::cast_possible_truncation)]
 pub(crate) fn round_to(dtype: DType, x: f64) -> Option<f64> {
     match dtype {
         DType::Float64 => Some(x),

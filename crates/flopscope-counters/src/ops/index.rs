@@ -339,7 +339,6 @@ fn infer_one_hot(cx: &mut InferCtx<'_>) -> Result<(), OpError> {
     let depth = match cx.ints(1)? {
         Some([d]) => d.clone(),
         _ => match numbers(cx, 1)?.as_deref() {
-            #[allow(clippy::cast_possible_truncation)]
             Some(&[d]) => Dim::from_i64(d as i64),
             _ => {
                 cx.req_ints(1, "depth")?;

@@ -212,7 +212,6 @@ fn infer_bitshift(cx: &mut InferCtx<'_>) -> Result<(), OpError> {
     // A shift that is negative or not below the width shifts every bit out: 0, or the sign
     // for a right shift of a negative (signed) element.
     let shift = move |x: i128, s: i128| -> i128 {
-        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
         let s = if (0..bits).contains(&s) {
             s as u32
         } else {

@@ -141,7 +141,6 @@ impl Kind {
     /// type by the caller.
     fn floats(self, xs: &[f64]) -> f64 {
         let sum = |f: fn(f64) -> f64| xs.iter().map(|&x| f(x)).sum::<f64>();
-        #[allow(clippy::cast_precision_loss)]
         match self {
             Kind::Sum => sum(|x| x),
             Kind::Mean => sum(|x| x) / xs.len() as f64,

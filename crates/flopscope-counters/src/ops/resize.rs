@@ -29,7 +29,6 @@ fn scale_dim(cx: &InferCtx<'_>, d: &Dim, scale: f64) -> Result<Dim, OpError> {
         return invalid!("scale {scale} must be positive");
     }
     if let Some(v) = d.as_i64() {
-        #[allow(clippy::cast_possible_truncation)]
         return Ok(Dim::from_i64((v as f64 * scale).floor() as i64));
     }
     match as_ratio(scale) {
@@ -137,7 +136,6 @@ fn infer_resize(cx: &mut InferCtx<'_>) -> Result<(), OpError> {
                     });
                     for &a in &axes {
                         shape[a] = match (scale, x.shape[a].as_i64()) {
-                            #[allow(clippy::cast_possible_truncation)]
                             (Some(s), Some(d)) => {
                                 Dim::from_i64((s * d as f64 + 0.5).floor() as i64)
                             }
@@ -491,7 +489,6 @@ fn cost_roi_align(cx: &CostCtx<'_>) -> Result<Cost, OpError> {
                     let rw = ((b[2] - b[0]) * scale).max(1.0);
                     let rh = ((b[3] - b[1]) * scale).max(1.0);
                     // Float to int casts saturate; the product and the sum must too.
-                    #[allow(clippy::cast_possible_truncation)]
                     let (sh, sw) = ((rh / oh).ceil() as i64, (rw / ow).ceil() as i64);
                     sum = sum.saturating_add(sh.saturating_mul(sw).saturating_mul(per_roi_elems));
                 }

@@ -98,7 +98,6 @@ impl Real {
 fn poly(p: &Poly) -> Real {
     let mut out = Real::default();
     for t in &p.0 {
-        #[allow(clippy::cast_precision_loss)]
         let mut term = Real::constant(t.coeff as f64);
         for (atom, e) in &t.mono.0 {
             let a = atom_growth(atom);
@@ -117,7 +116,6 @@ fn atom_growth(atom: &Atom) -> Real {
         // floor(p/c) grows like p/c; the constant of p (what rounds it) does not grow.
         Atom::Floor(f) => {
             let mut r = Real::default();
-            #[allow(clippy::cast_precision_loss)]
             r.add(
                 &poly(&Poly(f.num.nonconst_terms().to_vec())),
                 1.0 / f.div as f64,
@@ -146,7 +144,6 @@ impl Dim {
     /// (see the module docs). Empty for zero and for an overflowed value.
     pub fn growth(&self) -> Vec<GrowthTerm> {
         let real = match &self.0 {
-            #[allow(clippy::cast_precision_loss)]
             Repr::Int(v) => Real::constant(*v as f64),
             Repr::Expr(p) => poly(p),
             Repr::Overflow => return Vec::new(),
