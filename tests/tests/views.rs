@@ -4,7 +4,8 @@
 
 use tests::{fixture, flopscope};
 
-/// One row of the tree view's CSV: depth, name, params, % params, MACs, % MACs, FLOPs, nodes.
+/// One row of the tree view's CSV: depth, path, name, heaviest child, params, % params, MACs,
+/// % MACs, FLOPs, nodes.
 #[derive(Debug, Clone)]
 struct Row {
     depth: usize,
@@ -38,24 +39,23 @@ fn tree_rows(model: &str, input: &str) -> Vec<Row> {
         .skip(1)
         .map(|line| {
             let cells: Vec<&str> = line.split(',').collect();
-            assert_eq!(cells.len(), 7, "{line}");
-            // The tree drawing: three characters per level before the name.
-            let label = cells[0];
-            let name_start = label
-                .char_indices()
-                .find(|(_, c)| !matches!(c, '│' | '├' | '└' | '─' | ' '))
-                .map_or(0, |(i, _)| i);
-            let depth = label[..name_start].chars().count() / 3;
+            // Depth, path and name as columns: no drawing characters to strip.
+            assert_eq!(cells.len(), 10, "{line}");
+            assert!(!line.contains(['│', '├', '└', '★']), "{line}");
+            let depth: usize = cells[0].parse().unwrap();
+            let path = cells[1];
+            assert_eq!(path.split('/').filter(|p| !p.is_empty()).count(), depth, "{line}");
+            assert!(path.ends_with(cells[2]) || depth == 0, "{line}");
             let pct = |s: &str| s.trim_end_matches('%').parse::<f64>().unwrap();
             Row {
                 depth,
-                name: label[name_start..].trim_end_matches(" ★").to_owned(),
-                params: cells[1].parse().unwrap(),
-                params_pct: pct(cells[2]),
-                macs: cells[3].parse().unwrap(),
-                macs_pct: pct(cells[4]),
-                flops: cells[5].parse().unwrap(),
-                nodes: cells[6].parse().unwrap(),
+                name: cells[2].to_owned(),
+                params: cells[4].parse().unwrap(),
+                params_pct: pct(cells[5]),
+                macs: cells[6].parse().unwrap(),
+                macs_pct: pct(cells[7]),
+                flops: cells[8].parse().unwrap(),
+                nodes: cells[9].parse().unwrap(),
             }
         })
         .collect()

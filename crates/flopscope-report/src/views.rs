@@ -474,6 +474,9 @@ fn tree(report: &Report, o: &ViewOptions) -> Vec<Section> {
         total: &'a Module,
         rows: Vec<Vec<String>>,
         emphasis: Vec<usize>,
+        /// CSV: depth and path columns instead of drawn branches, the heaviest child a column.
+        plain: bool,
+        path: Vec<String>,
     }
     impl Walker<'_> {
         fn walk(&mut self, m: &Module, prefix: &str, last: bool, level: usize, heaviest: bool) {
@@ -485,9 +488,21 @@ fn tree(report: &Report, o: &ViewOptions) -> Vec<Section> {
             if heaviest {
                 self.emphasis.push(self.rows.len());
             }
+            if level > 0 {
+                self.path.push(m.name.clone());
+            }
             let f = &self.f;
-            self.rows.push(vec![
-                format!("{branch}{}{}", m.name, if heaviest { " ★" } else { "" }),
+            let mut row = if self.plain {
+                vec![
+                    level.to_string(),
+                    self.path.join("/"),
+                    m.name.clone(),
+                    heaviest.to_string(),
+                ]
+            } else {
+                vec![format!("{branch}{}{}", m.name, if heaviest { " ★" } else { "" })]
+            };
+            row.extend([
                 f.num(&m.params, ""),
                 percent(&m.params, &self.total.params),
                 f.num(&m.macs, "MACs"),
@@ -495,22 +510,28 @@ fn tree(report: &Report, o: &ViewOptions) -> Vec<Section> {
                 f.num(&m.flops, "FLOPs"),
                 m.nodes.to_string(),
             ]);
-            if level >= self.o.depth {
-                return;
+            self.rows.push(row);
+            if level < self.o.depth {
+                let heavy = m.heaviest_child();
+                let n = m.children.len();
+                for (i, c) in m.children.iter().enumerate() {
+                    self.walk(c, &next, i + 1 == n, level + 1, heavy == Some(i) && n > 1);
+                }
             }
-            let heavy = m.heaviest_child();
-            let n = m.children.len();
-            for (i, c) in m.children.iter().enumerate() {
-                self.walk(c, &next, i + 1 == n, level + 1, heavy == Some(i) && n > 1);
+            if level > 0 {
+                self.path.pop();
             }
         }
     }
+    let plain = o.units == Units::Plain;
     let mut w = Walker {
         o,
         f,
         total: &root,
         rows: Vec::new(),
         emphasis: Vec::new(),
+        plain,
+        path: Vec::new(),
     };
     w.walk(&root, "", true, 0, false);
     let Walker { rows, emphasis, .. } = w;
@@ -520,15 +541,22 @@ fn tree(report: &Report, o: &ViewOptions) -> Vec<Section> {
         notes = vec!["The node names carry no module scopes: the tree is flat.".to_owned()];
     }
     notes.extend(closing_notes(report));
+    let mut header: Vec<String> = if plain {
+        ["Depth", "Path", "Module", "Heaviest child"]
+            .map(String::from)
+            .to_vec()
+    } else {
+        vec!["Module".to_owned()]
+    };
+    header.extend(
+        ["Params", "% params", "MACs", "% MACs", "FLOPs", "Nodes"].map(String::from),
+    );
+    let first = header.len() - 6;
     vec![Section {
         title: format!("Modules (depth {})", o.depth),
-        header: [
-            "Module", "Params", "% params", "MACs", "% MACs", "FLOPs", "Nodes",
-        ]
-        .map(String::from)
-        .to_vec(),
+        header,
         rows,
-        right: vec![1, 2, 3, 4, 5, 6],
+        right: (first..first + 6).collect(),
         emphasis,
         notes,
         ..Section::default()
