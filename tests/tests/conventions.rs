@@ -11,7 +11,7 @@ use flopscope::counters::ProfileOptions;
 use flopscope::ir::Dim;
 use flopscope::report::{Convention, Report};
 use serde_json::Value;
-use tests::{flopscope, shared_dir};
+use tests::{fixture, flopscope, shared_dir};
 
 /// ANCHORS.json key of each convention's number.
 const ANCHOR_KEYS: [(Convention, &str); 6] = [
@@ -299,4 +299,58 @@ fn transformers_match_fvcore_and_torch() {
         }
     }
     assert_eq!(checked, 4);
+}
+
+#[test]
+fn every_view_shows_the_convention_or_says_it_does_not() {
+    // --convention was once silently ignored by the tree, ops and memory views.
+    let model = fixture("models/mobilenet_v2.onnx").display().to_string();
+    let base = [
+        "profile",
+        &model,
+        "--input",
+        "input=1x3x224x224",
+        "--convention",
+        "thop",
+    ];
+    let csv = |view: &str| {
+        let mut args = base.to_vec();
+        args.extend(["--view", view, "--format", "csv", "--depth", "1"]);
+        let run = flopscope(&args);
+        assert!(run.success(), "{}", run.stderr);
+        run.stdout
+    };
+    let json = flopscope(&[&base[..], &["--format", "json"]].concat());
+    let report: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    let total = report["convention"]["total"].as_i64().unwrap();
+    assert!(total > 0);
+
+    // The tree: a `thop MACs` column; the model's row is the convention's total.
+    let tree = csv("tree");
+    let header: Vec<&str> = tree.lines().next().unwrap().split(',').collect();
+    assert_eq!(header.last(), Some(&"thop MACs"));
+    let model_row: Vec<&str> = tree.lines().nth(1).unwrap().split(',').collect();
+    assert_eq!(model_row.last().unwrap().parse::<i64>().unwrap(), total);
+
+    // The ops view: the column over every op type adds up to it.
+    let ops = csv("ops");
+    let header: Vec<&str> = ops.lines().next().unwrap().split(',').collect();
+    assert_eq!(header.last(), Some(&"thop MACs"));
+    let sum: i64 = ops
+        .lines()
+        .skip(1)
+        .map(|l| l.rsplit(',').next().unwrap().parse::<i64>().unwrap())
+        .sum();
+    assert_eq!(sum, total);
+
+    // The memory view cannot show an arithmetic count, and says so.
+    let mut args = base.to_vec();
+    args.extend(["--view", "memory"]);
+    let memory = flopscope(&args);
+    assert!(memory.success());
+    assert!(
+        memory
+            .stdout
+            .contains("The thop count (--convention) is arithmetic, not memory")
+    );
 }

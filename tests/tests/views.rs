@@ -44,7 +44,11 @@ fn tree_rows(model: &str, input: &str) -> Vec<Row> {
             assert!(!line.contains(['│', '├', '└', '★']), "{line}");
             let depth: usize = cells[0].parse().unwrap();
             let path = cells[1];
-            assert_eq!(path.split('/').filter(|p| !p.is_empty()).count(), depth, "{line}");
+            assert_eq!(
+                path.split('/').filter(|p| !p.is_empty()).count(),
+                depth,
+                "{line}"
+            );
             assert!(path.ends_with(cells[2]) || depth == 0, "{line}");
             let pct = |s: &str| s.trim_end_matches('%').parse::<f64>().unwrap();
             Row {

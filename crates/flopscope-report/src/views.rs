@@ -389,6 +389,8 @@ pub struct Module {
     pub buffers: Dim,
     pub macs: Dim,
     pub flops: Dim,
+    /// What the report's convention (`--convention`) counts for the module's nodes.
+    pub convention: Dim,
     pub nodes: usize,
     pub children: Vec<Module>,
 }
@@ -399,6 +401,9 @@ impl Module {
         self.buffers += &n.buffers;
         self.macs += &n.macs;
         self.flops += &n.flops;
+        if let Some(c) = &n.convention {
+            self.convention += c;
+        }
         self.nodes += 1;
     }
 
@@ -477,6 +482,8 @@ fn tree(report: &Report, o: &ViewOptions) -> Vec<Section> {
         /// CSV: depth and path columns instead of drawn branches, the heaviest child a column.
         plain: bool,
         path: Vec<String>,
+        /// A column for the report's convention.
+        convention: bool,
     }
     impl Walker<'_> {
         fn walk(&mut self, m: &Module, prefix: &str, last: bool, level: usize, heaviest: bool) {
@@ -500,7 +507,11 @@ fn tree(report: &Report, o: &ViewOptions) -> Vec<Section> {
                     heaviest.to_string(),
                 ]
             } else {
-                vec![format!("{branch}{}{}", m.name, if heaviest { " ★" } else { "" })]
+                vec![format!(
+                    "{branch}{}{}",
+                    m.name,
+                    if heaviest { " ★" } else { "" }
+                )]
             };
             row.extend([
                 f.num(&m.params, ""),
@@ -510,6 +521,9 @@ fn tree(report: &Report, o: &ViewOptions) -> Vec<Section> {
                 f.num(&m.flops, "FLOPs"),
                 m.nodes.to_string(),
             ]);
+            if self.convention {
+                row.push(f.num(&m.convention, ""));
+            }
             self.rows.push(row);
             if level < self.o.depth {
                 let heavy = m.heaviest_child();
@@ -532,6 +546,7 @@ fn tree(report: &Report, o: &ViewOptions) -> Vec<Section> {
         emphasis: Vec::new(),
         plain,
         path: Vec::new(),
+        convention: report.convention.is_some(),
     };
     w.walk(&root, "", true, 0, false);
     let Walker { rows, emphasis, .. } = w;
@@ -548,15 +563,17 @@ fn tree(report: &Report, o: &ViewOptions) -> Vec<Section> {
     } else {
         vec!["Module".to_owned()]
     };
-    header.extend(
-        ["Params", "% params", "MACs", "% MACs", "FLOPs", "Nodes"].map(String::from),
-    );
+    header.extend(["Params", "% params", "MACs", "% MACs", "FLOPs", "Nodes"].map(String::from));
     let first = header.len() - 6;
+    if let Some(c) = &report.convention {
+        header.push(format!("{} {}", c.convention, c.unit));
+    }
+    let columns = header.len();
     vec![Section {
         title: format!("Modules (depth {})", o.depth),
         header,
         rows,
-        right: (first..first + 6).collect(),
+        right: (first..columns).collect(),
         emphasis,
         notes,
         ..Section::default()
@@ -574,6 +591,8 @@ pub struct OpSummary {
     pub flops: Dim,
     pub bytes: Dim,
     pub params: Dim,
+    /// What the report's convention (`--convention`) counts for these nodes.
+    pub convention: Dim,
 }
 
 /// Per op type, heaviest (MACs, then FLOPs) first.
@@ -590,6 +609,9 @@ pub fn op_summary(report: &Report) -> Vec<OpSummary> {
         s.flops += &n.flops;
         s.bytes += &n.bytes;
         s.params += &n.params;
+        if let Some(c) = &n.convention {
+            s.convention += c;
+        }
     }
     let mut ops: Vec<OpSummary> = by_op.into_values().collect();
     let key = |s: &OpSummary| (s.macs.as_i64().unwrap_or(0), s.flops.as_i64().unwrap_or(0));
@@ -600,10 +622,11 @@ pub fn op_summary(report: &Report) -> Vec<OpSummary> {
 fn ops(report: &Report, o: &ViewOptions) -> Vec<Section> {
     let f = Fmt { units: o.units };
     let t = &report.totals;
+    let convention = report.convention.as_ref();
     let rows = op_summary(report)
         .iter()
         .map(|s| {
-            vec![
+            let mut row = vec![
                 s.op.clone(),
                 s.count.to_string(),
                 f.num(&s.params, ""),
@@ -613,18 +636,27 @@ fn ops(report: &Report, o: &ViewOptions) -> Vec<Section> {
                 percent(&s.flops, &t.flops),
                 f.bytes(&s.bytes),
                 percent(&s.bytes, &t.bytes),
-            ]
+            ];
+            if convention.is_some() {
+                row.push(f.num(&s.convention, ""));
+            }
+            row
         })
         .collect();
+    let mut header: Vec<String> = [
+        "Op", "Count", "Params", "MACs", "% MACs", "FLOPs", "% FLOPs", "Bytes", "% bytes",
+    ]
+    .map(String::from)
+    .to_vec();
+    if let Some(c) = convention {
+        header.push(format!("{} {}", c.convention, c.unit));
+    }
+    let columns = header.len();
     vec![Section {
         title: "Op types".into(),
-        header: [
-            "Op", "Count", "Params", "MACs", "% MACs", "FLOPs", "% FLOPs", "Bytes", "% bytes",
-        ]
-        .map(String::from)
-        .to_vec(),
+        header,
         rows,
-        right: (1..9).collect(),
+        right: (1..columns).collect(),
         notes: closing_notes(report),
         ..Section::default()
     }]
@@ -727,7 +759,16 @@ fn memory(report: &Report, o: &ViewOptions) -> Vec<Section> {
             ],
             rows: top,
             right: vec![3],
-            notes: closing_notes(report),
+            notes: {
+                let mut notes = closing_notes(report);
+                if let Some(c) = &report.convention {
+                    notes.push(format!(
+                        "The {} count (--convention) is arithmetic, not memory: this view does not show it; the layers, tree and ops views and the JSON do.",
+                        c.convention
+                    ));
+                }
+                notes
+            },
             ..Section::default()
         },
     ]
