@@ -227,3 +227,36 @@ fn an_unavailable_provider_is_a_clear_error() {
         );
     }
 }
+
+#[test]
+fn without_profiled_runs_no_kernel_time_is_claimed() {
+    // `--profile-runs 0` once printed `Kernel times add up to -0.000 ms, -0.0%` and a table
+    // of no kernels.
+    if !ort_available("without_profiled_runs_no_kernel_time_is_claimed") {
+        return;
+    }
+    let _turn = ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let path = fixture("models/mobilenet_v2.onnx").display().to_string();
+    let run = flopscope(&[
+        "bench",
+        &path,
+        "--input",
+        "input=1x3x224x224",
+        "--runs",
+        "2",
+        "--warmup",
+        "1",
+        "--profile-runs",
+        "0",
+    ]);
+    assert!(run.success(), "{}", run.stderr);
+    assert!(!run.stdout.contains("-0.0"), "{}", run.stdout);
+    assert!(!run.stdout.contains("Slowest kernels"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("Kernel times were not measured"),
+        "{}",
+        run.stdout
+    );
+}

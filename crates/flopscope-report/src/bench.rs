@@ -175,11 +175,6 @@ fn percentile(values: &[f64], p: f64) -> f64 {
     if v.is_empty() {
         return 0.0;
     }
-    #[allow(
-        clippy::cast_possible_truncation,
-        clippy::cast_sign_loss,
-        clippy::cast_precision_loss
-    )]
     let rank = ((p / 100.0) * v.len() as f64).ceil().max(1.0) as usize;
     v[rank.min(v.len()) - 1]
 }
@@ -363,7 +358,8 @@ impl BenchReport {
 
         let (groups, unmatched) = join(report, &input.kernels);
         let times: Vec<f64> = input.kernels.iter().map(|k| median(&k.times_us)).collect();
-        let kernel_time_us: f64 = times.iter().sum();
+        // Folded from +0.0: an empty float sum is -0.0, printed `-0.000`.
+        let kernel_time_us: f64 = times.iter().fold(0.0, |a, b| a + b);
         let layers = groups
             .iter()
             .zip(&input.kernels)
@@ -501,14 +497,19 @@ impl BenchReport {
                 ),
             ]);
         }
-        let mut notes = vec![format!(
-            "Kernel times add up to {:.3} ms, {:.1}% of the median latency ({} kernels; each \
-             kernel's time is the profiler's less its measured overhead of {:.1} µs).",
-            self.kernel_time_us / 1000.0,
-            self.kernel_time_us / 1000.0 / self.latency_ms.median.max(f64::MIN_POSITIVE) * 100.0,
-            self.layers.len(),
-            self.runtime.profiler_overhead_us
-        )];
+        let mut notes = vec![if self.profiled_runs == 0 {
+            "Kernel times were not measured (no profiled runs): no per-kernel table.".to_owned()
+        } else {
+            format!(
+                "Kernel times add up to {:.3} ms, {:.1}% of the median latency ({} kernels; each \
+                 kernel's time is the profiler's less its measured overhead of {:.1} µs).",
+                self.kernel_time_us / 1000.0,
+                self.kernel_time_us / 1000.0 / self.latency_ms.median.max(f64::MIN_POSITIVE)
+                    * 100.0,
+                self.layers.len(),
+                self.runtime.profiler_overhead_us
+            )
+        }];
         if !self.runtime.synthesized_weights.is_empty() {
             notes.push(format!(
                 "The model's weights are stripped: {} made up with constants (the timings are \
@@ -532,6 +533,9 @@ impl BenchReport {
             notes,
             ..Section::default()
         };
+        if self.profiled_runs == 0 {
+            return vec![summary];
+        }
 
         let mut order: Vec<&LayerTime> = self.layers.iter().collect();
         order.sort_by(|a, b| b.time_us.total_cmp(&a.time_us));
@@ -730,6 +734,8 @@ pub fn render_roofline_svg(bench: &BenchReport) -> String {
     let mut slowest: Vec<&&LayerTime> = points.iter().collect();
     slowest.sort_by(|a, b| b.time_us.total_cmp(&a.time_us));
     let labelled: Vec<&str> = slowest.iter().take(5).map(|l| l.kernel.as_str()).collect();
+    // (x, y, radius, text) of each labelled point, placed after every circle is drawn.
+    let mut labels: Vec<(f64, f64, f64, String, f64)> = Vec::new();
     for l in &points {
         let (Some(i), Some(g)) = (l.intensity, l.gflops) else {
             continue;
@@ -753,14 +759,43 @@ pub fn render_roofline_svg(bench: &BenchReport) -> String {
             g
         );
         if labelled.contains(&l.kernel.as_str()) {
+            labels.push((px(i), py(g), r, short(name), l.time_us));
+        }
+    }
+    // Slowest first, each label beside its point or moved up or down until it overlaps no
+    // label placed before it (then joined to its point by a line).
+    labels.sort_by(|a, b| b.4.total_cmp(&a.4));
+    let mut placed: Vec<[f64; 4]> = Vec::new();
+    for (x, y, r, text, _) in &labels {
+        let width = 7.0 * text.chars().count() as f64;
+        let (left, base) = (x + r + 3.0, y + 4.0);
+        let shifts = [0.0, 14.0, -14.0, 28.0, -28.0, 42.0, -42.0, 56.0, -56.0];
+        let overlaps = |b: &[f64; 4]| {
+            placed
+                .iter()
+                .any(|p| b[0] < p[2] && p[0] < b[2] && b[1] < p[3] && p[1] < b[3])
+        };
+        let boxed = |dy: f64| [left, base + dy - 11.0, left + width, base + dy + 3.0];
+        let dy = shifts
+            .iter()
+            .copied()
+            .find(|dy| !overlaps(&boxed(*dy)))
+            .unwrap_or(0.0);
+        placed.push(boxed(dy));
+        if dy != 0.0 {
             let _ = writeln!(
                 s,
-                "<text x=\"{:.1}\" y=\"{:.1}\" fill=\"#111827\">{}</text>",
-                px(i) + r + 3.0,
-                py(g) + 4.0,
-                esc(&short(name))
+                "<line x1=\"{x:.1}\" y1=\"{y:.1}\" x2=\"{:.1}\" y2=\"{:.1}\" stroke=\"#9ca3af\" stroke-width=\"0.8\"/>",
+                left - 1.0,
+                base + dy - 4.0
             );
         }
+        let _ = writeln!(
+            s,
+            "<text x=\"{left:.1}\" y=\"{:.1}\" fill=\"#111827\">{}</text>",
+            base + dy,
+            esc(text)
+        );
     }
     let _ = writeln!(
         s,
@@ -830,5 +865,56 @@ mod tests {
             ["GPT2Gelu_token_1", "GPT2Gelu"]
         );
         assert_eq!(bare("com.microsoft::FusedConv"), "FusedConv");
+    }
+
+    /// The boxes of the roofline's point labels: 7 px a character, 14 px high, at `<text>`.
+    fn label_boxes(svg: &str) -> Vec<[f64; 4]> {
+        svg.lines()
+            .filter(|l| l.starts_with("<text x=") && l.contains("fill=\"#111827\">"))
+            .filter(|l| !l.contains("text-anchor"))
+            .map(|l| {
+                let num = |key: &str| -> f64 {
+                    let from = l.find(key).expect(key) + key.len();
+                    l[from..].split('"').next().unwrap().parse().unwrap()
+                };
+                let text = l.split('>').nth(1).unwrap().split('<').next().unwrap();
+                let (x, y) = (num("x=\""), num("y=\""));
+                [x, y - 11.0, x + 7.0 * text.chars().count() as f64, y + 3.0]
+            })
+            .collect()
+    }
+
+    #[test]
+    fn roofline_labels_do_not_overlap() {
+        // Five slow kernels at almost the same intensity and speed: their labels once sat on
+        // top of each other.
+        let layer = |i: usize| {
+            serde_json::json!({
+                "kernel": format!("k{i}"), "op": "Conv", "provider": "CPUExecutionProvider",
+                "nodes": [format!("/features/features.{i}/conv/Conv")],
+                "time_us": 100.0 + i as f64, "share": 0.1, "flops": 1_000_000, "bytes": 100_000,
+                "intensity": 10.0 + 0.01 * i as f64, "gflops": 50.0 + 0.01 * i as f64,
+                "bound": null, "roof_fraction": null
+            })
+        };
+        let bench: BenchReport = serde_json::from_value(serde_json::json!({
+            "runtime": {"name": "onnxruntime", "provider": "cpu", "threads": null,
+                        "optimization": "all", "synthesized_weights": [],
+                        "profiler_overhead_us": 2.0},
+            "warmup": 1, "runs": 2, "profiled_runs": 1,
+            "latency_ms": {"min": 1.0, "median": 1.0, "p90": 1.0, "mean": 1.0, "max": 1.0},
+            "throughput": {"inferences_per_s": 1000.0, "batch": 1, "samples_per_s": 1000.0},
+            "achieved_gflops": 10.0, "kernel_time_us": 600.0, "profiled_run_us": 700.0,
+            "layers": (0..6).map(layer).collect::<Vec<_>>(), "unmatched_nodes": []
+        }))
+        .expect("a bench report");
+        let boxes = label_boxes(&render_roofline_svg(&bench));
+        assert_eq!(boxes.len(), 5, "the five slowest are labelled");
+        for (i, a) in boxes.iter().enumerate() {
+            for b in &boxes[i + 1..] {
+                let overlap = a[0] < b[2] && b[0] < a[2] && a[1] < b[3] && b[1] < a[3];
+                assert!(!overlap, "{a:?} and {b:?} overlap");
+            }
+        }
     }
 }

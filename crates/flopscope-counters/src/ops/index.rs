@@ -82,11 +82,6 @@ fn infer_gather_elements(cx: &mut InferCtx<'_>) -> Result<(), OpError> {
 }
 
 /// A possibly negative index into an axis of `len` elements, `None` when out of range.
-#[allow(
-    clippy::cast_possible_truncation,
-    clippy::cast_sign_loss,
-    clippy::cast_precision_loss
-)]
 fn wrap_index(j: f64, len: usize) -> Option<usize> {
     let k = if j < 0.0 { j + len as f64 } else { j };
     (k >= 0.0 && k < len as f64 && k.fract() == 0.0).then_some(k as usize)
