@@ -464,3 +464,93 @@ fn the_library_refuses_a_negative_size_naming_the_dim() {
         "library errors name dims, not flags: {text}"
     );
 }
+
+/// Runs the CLI as on a terminal `width` columns wide.
+fn on_terminal_of(width: u16, args: &[&str]) -> String {
+    let mut out = Vec::new();
+    let mut err = Vec::new();
+    let argv = std::iter::once("flopscope").chain(args.iter().copied());
+    let term = flopscope::cli::Terminal {
+        color: false,
+        width: Some(width),
+    };
+    let status = flopscope::cli::run_in(argv, &mut out, &mut err, term);
+    assert_eq!(
+        status,
+        ExitStatus::Success,
+        "{}",
+        String::from_utf8_lossy(&err)
+    );
+    String::from_utf8(out).unwrap()
+}
+
+#[test]
+fn tables_fit_the_terminal() {
+    // The symbolic totals table was ~350 columns wide and `ops` lines reached 1,400.
+    let gpt2 = path("models/tiny_gpt2.onnx");
+    let mobilenet = path("models/mobilenet_v2.onnx");
+    for args in [
+        vec!["ops"],
+        vec!["profile", gpt2.as_str()],
+        vec!["profile", gpt2.as_str(), "--view", "tree"],
+        vec!["profile", gpt2.as_str(), "--view", "ops"],
+        vec!["profile", mobilenet.as_str(), "--view", "memory"],
+        vec!["diff", mobilenet.as_str(), gpt2.as_str()],
+    ] {
+        let text = on_terminal_of(100, &args);
+        let widest = text
+            .lines()
+            .filter(|l| l.starts_with(['│', '┌', '└', '╞', '├']))
+            .map(|l| l.chars().count())
+            .max()
+            .unwrap_or(0);
+        assert!(
+            widest > 0 && widest <= 100,
+            "{args:?}: a table line of {widest} columns"
+        );
+    }
+    // Not on a terminal (files, pipes), a table keeps its full text on one line.
+    let run = flopscope(&["ops"]);
+    assert!(run.stdout.lines().any(|l| l.chars().count() > 200));
+}
+
+#[test]
+fn shares_and_order_hold_with_a_dim_left_free() {
+    // With `batch` free every cost is a multiple of it: the shares are exact and the heaviest
+    // op types come first (they once all read `-` and the list was alphabetical).
+    let gpt2 = path("models/tiny_gpt2.onnx");
+    let run = flopscope(&[
+        "profile", &gpt2, "--view", "ops", "--dim", "seq=128", "--format", "csv",
+    ]);
+    assert!(run.success(), "{}", run.stderr);
+    let rows: Vec<Vec<&str>> = run
+        .stdout
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').collect())
+        .collect();
+    assert_eq!(rows[0][0], "Gemm", "{}", run.stdout);
+    let shares: Vec<f64> = rows
+        .iter()
+        .map(|r| {
+            r[4].trim_end_matches('%')
+                .parse::<f64>()
+                .expect("a share, not `-`")
+        })
+        .collect();
+    assert!(
+        (shares.iter().sum::<f64>() - 100.0).abs() < 0.05,
+        "{shares:?}"
+    );
+    assert!(
+        shares.windows(2).all(|w| w[0] >= w[1]),
+        "heaviest first: {shares:?}"
+    );
+    // The same at batch 4: the shares do not depend on the batch.
+    let bound = flopscope(&[
+        "profile", &gpt2, "--view", "ops", "--dim", "seq=128", "--dim", "batch=4", "--format",
+        "csv",
+    ]);
+    let first: Vec<&str> = bound.stdout.lines().nth(1).unwrap().split(',').collect();
+    assert_eq!(first[4], rows[0][4]);
+}

@@ -340,11 +340,11 @@ impl ReportDiff {
     }
 
     /// The diff as terminal tables.
-    pub fn render_table(&self, units: Units, color: bool) -> String {
+    pub fn render_table(&self, units: Units, style: crate::views::TableStyle) -> String {
         crate::views::render_sections_table(
             &(self.preamble().join("\n") + "\n"),
             &self.sections(units, false),
-            color,
+            style,
         )
     }
 

@@ -38,7 +38,7 @@ pub use model::{
 pub use sweep::{Law, LawTerm, SweepAxis, SweepReport, SweepRow};
 pub use totals::{TotalKind, percent_change, percent_change_text};
 pub use views::{
-    Module, OpSummary, Section, Units, View, ViewOptions, module_tree, op_summary,
+    Module, OpSummary, Section, TableStyle, Units, View, ViewOptions, module_tree, op_summary,
     render_sections_markdown, render_sections_table, render_view_csv, render_view_markdown,
     render_view_table,
 };

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::{NodeReport, Report, TensorReport, describe_reason};
 use crate::totals::TotalKind;
-use crate::units::{exact, human, percent};
+use crate::units::{exact, human, magnitude, percent};
 
 /// Which view of a report to render.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -54,6 +54,18 @@ pub struct ViewOptions {
     pub depth: usize,
     /// ANSI colour and bold (only on a terminal).
     pub color: bool,
+    /// Fit tables to this many columns, wrapping long names and formulas (the terminal's
+    /// width); `None`: as wide as their content (files, pipes; JSON and CSV are never cut).
+    pub width: Option<u16>,
+}
+
+/// How terminal tables are drawn.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TableStyle {
+    /// ANSI colour and bold.
+    pub color: bool,
+    /// Fit every table to this many columns.
+    pub width: Option<u16>,
 }
 
 impl Default for ViewOptions {
@@ -64,6 +76,7 @@ impl Default for ViewOptions {
             all_nodes: false,
             depth: 3,
             color: false,
+            width: None,
         }
     }
 }
@@ -409,12 +422,16 @@ impl Module {
 
     /// The child with the most MACs (then params), when it has at least one.
     pub fn heaviest_child(&self) -> Option<usize> {
-        let key = |m: &Module| (m.macs.as_i64().unwrap_or(0), m.params.as_i64().unwrap_or(0));
+        let key = |m: &Module| (magnitude(&m.macs), magnitude(&m.params));
+        let order = |a: &Module, b: &Module| {
+            let (ka, kb) = (key(a), key(b));
+            ka.0.total_cmp(&kb.0).then(ka.1.total_cmp(&kb.1))
+        };
         self.children
             .iter()
             .enumerate()
-            .filter(|(_, c)| key(c) > (0, 0))
-            .max_by_key(|(i, c)| (key(c), std::cmp::Reverse(*i)))
+            .filter(|(_, c)| key(c) > (0.0, 0.0))
+            .max_by(|(i, a), (j, b)| order(a, b).then(j.cmp(i)))
             .map(|(i, _)| i)
     }
 }
@@ -614,8 +631,14 @@ pub fn op_summary(report: &Report) -> Vec<OpSummary> {
         }
     }
     let mut ops: Vec<OpSummary> = by_op.into_values().collect();
-    let key = |s: &OpSummary| (s.macs.as_i64().unwrap_or(0), s.flops.as_i64().unwrap_or(0));
-    ops.sort_by(|a, b| key(b).cmp(&key(a)).then_with(|| a.op.cmp(&b.op)));
+    // Heaviest first, at the sizes given (free dims at RANK_PROBE).
+    let key = |s: &OpSummary| (magnitude(&s.macs), magnitude(&s.flops));
+    ops.sort_by(|a, b| {
+        let (ka, kb) = (key(a), key(b));
+        kb.0.total_cmp(&ka.0)
+            .then(kb.1.total_cmp(&ka.1))
+            .then_with(|| a.op.cmp(&b.op))
+    });
     ops
 }
 
@@ -721,7 +744,7 @@ fn memory(report: &Report, o: &ViewOptions) -> Vec<Section> {
             })
         })
         .collect();
-    largest.sort_by_key(|(_, _, b)| std::cmp::Reverse(b.as_i64().unwrap_or(0)));
+    largest.sort_by(|(_, _, a), (_, _, b)| magnitude(b).total_cmp(&magnitude(a)));
     largest.truncate(10);
     let top = largest
         .iter()
@@ -796,16 +819,21 @@ pub fn sections(report: &Report, o: &ViewOptions) -> Vec<Section> {
 
 /// The view as terminal tables.
 pub fn render_view_table(report: &Report, o: &ViewOptions) -> String {
-    render_sections_table(&header_lines(report), &sections(report, o), o.color)
+    let style = TableStyle {
+        color: o.color,
+        width: o.width,
+    };
+    render_sections_table(&header_lines(report), &sections(report, o), style)
 }
 
 /// Sections as terminal tables after a preamble; colour marks headers and emphasised rows.
-pub fn render_sections_table(preamble: &str, sections: &[Section], color: bool) -> String {
+pub fn render_sections_table(preamble: &str, sections: &[Section], style: TableStyle) -> String {
+    let color = style.color;
     let mut out = preamble.to_owned();
     for s in sections {
         let mut t = Table::new();
-        t.load_preset(UTF8_FULL_CONDENSED)
-            .set_content_arrangement(ContentArrangement::Disabled);
+        t.load_preset(UTF8_FULL_CONDENSED);
+        fit(&mut t, style.width);
         if color {
             t.enforce_styling();
             t.set_header(
@@ -838,6 +866,19 @@ pub fn render_sections_table(preamble: &str, sections: &[Section], color: bool) 
         }
     }
     out
+}
+
+/// Lets a table wrap its cells to `width` columns, or keeps it as wide as its content.
+pub fn fit(t: &mut Table, width: Option<u16>) {
+    match width {
+        Some(w) => {
+            t.set_content_arrangement(ContentArrangement::Dynamic)
+                .set_width(w);
+        }
+        None => {
+            t.set_content_arrangement(ContentArrangement::Disabled);
+        }
+    }
 }
 
 /// The view as Markdown, ready to paste in a PR.

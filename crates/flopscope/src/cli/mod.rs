@@ -108,8 +108,47 @@ where
     run_on(args, out, err, false).into()
 }
 
+/// What the output is: whether colour may be used, and how wide tables may be.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Terminal {
+    /// `out` is a terminal and `NO_COLOR` is unset.
+    pub color: bool,
+    /// Tables wrap long names and formulas to this many columns (a terminal's width).
+    pub width: Option<u16>,
+}
+
+impl Terminal {
+    /// Standard output as it is: colour on a terminal without `NO_COLOR`; the width of the
+    /// terminal (`COLUMNS` when set), none when the output is a file or a pipe.
+    pub fn stdout() -> Terminal {
+        use std::io::IsTerminal;
+        let tty = std::io::stdout().is_terminal();
+        let columns = std::env::var("COLUMNS")
+            .ok()
+            .and_then(|c| c.trim().parse().ok());
+        let measured = || terminal_size::terminal_size().map(|(w, _)| w.0);
+        Terminal {
+            color: tty && std::env::var_os("NO_COLOR").is_none(),
+            width: if tty { columns.or_else(measured) } else { None },
+        }
+    }
+}
+
 /// [`run_with`], with colour allowed when `tty` (`out` is a terminal and `NO_COLOR` is unset).
 pub fn run_on<I, T>(args: I, out: &mut dyn Write, err: &mut dyn Write, tty: bool) -> ExitStatus
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let term = Terminal {
+        color: tty,
+        width: None,
+    };
+    run_in(args, out, err, term)
+}
+
+/// [`run_with`] for an output described by `term`.
+pub fn run_in<I, T>(args: I, out: &mut dyn Write, err: &mut dyn Write, term: Terminal) -> ExitStatus
 where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
@@ -129,12 +168,12 @@ where
         }
     };
     let result = match cli.command {
-        Command::Profile(args) => profile::run(args, out, tty),
+        Command::Profile(args) => profile::run(args, out, term),
         Command::Compare(args) => compare::run(args, out),
         Command::Sweep(args) => sweep::run(args, out),
-        Command::Diff(args) => diff::run(args, out, tty),
-        Command::Bench(args) => bench::run(args, out),
-        Command::Ops(args) => ops::run(args, out),
+        Command::Diff(args) => diff::run(args, out, term),
+        Command::Bench(args) => bench::run(args, out, term),
+        Command::Ops(args) => ops::run(args, out, term),
     };
     match result {
         Ok(()) => ExitStatus::Success,
@@ -157,13 +196,11 @@ where
 /// The entry point of the `flopscope` binary: `fn main() -> ExitCode { flopscope::cli::main() }`.
 /// A binary that links plugin crates calls this too, after `use my_plugin as _;`.
 pub fn main() -> ExitCode {
-    use std::io::IsTerminal;
-    let tty = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-    run_on(
+    run_in(
         std::env::args_os(),
         &mut std::io::stdout().lock(),
         &mut std::io::stderr().lock(),
-        tty,
+        Terminal::stdout(),
     )
     .into()
 }

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, bail};
 use clap::ValueEnum;
 
+use crate::cli::Terminal;
 use crate::cli::args::{ShapeArgs, profile_options, write};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -67,7 +68,7 @@ pub(crate) struct Args {
     pub(crate) all: bool,
 }
 
-pub(crate) fn run(args: Args, out: &mut dyn Write) -> Result<()> {
+pub(crate) fn run(args: Args, out: &mut dyn Write, term: Terminal) -> Result<()> {
     use flopscope_ort::bench::{BenchConfig, OptLevel, Provider};
     if args.model.is_none() && !args.calibrate {
         bail!("bench needs a MODEL (or --calibrate to measure this machine's peaks)");
@@ -142,7 +143,10 @@ pub(crate) fn run(args: Args, out: &mut dyn Write) -> Result<()> {
             &flopscope_report::render_sections_table(
                 &flopscope_report::views::preamble(&report),
                 &sections,
-                false,
+                flopscope_report::TableStyle {
+                    color: false,
+                    width: term.width,
+                },
             ),
         ),
         BenchFormat::Markdown => write(

@@ -5,7 +5,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use clap::ValueEnum;
-use flopscope_report::{Report, ReportDiff};
+use flopscope_report::{Report, ReportDiff, TableStyle};
+
+use crate::cli::Terminal;
 
 use crate::cli::args::{ShapeArgs, UnitsArg, parse_percent, report_of, write};
 
@@ -76,13 +78,19 @@ pub(crate) fn report_or_json(path: &Path, shapes: &ShapeArgs) -> Result<Report> 
     Ok(report)
 }
 
-pub(crate) fn run(args: Args, out: &mut dyn Write, tty: bool) -> Result<()> {
+pub(crate) fn run(args: Args, out: &mut dyn Write, term: Terminal) -> Result<()> {
     let old = report_or_json(&args.old, &args.shapes)?;
     let new = report_or_json(&args.new, &args.shapes)?;
     let diff = ReportDiff::new(&old, &new, args.depth);
     let units = args.units.units();
     match args.format {
-        DiffFormat::Table => write(out, &diff.render_table(units, tty && !args.no_color))?,
+        DiffFormat::Table => {
+            let style = TableStyle {
+                color: term.color && !args.no_color,
+                width: term.width,
+            };
+            write(out, &diff.render_table(units, style))?;
+        }
         DiffFormat::Markdown => write(out, &diff.render_markdown(units))?,
         DiffFormat::Json => write(out, &(diff.to_json()? + "\n"))?,
     }

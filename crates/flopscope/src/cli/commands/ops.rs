@@ -5,10 +5,11 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::Result;
+use comfy_table::Table;
 use comfy_table::presets::UTF8_FULL_CONDENSED;
-use comfy_table::{ContentArrangement, Table};
 use flopscope_counters::{DeclaredOp, registry};
 
+use crate::cli::Terminal;
 use crate::cli::args::{Format, write};
 
 #[derive(Debug, clap::Args)]
@@ -21,7 +22,7 @@ pub(crate) struct Args {
     pub(crate) op_costs: Vec<PathBuf>,
 }
 
-pub(crate) fn run(args: Args, out: &mut dyn Write) -> Result<()> {
+pub(crate) fn run(args: Args, out: &mut dyn Write, term: Terminal) -> Result<()> {
     let defs: Vec<_> = registry().iter().collect();
     let declared = crate::op_costs::load_all(&args.op_costs)?;
     let place = |op: &crate::op_costs::TomlOp| format!("{}:{}", op.file().display(), op.location());
@@ -60,9 +61,13 @@ pub(crate) fn run(args: Args, out: &mut dyn Write) -> Result<()> {
                     .insert(d.op_type, ());
             }
             let mut t = Table::new();
-            t.load_preset(UTF8_FULL_CONDENSED)
-                .set_content_arrangement(ContentArrangement::Disabled)
-                .set_header(vec!["Domain", "Op", "Opsets", "Cost formula"]);
+            t.load_preset(UTF8_FULL_CONDENSED).set_header(vec![
+                "Domain",
+                "Op",
+                "Opsets",
+                "Cost formula",
+            ]);
+            flopscope_report::views::fit(&mut t, term.width);
             for d in &defs {
                 t.add_row(vec![
                     d.domain_name(),

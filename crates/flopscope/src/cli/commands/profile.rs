@@ -9,6 +9,7 @@ use flopscope_report::{
     render_view_table,
 };
 
+use crate::cli::Terminal;
 use crate::cli::args::{ModelArgs, UnitsArg, parse_convention, report, write};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -61,7 +62,7 @@ pub(crate) struct Args {
     pub(crate) convention: Option<Convention>,
 }
 
-pub(crate) fn run(args: Args, out: &mut dyn Write, tty: bool) -> Result<()> {
+pub(crate) fn run(args: Args, out: &mut dyn Write, term: Terminal) -> Result<()> {
     let mut report = report(args.model)?;
     if let Some(convention) = args.convention {
         report = report.with_convention(convention);
@@ -76,7 +77,8 @@ pub(crate) fn run(args: Args, out: &mut dyn Write, tty: bool) -> Result<()> {
         units: args.units.units(),
         all_nodes: args.all,
         depth: args.depth,
-        color: tty && !args.no_color,
+        color: term.color && !args.no_color,
+        width: term.width,
     };
     if args.strict
         && let Some(d) = report.derived_dims.first()
