@@ -8,8 +8,8 @@ use std::collections::{BTreeSet, BinaryHeap};
 use std::sync::Arc;
 
 use flopscope_ir::{
-    DeclaredType, Dim, Graph, NodeId, SequenceType, TensorType, ValueDef, ValueId, ValueType,
-    display_domain, same_domain,
+    DeclaredType, Dim, Function, Graph, NodeId, SequenceType, TensorType, ValueDef, ValueId,
+    ValueType, display_domain, same_domain,
 };
 
 use super::binding::substitute_type;
@@ -46,6 +46,17 @@ pub(super) fn initial_states(graph: &Graph) -> Vec<ValueState<'_>> {
             _ => ValueState::unknown(),
         })
         .collect()
+}
+
+/// How a node is inferred and costed, decided once per node.
+#[derive(Clone, Copy)]
+enum NodeImpl<'e> {
+    /// A linked record, else a declared op.
+    Op(OpImpl<'e>),
+    /// No op covers the node, but it calls a model-local function: the function's body runs.
+    Function(&'e Function),
+    /// Neither can run: the outputs keep the types the model declares.
+    Uncounted(UncountedReason),
 }
 
 /// The result of running the node loop over one graph.
@@ -114,34 +125,22 @@ pub(crate) fn run_graph<'g, 'e>(
                 .find(|f| f.domain == node.domain && f.name == node.op_type),
             Some(_) => None,
         };
-        let uncounted = match (def, function) {
-            (None, None) => Some(UncountedReason::NoCounter),
-            _ if !inputs_typed => Some(UncountedReason::UnknownInputs),
-            _ => None,
+        let how = match (def, function) {
+            (None, None) => NodeImpl::Uncounted(UncountedReason::NoCounter),
+            _ if !inputs_typed => NodeImpl::Uncounted(UncountedReason::UnknownInputs),
+            (Some(def), _) => NodeImpl::Op(def),
+            (None, Some(f)) => NodeImpl::Function(f),
+        };
+        let uncounted = match how {
+            NodeImpl::Uncounted(reason) => Some(reason),
+            NodeImpl::Op(_) | NodeImpl::Function(_) => None,
         };
         let mut cost = Cost::zero();
         let mut inner_uncounted = Vec::new();
         let mut fresh_symbols = Vec::new();
         let mut derived_dims = Vec::new();
-        if let (Some(f), None) = (function, uncounted) {
-            let call = call_function(env, f, node, label, &states).map_err(node_err)?;
-            for (j, (ty, value)) in call.outputs.into_iter().zip(call.values).enumerate() {
-                let Some(id) = node.outputs.get(j).copied().flatten() else {
-                    continue;
-                };
-                let state = &mut states[id.index()];
-                state.ty = ty;
-                state.known = OnceCell::from(Ok(value));
-                state.constant = false;
-            }
-            cost = call.cost;
-            inner_uncounted = call.uncounted;
-            if cost.is_overflow() {
-                return Err(overflow("the cost"));
-            }
-        }
-        match (def, uncounted) {
-            (Some(def), None) => {
+        match how {
+            NodeImpl::Op(def) => {
                 let scope = Scope {
                     graph,
                     states: &states,
@@ -196,8 +195,24 @@ pub(crate) fn run_graph<'g, 'e>(
                     return Err(overflow("the cost"));
                 }
             }
-            (None, None) => {}
-            _ => {
+            NodeImpl::Function(f) => {
+                let call = call_function(env, f, node, label, &states).map_err(node_err)?;
+                for (j, (ty, value)) in call.outputs.into_iter().zip(call.values).enumerate() {
+                    let Some(id) = node.outputs.get(j).copied().flatten() else {
+                        continue;
+                    };
+                    let state = &mut states[id.index()];
+                    state.ty = ty;
+                    state.known = OnceCell::from(Ok(value));
+                    state.constant = false;
+                }
+                cost = call.cost;
+                inner_uncounted = call.uncounted;
+                if cost.is_overflow() {
+                    return Err(overflow("the cost"));
+                }
+            }
+            NodeImpl::Uncounted(_) => {
                 // Without a counter the outputs keep the types the model declares, if any, so
                 // that the rest of the graph can still be inferred.
                 for id in node.outputs.iter().flatten() {
