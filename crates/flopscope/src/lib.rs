@@ -7,7 +7,6 @@
 
 pub mod bench;
 pub mod cli;
-pub mod op_costs;
 pub mod sweep;
 
 use std::path::Path;
@@ -15,6 +14,7 @@ use std::path::Path;
 pub use flopscope_counters as counters;
 pub use flopscope_ir as ir;
 pub use flopscope_onnx as onnx;
+pub use flopscope_op_costs as op_costs;
 pub use flopscope_report as report;
 
 use flopscope_counters::{Profile, ProfileError, ProfileOptions};

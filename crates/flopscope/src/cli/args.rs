@@ -206,7 +206,8 @@ pub(crate) fn profile_options(
         }
     }
     options.dims = dims;
-    options.declared_ops = crate::op_costs::declared(&crate::op_costs::load_all(&args.op_costs)?);
+    options.declared_ops =
+        flopscope_op_costs::declared(&flopscope_op_costs::load_all(&args.op_costs)?);
     for (name, file) in &args.input_values {
         let value = crate::load_input_value(model, name, file)?;
         if options.input_values.insert(name.clone(), value).is_some() {

@@ -24,8 +24,9 @@ pub(crate) struct Args {
 
 pub(crate) fn run(args: Args, out: &mut dyn Write, term: Terminal) -> Result<()> {
     let defs: Vec<_> = registry().iter().collect();
-    let declared = crate::op_costs::load_all(&args.op_costs)?;
-    let place = |op: &crate::op_costs::TomlOp| format!("{}:{}", op.file().display(), op.location());
+    let declared = flopscope_op_costs::load_all(&args.op_costs)?;
+    let place =
+        |op: &flopscope_op_costs::TomlOp| format!("{}:{}", op.file().display(), op.location());
     match args.format {
         Format::Json => {
             let mut rows: Vec<serde_json::Value> = defs

@@ -60,12 +60,12 @@ pub(crate) fn run(args: Args, out: &mut dyn Write) -> Result<()> {
         bail!(UsageError(format!("--size {s}: a size is 0 or more")));
     }
     let model = flopscope_onnx::load(&args.model)?;
-    let declared = crate::op_costs::load_all(&args.op_costs)?;
+    let declared = flopscope_op_costs::load_all(&args.op_costs)?;
     let request = crate::sweep::SweepRequest {
         dims: args.dims,
         sizes: args.size,
         inputs: args.inputs,
-        declared_ops: crate::op_costs::declared(&declared),
+        declared_ops: flopscope_op_costs::declared(&declared),
     };
     let report = crate::sweep::sweep(&args.model, &model, &request)?;
     if let Some(plot) = &args.plot {
