@@ -1,11 +1,13 @@
 //! Helpers for flopscope's end-to-end tests: where the fixtures and the shared zoo are, and
 //! running the CLI in-process.
 //!
-//! Tests that need `../shared` (the model zoo and its anchors, beside the repository in CI)
-//! call [`shared_dir`]: on a clone without it they print that they are skipped and pass, unless
-//! `FLOPSCOPE_REQUIRE_SHARED=1` (set by `.ci/run`), which makes its absence a failure.
+//! Tests that need `../shared` (the model zoo and its anchors, beside the repository in CI),
+//! ONNX Runtime or Chromium carry `#[cfg_attr(not(has_shared), ignore = "...")]` (`has_ort`,
+//! `has_chromium`): the build script (`build.rs`) sets the cfg when it finds them, so on a
+//! clone without them `cargo test` lists those tests as ignored, with the reason. With
+//! `FLOPSCOPE_REQUIRE_SHARED=1` (`_ORT`, `_CHROMIUM`), as `.ci/run` sets, a missing one fails
+//! the build instead.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -22,28 +24,17 @@ pub fn fixture(relative: &str) -> PathBuf {
     workspace_root().join("fixtures").join(relative)
 }
 
-/// `../shared` if present; `None` (after saying the test is skipped) if not. Panics when
-/// `FLOPSCOPE_REQUIRE_SHARED=1` and it is missing.
-pub fn shared_dir(test: &str) -> Option<PathBuf> {
-    let dir = std::env::var_os("FLOPSCOPE_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace_root().join("..").join("shared"));
-    if dir.join("zoo").join("ANCHORS.json").is_file() {
-        return Some(dir);
-    }
-    if std::env::var("FLOPSCOPE_REQUIRE_SHARED").is_ok_and(|v| v == "1") {
-        panic!(
-            "{test}: FLOPSCOPE_REQUIRE_SHARED=1 but {} has no zoo/ANCHORS.json",
-            dir.display()
-        );
-    }
-    // Written straight to stderr, past the test harness's capture, so that the skip shows.
-    let _ = writeln!(
-        std::io::stderr(),
-        "skipped {test}: {} not found (the shared model zoo is only beside the repository in CI)",
-        dir.display()
-    );
-    None
+mod prereq;
+
+/// `../shared`, for the tests marked `#[cfg_attr(not(has_shared), ignore = ...)]`: they run
+/// only when the build script found it (`build.rs`), so here it is there.
+pub fn shared_dir() -> PathBuf {
+    prereq::shared_dir_in(&workspace_root()).unwrap_or_else(|why| panic!("{why}"))
+}
+
+/// A Chromium binary, for the tests marked `#[cfg_attr(not(has_chromium), ignore = ...)]`.
+pub fn chromium() -> PathBuf {
+    prereq::chromium().unwrap_or_else(|why| panic!("{why}"))
 }
 
 /// What a CLI run printed.
@@ -70,22 +61,5 @@ pub fn flopscope(args: &[&str]) -> Run {
         code,
         stdout: String::from_utf8_lossy(&out).into_owned(),
         stderr: String::from_utf8_lossy(&err).into_owned(),
-    }
-}
-
-/// Whether ONNX Runtime can be loaded here (`pip install onnxruntime`, or `ORT_DYLIB_PATH`).
-/// Without it the test says it is skipped, unless `FLOPSCOPE_REQUIRE_ORT=1` (set by
-/// `.ci/run`), which makes its absence a failure.
-pub fn ort_available(test: &str) -> bool {
-    match flopscope_ort::Runtime::load() {
-        Ok(_) => true,
-        Err(e) => {
-            assert!(
-                !std::env::var("FLOPSCOPE_REQUIRE_ORT").is_ok_and(|v| v == "1"),
-                "{test}: FLOPSCOPE_REQUIRE_ORT=1 but ONNX Runtime cannot be loaded: {e}"
-            );
-            let _ = writeln!(std::io::stderr(), "skipped {test}: {e}");
-            false
-        }
     }
 }

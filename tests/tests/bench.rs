@@ -13,7 +13,7 @@
 use std::collections::HashSet;
 
 use serde_json::Value;
-use tests::{fixture, flopscope, ort_available};
+use tests::{fixture, flopscope};
 
 /// Benches run one at a time: they time things, and the machine has few cores.
 static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
@@ -126,10 +126,11 @@ fn check(model: &str, report: &Value) {
 }
 
 #[test]
+#[cfg_attr(
+    not(has_ort),
+    ignore = "needs ONNX Runtime: pip install onnxruntime, or set ORT_DYLIB_PATH"
+)]
 fn mobilenet_v2_and_tiny_gpt2() {
-    if !ort_available("mobilenet_v2_and_tiny_gpt2") {
-        return;
-    }
     let mobilenet = bench("mobilenet_v2", "input=1x3x224x224", "10", &[]);
     check("mobilenet_v2", &mobilenet);
     // ONNX Runtime fuses each Conv with its Clip; the pair is one kernel.
@@ -143,10 +144,11 @@ fn mobilenet_v2_and_tiny_gpt2() {
 }
 
 #[test]
+#[cfg_attr(
+    not(has_ort),
+    ignore = "needs ONNX Runtime: pip install onnxruntime, or set ORT_DYLIB_PATH"
+)]
 fn samples_per_second_follow_the_batch() {
-    if !ort_available("samples_per_second_follow_the_batch") {
-        return;
-    }
     let r = bench("mobilenet_v2", "input=2x3x224x224", "0", &[]);
     let t = &r["bench"]["throughput"];
     assert_eq!(t["batch"], 2);
@@ -155,12 +157,13 @@ fn samples_per_second_follow_the_batch() {
 }
 
 #[test]
+#[cfg_attr(
+    not(has_ort),
+    ignore = "needs ONNX Runtime: pip install onnxruntime, or set ORT_DYLIB_PATH"
+)]
 fn bench_needs_concrete_sizes_and_says_which() {
     let path = fixture("models/mobilenet_v2.onnx").display().to_string();
     let run = flopscope(&["bench", &path]);
-    if !ort_available("bench_needs_concrete_sizes_and_says_which") {
-        return;
-    }
     assert!(!run.success());
     assert!(
         run.stderr.contains("input") && run.stderr.contains("--input or --dim"),
@@ -170,10 +173,11 @@ fn bench_needs_concrete_sizes_and_says_which() {
 }
 
 #[test]
+#[cfg_attr(
+    not(has_ort),
+    ignore = "needs ONNX Runtime: pip install onnxruntime, or set ORT_DYLIB_PATH"
+)]
 fn the_roofline_has_a_point_per_kernel_with_flops() {
-    if !ort_available("the_roofline_has_a_point_per_kernel_with_flops") {
-        return;
-    }
     let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
     let svg_path = dir.join("roofline.svg");
     let r = bench(
@@ -199,10 +203,11 @@ fn the_roofline_has_a_point_per_kernel_with_flops() {
 }
 
 #[test]
+#[cfg_attr(
+    not(has_ort),
+    ignore = "needs ONNX Runtime: pip install onnxruntime, or set ORT_DYLIB_PATH"
+)]
 fn an_unavailable_provider_is_a_clear_error() {
-    if !ort_available("an_unavailable_provider_is_a_clear_error") {
-        return;
-    }
     let path = fixture("models/mobilenet_v2.onnx").display().to_string();
     let run = flopscope(&[
         "bench",
@@ -229,12 +234,13 @@ fn an_unavailable_provider_is_a_clear_error() {
 }
 
 #[test]
+#[cfg_attr(
+    not(has_ort),
+    ignore = "needs ONNX Runtime: pip install onnxruntime, or set ORT_DYLIB_PATH"
+)]
 fn without_profiled_runs_no_kernel_time_is_claimed() {
     // `--profile-runs 0` once printed `Kernel times add up to -0.000 ms, -0.0%` and a table
     // of no kernels.
-    if !ort_available("without_profiled_runs_no_kernel_time_is_claimed") {
-        return;
-    }
     let _turn = ONE_AT_A_TIME
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);

@@ -91,10 +91,12 @@ const PYTORCH_TOOLS: [Convention; 5] = [
 ];
 
 #[test]
+#[cfg_attr(
+    not(has_shared),
+    ignore = "needs ../shared, the shared model zoo beside the repository (only in CI)"
+)]
 fn conventions_reproduce_the_anchors_exactly() {
-    let Some(shared) = shared_dir("conventions_reproduce_the_anchors_exactly") else {
-        return;
-    };
+    let shared = shared_dir();
     let anchors = anchors(&shared);
     let mut failures = Vec::new();
     let mut checked = 0;
@@ -139,10 +141,12 @@ fn conventions_reproduce_the_anchors_exactly() {
 /// convs biases: on the folded file each tool is off by exactly those terms, and onnx-tool on
 /// the BN file by its 31 per BN element (less the folded biases' 1).
 #[test]
+#[cfg_attr(
+    not(has_shared),
+    ignore = "needs ../shared, the shared model zoo beside the repository (only in CI)"
+)]
 fn folded_batchnorm_explains_the_differences_exactly() {
-    let Some(shared) = shared_dir("folded_batchnorm_explains_the_differences_exactly") else {
-        return;
-    };
+    let shared = shared_dir();
     let anchors = anchors(&shared);
     for case in anchors["mobilenet_v2"]["cases"].as_array().expect("cases") {
         let (batch, size) = (int(&case["batch"]), int(&case["size"]));
@@ -268,10 +272,12 @@ fn profile_convention_and_compare_through_the_cli() {
 /// which the exported graph (only `last_hidden_state`) does not hold: FlopCounterMode counts
 /// it, 2·128·128 FLOPs per sequence; fvcore's anchor does not include it.
 #[test]
+#[cfg_attr(
+    not(has_shared),
+    ignore = "needs ../shared, the shared model zoo beside the repository (only in CI)"
+)]
 fn transformers_match_fvcore_and_torch() {
-    let Some(shared) = shared_dir("transformers_match_fvcore_and_torch") else {
-        return;
-    };
+    let shared = shared_dir();
     let anchors = anchors(&shared);
     let mut checked = 0;
     for (name, pooler) in [("tiny_gpt2", 0), ("tiny_bert", 2 * 128 * 128)] {

@@ -83,10 +83,12 @@ fn every_shipped_model_report_matches_the_schema() {
 }
 
 #[test]
+#[cfg_attr(
+    not(has_shared),
+    ignore = "needs ../shared, the shared model zoo beside the repository (only in CI)"
+)]
 fn run_time_sizes_match_the_schema() {
-    let Some(shared) = shared_dir("run_time_sizes_match_the_schema") else {
-        return;
-    };
+    let shared = shared_dir();
     let (schemas, index) = schema();
     let model = shared.join("onnx-node/test_nonzero_example/model.onnx");
     let r = report(&[&model.display().to_string()]);
@@ -136,10 +138,11 @@ fn the_schema_rejects_broken_reports() {
 }
 
 #[test]
+#[cfg_attr(
+    not(has_ort),
+    ignore = "needs ONNX Runtime: pip install onnxruntime, or set ORT_DYLIB_PATH"
+)]
 fn a_bench_report_matches_the_schema() {
-    if !tests::ort_available("a_bench_report_matches_the_schema") {
-        return;
-    }
     let (schemas, index) = schema();
     let path = fixture("models/mobilenet_v2.onnx").display().to_string();
     let run = flopscope(&[

@@ -63,10 +63,12 @@ fn the_seed_study_on_the_shipped_model() {
 }
 
 #[test]
+#[cfg_attr(
+    not(has_shared),
+    ignore = "needs ../shared, the shared model zoo beside the repository (only in CI)"
+)]
 fn the_seed_study_equals_onnx_runtime() {
-    let Some(shared) = shared_dir("the_seed_study_equals_onnx_runtime") else {
-        return;
-    };
+    let shared = shared_dir();
     let model = shared.join("zoo/mobilenet_v2.onnx").display().to_string();
     let r = sweep_json(&[&model, "--dim", "batch=1,32", "--size", "224,320"]);
     let anchors: Value =
@@ -92,10 +94,12 @@ fn the_seed_study_equals_onnx_runtime() {
 }
 
 #[test]
+#[cfg_attr(
+    not(has_shared),
+    ignore = "needs ../shared, the shared model zoo beside the repository (only in CI)"
+)]
 fn attention_shows_its_quadratic_term() {
-    let Some(shared) = shared_dir("attention_shows_its_quadratic_term") else {
-        return;
-    };
+    let shared = shared_dir();
     let model = shared.join("zoo/tiny_gpt2.onnx").display().to_string();
     let r = sweep_json(&[&model, "--dim", "batch=1,4", "--dim", "seq=128,256"]);
     let macs_law: Vec<&str> = r["laws"][0]["terms"]
@@ -223,10 +227,15 @@ fn formulas_equal_the_concrete_profile_at_random_bindings() {
         &[("batch", 1, 9), ("height", 33, 401), ("width", 33, 401)],
         12,
     );
-    let Some(shared) = shared_dir("formulas_equal_the_concrete_profile_at_random_bindings") else {
-        return;
-    };
-    let zoo = shared.join("zoo");
+}
+
+#[test]
+#[cfg_attr(
+    not(has_shared),
+    ignore = "needs ../shared, the shared model zoo beside the repository (only in CI)"
+)]
+fn zoo_formulas_equal_the_concrete_profile_at_random_bindings() {
+    let zoo = shared_dir().join("zoo");
     for (model, ranges) in [
         (
             "mobilenet_v2_bn.onnx",

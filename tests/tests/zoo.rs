@@ -68,11 +68,12 @@ fn shape_mismatches(model: &Model, profile: &Profile, oracle: &Value) -> Vec<Str
 }
 
 #[test]
+#[cfg_attr(
+    not(has_shared),
+    ignore = "needs ../shared, the shared model zoo beside the repository (only in CI)"
+)]
 fn every_zoo_model_matches_onnx_runtime_at_every_anchored_size() {
-    let Some(shared) = shared_dir("every_zoo_model_matches_onnx_runtime_at_every_anchored_size")
-    else {
-        return;
-    };
+    let shared = shared_dir();
     let mut checked = 0;
     let mut failures = Vec::new();
     for (name, entry) in anchors(&shared) {
@@ -154,10 +155,12 @@ fn every_zoo_model_matches_onnx_runtime_at_every_anchored_size() {
 /// Params and buffers as PyTorch counts them (its `torch_params` / `torch_buffers` anchors),
 /// and as ONNX Runtime sees the file's float initializers.
 #[test]
+#[cfg_attr(
+    not(has_shared),
+    ignore = "needs ../shared, the shared model zoo beside the repository (only in CI)"
+)]
 fn params_and_buffers_match_pytorch() {
-    let Some(shared) = shared_dir("params_and_buffers_match_pytorch") else {
-        return;
-    };
+    let shared = shared_dir();
     let anchors = anchors(&shared);
     let counts = |name: &str| {
         let entry = &anchors[name];
@@ -211,10 +214,12 @@ fn params_and_buffers_match_pytorch() {
 /// With no bindings the MACs are a formula in the model's own dims, which evaluates to ONNX
 /// Runtime's figure at every anchored size.
 #[test]
+#[cfg_attr(
+    not(has_shared),
+    ignore = "needs ../shared, the shared model zoo beside the repository (only in CI)"
+)]
 fn mobilenet_macs_formula_evaluates_to_every_anchor() {
-    let Some(shared) = shared_dir("mobilenet_macs_formula_evaluates_to_every_anchor") else {
-        return;
-    };
+    let shared = shared_dir();
     let anchors = anchors(&shared);
     let entry = &anchors["mobilenet_v2"];
     let file = shared.join("zoo").join(entry["file"].as_str().unwrap());

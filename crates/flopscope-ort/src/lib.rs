@@ -4,9 +4,10 @@
 //! intermediate value as an output and compares its runtime shape with flopscope's.
 
 pub mod bench;
+mod find;
 
 use std::borrow::Cow;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use flopscope_ir::DType;
@@ -44,48 +45,7 @@ fn runtime<E: std::fmt::Display>(e: E) -> OrtError {
 /// The shared library: `ORT_DYLIB_PATH`, else the one inside an installed `onnxruntime` Python
 /// package.
 pub fn find_library() -> Result<PathBuf, OrtError> {
-    if let Some(path) = std::env::var_os("ORT_DYLIB_PATH") {
-        let path = PathBuf::from(path);
-        return if path.is_file() {
-            Ok(path)
-        } else {
-            Err(OrtError::NotFound(format!(
-                "ORT_DYLIB_PATH={} is not a file",
-                path.display()
-            )))
-        };
-    }
-    let output = std::process::Command::new("python3")
-        .args([
-            "-c",
-            "import onnxruntime, os; print(os.path.dirname(onnxruntime.__file__))",
-        ])
-        .output()
-        .map_err(|e| {
-            OrtError::NotFound(format!(
-                "ORT_DYLIB_PATH is not set and python3 could not be run ({e})"
-            ))
-        })?;
-    let dir = String::from_utf8_lossy(&output.stdout).trim().to_owned();
-    if !output.status.success() || dir.is_empty() {
-        return Err(OrtError::NotFound(
-            "ORT_DYLIB_PATH is not set and no onnxruntime Python package was found".into(),
-        ));
-    }
-    let capi = Path::new(&dir).join("capi");
-    let mut libs: Vec<PathBuf> = std::fs::read_dir(&capi)
-        .map_err(|e| OrtError::NotFound(format!("{}: {e}", capi.display())))?
-        .filter_map(|e| Some(e.ok()?.path()))
-        .filter(|p| {
-            p.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
-                n.starts_with("libonnxruntime.so")
-                    || n.starts_with("libonnxruntime.") && n.ends_with(".dylib")
-            })
-        })
-        .collect();
-    libs.sort();
-    libs.pop()
-        .ok_or_else(|| OrtError::NotFound(format!("no libonnxruntime in {}", capi.display())))
+    find::find_library().map_err(OrtError::NotFound)
 }
 
 /// A loaded ONNX Runtime.

@@ -2,22 +2,20 @@
 //! `profile` is unaffected; `--calibrate` measures and caches the machine's peaks, and a later
 //! bench classifies its kernels with them.
 
-use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
 use serde_json::Value;
 
 fn fixture(name: &str) -> String {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../fixtures/models")
-        .join(name)
+    tests::fixture(&format!("models/{name}"))
         .display()
         .to_string()
 }
 
+/// The `flopscope` binary as `main.rs` builds it, as a process (its environment is its own).
 fn flopscope(args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_flopscope"));
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_flopscope-under-test"));
     cmd.args(args);
     for (k, v) in env {
         cmd.env(k, v);
@@ -49,27 +47,12 @@ fn without_onnx_runtime_bench_fails_with_a_hint_and_profile_works() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("300.77 MMACs"));
 }
 
-/// Whether ONNX Runtime loads in a child process.
-fn runtime_available(test: &str) -> bool {
-    let ok = flopscope_ort::Runtime::load().is_ok();
-    if !ok {
-        assert!(
-            !std::env::var("FLOPSCOPE_REQUIRE_ORT").is_ok_and(|v| v == "1"),
-            "{test}: FLOPSCOPE_REQUIRE_ORT=1 but ONNX Runtime cannot be loaded"
-        );
-        let _ = writeln!(
-            std::io::stderr(),
-            "skipped {test}: ONNX Runtime is not available"
-        );
-    }
-    ok
-}
-
 #[test]
+#[cfg_attr(
+    not(has_ort),
+    ignore = "needs ONNX Runtime: pip install onnxruntime, or set ORT_DYLIB_PATH"
+)]
 fn calibrated_peaks_are_cached_and_classify_kernels() {
-    if !runtime_available("calibrated_peaks_are_cached_and_classify_kernels") {
-        return;
-    }
     let cache = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("peaks-cache");
     let _ = std::fs::remove_dir_all(&cache);
     let cache_str = cache.display().to_string();
