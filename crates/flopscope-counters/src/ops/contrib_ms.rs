@@ -10,7 +10,7 @@
 //! formulas of the default-domain ops it replaces (`Add`, `LayerNormalization`,
 //! `RMSNormalization`, `Gelu`, `Conv`, `Gemm`, `MatMul` and the activations).
 
-use flopscope_ir::{DType, Dim, TensorType};
+use flopscope_ir::{DType, Dim, ShapeDisplay, TensorType};
 
 use super::activation::{GELU_ERF, GELU_TANH, SWISH, activation_counts};
 use super::attention::{cost_rotary, infer_rotary};
@@ -385,6 +385,46 @@ inventory::submit! {
     }
 }
 
+/// Y [B, S, D/2] from X [B, S, D] and bias [D]: (X + bias) split in two halves along D.
+fn infer_bias_split_gelu(cx: &mut InferCtx<'_>) -> Result<(), OpError> {
+    let (x, bias) = (cx.tensor(0)?, cx.tensor(1)?);
+    let [b, s, d] = x.shape.as_slice() else {
+        return invalid!("X must be [batch, seq, hidden], not rank {}", x.rank());
+    };
+    if bias.shape.as_slice() != [d.clone()] {
+        return invalid!(
+            "bias must be [{d}] (X's hidden size), not {}",
+            ShapeDisplay(&bias.shape)
+        );
+    }
+    if d.as_i64().is_some_and(|v| v % 2 != 0) {
+        return invalid!("the hidden size {d} is odd: it cannot split into two halves");
+    }
+    let half = d
+        .floor_div(2)
+        .map_err(|e| OpError::Invalid(e.to_string()))?;
+    let y = TensorType::new(x.dtype, vec![b.clone(), s.clone(), half]);
+    cx.set(0, y);
+    Ok(())
+}
+
+inventory::submit! {
+    OpDef {
+        domain: MS,
+        op_type: "BiasSplitGelu",
+        class: OpClass::Activation,
+        opsets: Opsets::since(1),
+        roles: &[Role::Data, Role::Bias],
+        infer: infer_bias_split_gelu,
+        // Per output element: two bias adds (one in each half), Gelu (erf) of the right half,
+        // and the product with the left half.
+        cost: |cx| per_element(cx, plus(plus(ADD, ADD), plus(GELU_ERF, [0, 1, 0, 0, 0]))),
+        formula: "left · Gelu(right) of (X + bias) split in halves: add = 2·numel(Y) (bias), \
+                  Gelu's (erf) special = numel(Y), mul = 3·numel(Y), add = numel(Y), \
+                  then mul = numel(Y)",
+    }
+}
+
 // ---- FusedConv, FusedGemm, FusedMatMul -------------------------------------------------------
 
 /// Per-element counts of the `activation` attribute of a fused op: ONNX activations count as
@@ -743,6 +783,34 @@ mod tests {
             ("[2, 3, 8]".into(), DType::Float16)
         );
         assert_eq!(r.kinds(), (2 * n, 0, 0, 0, 0));
+    }
+
+    #[test]
+    fn bias_split_gelu_by_hand() {
+        // Stable Diffusion's UNet: X [2, 64, 640] + bias, halves of 320, left · Gelu(right).
+        let r = Case::ms("BiasSplitGelu")
+            .input(t("float16", &[2, 64, 640]))
+            .weight(t("float16", &[640]))
+            .run();
+        assert_eq!(
+            (r.shape(0), r.dtype(0)),
+            ("[2, 64, 320]".into(), DType::Float16)
+        );
+        let y = 2 * 64 * 320;
+        // Bias adds on all 2·y elements of X; Gelu (erf) 0.5·x·(1 + erf(x/√2)) on y: one
+        // erf, three multiplies (x/√2, 0.5·x, the product) and one add; the left · gelu mul.
+        assert_eq!(r.kinds(), (2 * y + y, 3 * y + y, 0, 0, y));
+        assert_eq!(r.params(), 640);
+        let odd = Case::ms("BiasSplitGelu")
+            .input(t("float32", &[1, 4, 7]))
+            .weight(t("float32", &[7]))
+            .run_err();
+        assert!(odd.contains("odd"), "{odd}");
+        let wrong = Case::ms("BiasSplitGelu")
+            .input(t("float32", &[1, 4, 8]))
+            .weight(t("float32", &[4]))
+            .run_err();
+        assert!(wrong.contains("bias must be [8]"), "{wrong}");
     }
 
     #[test]
