@@ -921,6 +921,62 @@ fn cold_stages(
     Ok(Breakdown::median(&all))
 }
 
+/// The arguments of `cargo xtask bench-peers`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// The model folder [default: $FLOPSCOPE_SHARED/zoo, else ../shared/zoo from the
+    /// workspace root].
+    #[arg(long, value_name = "DIR")]
+    pub(crate) zoo: Option<std::path::PathBuf>,
+    /// Timed runs per command, after one warm-up run.
+    #[arg(long, default_value_t = 5)]
+    pub(crate) runs: usize,
+    /// Also write the table as Markdown to this file.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) markdown: Option<std::path::PathBuf>,
+    /// The Python interpreter with onnx (and from which onnx-tool's virtualenv is made).
+    #[arg(long, default_value = "python3")]
+    pub(crate) python: std::ffi::OsString,
+    /// Only the models whose path contains this.
+    #[arg(long)]
+    pub(crate) filter: Option<String>,
+}
+
+/// `cargo xtask bench-peers`.
+pub(crate) fn main(args: Args) -> anyhow::Result<()> {
+    let Args {
+        zoo,
+        runs,
+        markdown,
+        python,
+        filter,
+    } = args;
+    let options = crate::bench_peers::Options {
+        zoo: zoo.unwrap_or_else(|| crate::shared_dir().join("zoo")),
+        runs,
+        markdown,
+        python,
+        filter,
+    };
+    let rendered = crate::bench_peers::run(&options)?;
+    print!("{}", rendered.table);
+    Ok(())
+}
+
+/// The arguments of `cargo xtask measure-stages`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct StagesArgs {
+    pub(crate) model: std::path::PathBuf,
+    /// `NAME=AxB...`, the input sizes.
+    pub(crate) inputs: Vec<String>,
+}
+
+/// `cargo xtask measure-stages`.
+pub(crate) fn stages(args: StagesArgs) -> anyhow::Result<()> {
+    let StagesArgs { model, inputs } = args;
+    crate::bench_peers::stages_main(&model, &inputs)
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::Duration;

@@ -230,6 +230,39 @@ pub(crate) fn run(
     Ok(())
 }
 
+/// The arguments of `cargo xtask bench-scale`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// Graph sizes, in nodes.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "1000,10000,100000,1000000"
+    )]
+    pub(crate) sizes: Vec<usize>,
+    /// Only one kind of graph: Relu chains, wide Relu fans, or Add chains with an
+    /// initializer each.
+    #[arg(long, value_parser = ["chain", "wide", "weighted"])]
+    pub(crate) only: Option<String>,
+    /// Runs per size (the best is kept).
+    #[arg(long, default_value_t = 3)]
+    pub(crate) runs: usize,
+    /// Also write the table as Markdown to this file.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) markdown: Option<std::path::PathBuf>,
+}
+
+/// `cargo xtask bench-scale`.
+pub(crate) fn main(args: Args) -> anyhow::Result<()> {
+    let Args {
+        sizes,
+        only,
+        runs,
+        markdown,
+    } = args;
+    crate::bench_scale::run(&sizes, only.as_deref(), runs.max(1), markdown.as_deref())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -825,6 +825,42 @@ pub(crate) fn run(opts: &Options) -> Result<(String, String)> {
     Ok((table, markdown))
 }
 
+/// The arguments of `cargo xtask bench-weights`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// Timed runs per variant, after one warm-up run.
+    #[arg(long, default_value_t = 5)]
+    pub(crate) runs: usize,
+    /// Also write the table as Markdown to this file.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) markdown: Option<std::path::PathBuf>,
+    /// Where to write the models [default: target/bench-weights].
+    #[arg(long, value_name = "DIR")]
+    pub(crate) out: Option<std::path::PathBuf>,
+    /// Keep the written models (about 1 GB) instead of removing them at the end.
+    #[arg(long)]
+    pub(crate) keep: bool,
+}
+
+/// `cargo xtask bench-weights`.
+pub(crate) fn main(args: Args) -> anyhow::Result<()> {
+    let Args {
+        runs,
+        markdown,
+        out,
+        keep,
+    } = args;
+    let options = crate::bench_weights::Options {
+        out: out.unwrap_or_else(|| crate::workspace_root().join("target/bench-weights")),
+        runs,
+        markdown,
+        keep,
+    };
+    let (table, _) = crate::bench_weights::run(&options)?;
+    print!("{table}");
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use flopscope::counters::ProfileOptions;

@@ -641,3 +641,39 @@ fn ulps(dtype: DType, a: f64, b: f64) -> u64 {
         _ => d,
     }
 }
+
+/// The arguments of `cargo xtask conformance`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// The folder of case folders (../shared/onnx-node).
+    pub(crate) dir: std::path::PathBuf,
+    /// Only the cases whose folder name contains this.
+    #[arg(long)]
+    pub(crate) filter: Option<String>,
+    /// Rewrite the known-failures list (it may only shrink).
+    #[arg(long)]
+    pub(crate) update: bool,
+    /// List every op type and every failing case with its reason.
+    #[arg(long, short)]
+    pub(crate) verbose: bool,
+    /// Compare the elements flopscope folds with the stored outputs instead (cases whose
+    /// inputs are all small tensors): exact for integers, bitwise for floats.
+    #[arg(long)]
+    pub(crate) values: bool,
+}
+
+/// `cargo xtask conformance`.
+pub(crate) fn main(args: Args) -> anyhow::Result<()> {
+    let Args {
+        dir,
+        filter,
+        update,
+        verbose,
+        values,
+    } = args;
+    if values {
+        crate::conformance::run_values(&dir, filter.as_deref(), verbose)
+    } else {
+        crate::conformance::run(&dir, filter.as_deref(), update, verbose)
+    }
+}

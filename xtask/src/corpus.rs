@@ -373,3 +373,31 @@ fn bind(
     }
     out
 }
+
+/// The arguments of `cargo xtask corpus`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// Where the models and manifest.json go.
+    #[arg(long, default_value = "target/corpus")]
+    pub(crate) dir: std::path::PathBuf,
+    /// The Python that has torch.
+    #[arg(long, default_value = "python3")]
+    pub(crate) python: String,
+    /// Only the models whose name contains this.
+    #[arg(long)]
+    pub(crate) only: Option<String>,
+    /// Check the models already in DIR without exporting again.
+    #[arg(long)]
+    pub(crate) skip_export: bool,
+}
+
+/// `cargo xtask corpus`.
+pub(crate) fn main(args: Args) -> anyhow::Result<()> {
+    let Args {
+        dir,
+        python,
+        only,
+        skip_export,
+    } = args;
+    crate::corpus::run(&dir, &python, only.as_deref(), skip_export)
+}

@@ -800,3 +800,20 @@ pub(crate) fn model(opsets: &[(&str, i64)], graph: GraphProto) -> Result<Vec<u8>
     };
     Ok(model.write_to_bytes()?)
 }
+
+/// The arguments of `cargo xtask fixtures`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// The shared directory holding `zoo/` [default: ../shared, from the workspace root].
+    #[arg(long, value_name = "DIR")]
+    pub(crate) shared: Option<std::path::PathBuf>,
+    /// Write nothing; fail if a fixture on disk is missing or differs.
+    #[arg(long)]
+    pub(crate) check: bool,
+}
+
+/// `cargo xtask fixtures`.
+pub(crate) fn main(args: Args) -> anyhow::Result<()> {
+    let Args { shared, check } = args;
+    crate::fixtures::run(shared, check)
+}

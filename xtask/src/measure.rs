@@ -308,6 +308,19 @@ pub(crate) fn build_flopscope() -> Result<std::path::PathBuf> {
     Ok(binary)
 }
 
+/// The arguments of `cargo xtask measure-child`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, required = true)]
+    pub(crate) command: Vec<std::ffi::OsString>,
+}
+
+/// `cargo xtask measure-child`.
+pub(crate) fn main(args: Args) -> anyhow::Result<()> {
+    let Args { command } = args;
+    crate::measure::child_main(&command)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

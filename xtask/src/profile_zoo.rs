@@ -940,6 +940,123 @@ pub(crate) fn run(opts: &Options) -> Result<Outcome> {
     })
 }
 
+/// The arguments of `cargo xtask profile-zoo`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// The folder to search (recursively).
+    pub(crate) dir: std::path::PathBuf,
+    /// Image sizes: each sets axes 2 and 3 of every rank-4 input (named or fixed).
+    #[arg(long, value_name = "S1,S2,...", value_delimiter = ',')]
+    pub(crate) size: Vec<i64>,
+    /// A named dim and its values, for the models that have it: batch=1,32.
+    #[arg(long = "dim", value_name = "NAME=V1,V2,...", value_parser = flopscope::sweep::parse_dim_values)]
+    pub(crate) dims: Vec<(String, Vec<i64>)>,
+    /// Worker threads [default: the number of cores].
+    #[arg(long)]
+    pub(crate) jobs: Option<usize>,
+    /// The folder of snapshot files (one `.snap` per model).
+    #[arg(long, value_name = "DIR")]
+    pub(crate) snapshots: Option<std::path::PathBuf>,
+    /// Compare with the snapshots; print a Markdown diff and fail if anything changed.
+    #[arg(long, conflicts_with = "update")]
+    pub(crate) check: bool,
+    /// Rewrite the snapshots.
+    #[arg(long)]
+    pub(crate) update: bool,
+    /// With --check: write `.snap.new` files beside changed snapshots for `cargo insta
+    /// review`.
+    #[arg(long, requires = "check")]
+    pub(crate) review: bool,
+    /// Also write the summary (and the diff) as Markdown to this file.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) markdown: Option<std::path::PathBuf>,
+    /// Where to write the JSON reports [default: target/profile-zoo].
+    #[arg(long, value_name = "DIR")]
+    pub(crate) out: Option<std::path::PathBuf>,
+    /// Write no JSON reports.
+    #[arg(long, conflicts_with = "out")]
+    pub(crate) no_reports: bool,
+    /// Also count as another tool does (thop, ptflops, fvcore, torch, onnx-tool, ...).
+    #[arg(long, value_name = "TOOL")]
+    pub(crate) convention: Option<String>,
+    /// Custom ops declared in a TOML file (docs/op-costs.md); may be given more than once.
+    #[arg(long = "op-costs", value_name = "FILE.toml")]
+    pub(crate) op_costs: Vec<std::path::PathBuf>,
+}
+
+/// `cargo xtask profile-zoo`.
+pub(crate) fn main(args: Args) -> anyhow::Result<()> {
+    let Args {
+        dir,
+        size,
+        dims,
+        jobs,
+        snapshots,
+        check,
+        update,
+        review,
+        markdown,
+        out,
+        no_reports,
+        convention,
+        op_costs,
+    } = args;
+    use std::io::IsTerminal;
+    let convention = convention
+        .map(|c| c.parse::<flopscope_report::Convention>())
+        .transpose()
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let options = crate::profile_zoo::Options {
+        dir,
+        sizes: size,
+        dims,
+        jobs,
+        snapshots,
+        mode: if check {
+            crate::profile_zoo::Mode::Check
+        } else if update {
+            crate::profile_zoo::Mode::Update
+        } else {
+            crate::profile_zoo::Mode::Report
+        },
+        review,
+        markdown,
+        out: if no_reports {
+            None
+        } else {
+            Some(out.unwrap_or_else(|| crate::workspace_root().join("target/profile-zoo")))
+        },
+        convention,
+        declared_ops: flopscope::op_costs::declared(&flopscope::op_costs::load_all(&op_costs)?),
+        progress: std::io::stderr().is_terminal(),
+    };
+    let outcome = crate::profile_zoo::run(&options)?;
+    print!("{}", outcome.table);
+    match options.mode {
+        crate::profile_zoo::Mode::Check if !outcome.changed.is_empty() => {
+            let diff = outcome
+                .markdown
+                .split_once("\n## Snapshot diff\n")
+                .map_or("", |(_, d)| d);
+            println!("\n## Snapshot diff\n{diff}");
+            anyhow::bail!(
+                "{} of {} models differ from their snapshots",
+                outcome.changed.len(),
+                outcome.models
+            )
+        }
+        crate::profile_zoo::Mode::Check => {
+            println!("every model matches its snapshot");
+            Ok(())
+        }
+        crate::profile_zoo::Mode::Update => {
+            println!("snapshots: {} written or removed", outcome.changed.len());
+            Ok(())
+        }
+        crate::profile_zoo::Mode::Report => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -285,6 +285,28 @@ fn bits_per_element(data_type: i32) -> Option<u64> {
     })
 }
 
+/// The arguments of `cargo xtask strip-weights`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// The model to read.
+    pub(crate) input: std::path::PathBuf,
+    /// Where to write the stripped model.
+    pub(crate) output: std::path::PathBuf,
+    /// Strip only tensors whose payload is larger than this many bytes.
+    #[arg(long, default_value_t = 1024)]
+    pub(crate) min_bytes: u64,
+}
+
+/// `cargo xtask strip-weights`.
+pub(crate) fn main(args: Args) -> anyhow::Result<()> {
+    let Args {
+        input,
+        output,
+        min_bytes,
+    } = args;
+    crate::strip::run(&input, &output, min_bytes)
+}
+
 #[cfg(test)]
 mod tests {
     use onnx_protobuf::attribute_proto::AttributeType;

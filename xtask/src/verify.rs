@@ -411,3 +411,30 @@ fn dense_macs(
         _ => return None,
     })
 }
+
+/// The arguments of `cargo xtask verify-shapes`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// The model to check.
+    pub(crate) model: Option<std::path::PathBuf>,
+    /// An input's shape: NAME=1x3x224x224.
+    #[arg(long = "input", value_name = "NAME=SHAPE")]
+    pub(crate) inputs: Vec<String>,
+    /// Check every model of a zoo folder at the input sizes its ANCHORS.json lists.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) zoo: Option<std::path::PathBuf>,
+    /// Check the real exports under fixtures/exports at two sizes each.
+    #[arg(long)]
+    pub(crate) exports: bool,
+}
+
+/// `cargo xtask verify-shapes`.
+pub(crate) fn main(args: Args) -> anyhow::Result<()> {
+    let Args {
+        model,
+        inputs,
+        zoo,
+        exports,
+    } = args;
+    crate::verify::run(model.as_deref(), &inputs, zoo.as_deref(), exports)
+}
