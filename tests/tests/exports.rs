@@ -278,3 +278,22 @@ fn wav2vec2_formulas_hold_at_both_sizes() {
         }
     }
 }
+
+#[test]
+fn detr_first_decoder_layer_weights_are_params() {
+    // d_model 64: each of the first decoder layer's q, k, v projections is a [64, 64] weight
+    // and a [64] bias. No input reaches them (the layer attends over zeros plus the learned
+    // query table), yet they are learned weights, as PyTorch counts them.
+    let (_, p) = profile("detr_legacy.onnx", &[("pixel_values", &[1, 3, 256, 192])]);
+    let d = 64;
+    for proj in ["q_proj", "k_proj", "v_proj"] {
+        let scope = format!("/model/model/decoder/layers.0/self_attn/{proj}/");
+        let params: i64 = p
+            .nodes
+            .iter()
+            .filter(|n| n.name.starts_with(&scope))
+            .map(|n| concrete(&n.params))
+            .sum();
+        assert_eq!(params, d * d + d, "{proj}");
+    }
+}

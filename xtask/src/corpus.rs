@@ -298,6 +298,11 @@ fn explain(ledger: &Value, weights: &[Weight], torch_params: i64) -> (bool, Stri
         .filter(|(_, counted)| !counted)
         .map(|(n, _)| n)
         .sum();
+    let uncounted_names: Vec<&str> = held
+        .iter()
+        .filter(|(_, (_, counted))| !counted)
+        .map(|(name, _)| *name)
+        .collect();
     let (mut batchnorm, mut unused, mut rewritten, mut dropped) = (0, 0, 0, 0);
     for m in ledger["missing"].as_array().into_iter().flatten() {
         let n = m["elements"].as_i64().unwrap_or(0);
@@ -332,6 +337,16 @@ fn explain(ledger: &Value, weights: &[Weight], torch_params: i64) -> (bool, Stri
         .collect();
     if rewritten > 0 {
         why.push(format!("rewritten {rewritten}"));
+    }
+    if !uncounted_names.is_empty() {
+        let shown: Vec<&str> = uncounted_names.iter().take(4).copied().collect();
+        let more = uncounted_names.len() - shown.len();
+        let more = if more > 0 {
+            format!(" and {more} more")
+        } else {
+            String::new()
+        };
+        why.push(format!("not counted: {}{more}", shown.join(", ")));
     }
     let sum: i64 = terms.iter().map(|(_, n)| n).sum();
     let flopscope: i64 = weights

@@ -53,7 +53,15 @@ const STRIPPED: [(&str, &str); 4] = [
 /// weight-stripped under `exports/` (made by `xtask/corpus/export_corpus.py` and `cargo xtask
 /// strip-weights`; they are kept as committed, since CI has no PyTorch): file name and what it
 /// is.
-const EXPORTS: [(&str, &str); 6] = [
+const EXPORTS: [(&str, &str); 7] = [
+    (
+        "detr_legacy.onnx",
+        "transformers DETR (d_model 64, 2 encoder and 2 decoder layers, 20 queries, a small \
+         ResNet backbone) with random weights, legacy exporter, input pixel_values [batch, 3, \
+         height, width]: the first decoder layer attends over the learned queries alone (zeros \
+         plus the query table, no input), so its projection weights are only ever combined \
+         with constants and positions",
+    ),
     (
         "swin_t_legacy.onnx",
         "torchvision Swin-T, legacy exporter, opset 17, input [batch, 3, height, width]: the \

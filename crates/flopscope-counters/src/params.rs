@@ -25,6 +25,9 @@ use flopscope_ir::{Dim, Graph, NodeId, ValueDef, ValueId};
 use crate::ctx::ValueState;
 use crate::{OpImpl, Role};
 
+/// How many stored constants a computation over constants and positions is followed through.
+const MAX_TOUCHED: usize = 256;
+
 /// The class of a constant origin, weakest first: what PyTorch would call it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum WeightClass {
@@ -104,6 +107,12 @@ pub(crate) fn classify(
     let mut owner: Vec<Option<NodeId>> = vec![None; values];
     // Whether a value derives from the values of the model's inputs.
     let mut from_inputs: Vec<bool> = vec![false; values];
+    // Origins combined with positions or shapes at one node, each group once.
+    let mut combined: Vec<Vec<ValueId>> = Vec::new();
+    // The stored constants each value not derived from the inputs was computed from, through
+    // any operand (up to MAX_TOUCHED: a longer list is a graph that computes weights, not a
+    // table).
+    let mut touched: Vec<Vec<ValueId>> = vec![Vec::new(); values];
     for (i, v) in graph.values.iter().enumerate() {
         match v.def {
             ValueDef::Initializer(_) => {
@@ -150,6 +159,22 @@ pub(crate) fn classify(
                 .iter()
                 .any(|(_, id, r)| operand(*r) && origins[id.index()].is_some());
         let lowered_group_norm = is_lowered_group_norm(graph, nid, states);
+        let mut deps: Vec<ValueId> = Vec::new();
+        if !derived {
+            for (_, id, _) in inputs.iter().filter(|(_, _, r)| operand(*r)) {
+                deps.extend(origins[id.index()].iter().flatten().copied());
+                deps.extend(touched[id.index()].iter().copied());
+            }
+            deps.retain(|o| matches!(graph.value(*o).def, ValueDef::Initializer(_)));
+            deps.sort();
+            deps.dedup();
+            deps.truncate(MAX_TOUCHED);
+            // Constants combined here with positions or shapes: classed together below if one
+            // of them proves to be a learned weight.
+            if !carries && deps.len() > 1 {
+                combined.push(deps.clone());
+            }
+        }
         for &(i, id, role) in &inputs {
             let Some(from) = &origins[id.index()] else {
                 continue;
@@ -191,6 +216,11 @@ pub(crate) fn classify(
             }
         }
         let outputs = node.outputs.iter().flatten().copied();
+        if !deps.is_empty() {
+            for out in node.outputs.iter().flatten() {
+                touched[out.index()].clone_from(&deps);
+            }
+        }
         if derived {
             for out in outputs {
                 from_inputs[out.index()] = true;
@@ -213,6 +243,33 @@ pub(crate) fn classify(
                 origins[out.index()] = Some(vec![out]);
             } else if carries {
                 origins[out.index()] = Some(from.clone());
+            }
+        }
+    }
+    // A computation over constants and positions that includes a learned weight (classed a
+    // param by another use: DETR's learned queries, through its first decoder layer's
+    // self-attention, which no input reaches) is learned: its stored float tensors of more
+    // than one element are params too. A table computed from positions alone (RoPE's
+    // inv_freq) shares no group with a param and stays a constant.
+    let mut changed = true;
+    while changed {
+        changed = false;
+        for group in &combined {
+            if !group
+                .iter()
+                .any(|o| class[o.index()] == Some(WeightClass::Param))
+            {
+                continue;
+            }
+            for o in group {
+                let stored = matches!(graph.value(*o).def, ValueDef::Initializer(_));
+                let learned = states[o.index()].tensor().is_some_and(|t| {
+                    t.dtype.is_float() && t.numel().as_i64().is_none_or(|n| n > 1)
+                });
+                if stored && learned && class[o.index()] == Some(WeightClass::Constant) {
+                    class[o.index()] = Some(WeightClass::Param);
+                    changed = true;
+                }
             }
         }
     }
