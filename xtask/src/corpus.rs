@@ -293,14 +293,21 @@ fn explain(ledger: &Value, weights: &[Weight], torch_params: i64) -> (bool, Stri
             .filter(|w| w.class == WeightClass::Param && !in_ledger.contains(w.name.as_str()))
             .filter_map(|w| w.elements.as_i64()),
     );
+    // A one-element parameter (CLIP's logit_scale) cannot be told from a scalar constant in a
+    // graph: flopscope counts it as a constant, by rule (docs/counting.md).
+    let scalars: i64 = held
+        .values()
+        .filter(|(n, counted)| !counted && *n == 1)
+        .map(|(n, _)| n)
+        .sum();
     let not_counted: i64 = held
         .values()
-        .filter(|(_, counted)| !counted)
+        .filter(|(n, counted)| !counted && *n != 1)
         .map(|(n, _)| n)
         .sum();
     let uncounted_names: Vec<&str> = held
         .iter()
-        .filter(|(_, (_, counted))| !counted)
+        .filter(|(_, (n, counted))| !counted && *n != 1)
         .map(|(name, _)| *name)
         .collect();
     let (mut batchnorm, mut unused, mut rewritten, mut dropped) = (0, 0, 0, 0);
@@ -328,6 +335,7 @@ fn explain(ledger: &Value, weights: &[Weight], torch_params: i64) -> (bool, Stri
         ("folded into other tensors", -dropped),
         ("made by the exporter", made),
         ("stored twice", twice),
+        ("one-element params counted as constants", -scalars),
         ("NOT COUNTED AS PARAMS", -not_counted),
     ];
     let mut why: Vec<String> = terms
