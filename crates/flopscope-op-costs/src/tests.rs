@@ -1,13 +1,9 @@
 //! Op-cost files: declarations checked at load time (every error with its line), and declared
 //! ops run through the engine on one-node models, against hand computations.
 
-use std::collections::BTreeMap;
-
+use flopscope_counters::ops::testing::Case;
 use flopscope_counters::{Profile, ProfileError, ProfileOptions, profile};
-use flopscope_ir::{
-    Attr, ConstTensor, DeclaredType, Graph, Model, Node, NodeId, Storage, Value, ValueDef, ValueId,
-    ValueType,
-};
+use flopscope_ir::{Attr, Model, ValueType};
 
 use super::*;
 
@@ -99,80 +95,24 @@ fn mlp_inputs(batch: Dim) -> Vec<In> {
     ]
 }
 
-/// One `com.example::<op_type>` node named `node` over `inputs`, with `outputs` outputs.
+/// One `com.example::<op_type>` node over `inputs`, with `outputs` outputs (the counters'
+/// one-node model builder, `flopscope_counters::ops::testing`).
 fn one_node(op_type: &str, inputs: Vec<In>, attrs: Vec<(&str, Attr)>, outputs: usize) -> Model {
-    let mut g = Graph {
-        name: "test".into(),
-        ..Graph::default()
-    };
-    let mut node_inputs = Vec::new();
-    for (i, input) in inputs.into_iter().enumerate() {
-        let id = ValueId(g.values.len() as u32);
-        let (def, declared) = match input {
-            In::Absent => {
-                node_inputs.push(None);
-                continue;
-            }
-            In::Activation(t) => {
-                g.inputs.push(id);
-                let declared = DeclaredType::Tensor {
-                    dtype: Some(t.dtype),
-                    shape: Some(t.shape.into_iter().map(Some).collect()),
-                };
-                (ValueDef::Input, Some(declared))
-            }
-            In::Weight(t) => (
-                ValueDef::Initializer(ConstTensor {
-                    dtype: t.dtype,
-                    dims: t.shape.iter().map(|d| d.as_i64().unwrap() as u64).collect(),
-                    storage: Storage::External {
-                        location: "absent.bin".into(),
-                        offset: 0,
-                        length: None,
-                    },
-                }),
-                None,
-            ),
+    let mut case = Case::new(op_type)
+        .domain("com.example")
+        .opset(1)
+        .outputs(outputs);
+    for input in inputs {
+        case = match input {
+            In::Activation(t) => case.input(t),
+            In::Weight(t) => case.weight(t),
+            In::Absent => case.absent(),
         };
-        g.values.push(Value {
-            name: format!("in{i}"),
-            declared,
-            def,
-        });
-        node_inputs.push(Some(id));
     }
-    let mut node_outputs = Vec::new();
-    for j in 0..outputs {
-        let id = ValueId(g.values.len() as u32);
-        g.values.push(Value {
-            name: format!("out{j}"),
-            declared: None,
-            def: ValueDef::Node {
-                node: NodeId(0),
-                output: j,
-            },
-        });
-        g.outputs.push(id);
-        node_outputs.push(Some(id));
+    for (name, attr) in attrs {
+        case = case.attr(name, attr);
     }
-    let mut attrs: Vec<(String, Attr)> = attrs.into_iter().map(|(n, a)| (n.into(), a)).collect();
-    attrs.sort_by(|a, b| a.0.cmp(&b.0));
-    g.nodes.push(Node {
-        name: "node".into(),
-        op_type: op_type.into(),
-        domain: "com.example".into(),
-        inputs: node_inputs,
-        outputs: node_outputs,
-        attrs,
-        scope: Vec::new(),
-    });
-    g.assign_node_names();
-    Model {
-        ir_version: 8,
-        opsets: BTreeMap::from([("".into(), 17), ("com.example".into(), 1)]),
-        graph: g,
-        ..Model::default()
-    }
+    case.model()
 }
 
 fn run(ops: &[Arc<TomlOp>], model: &Model) -> Result<Profile, ProfileError> {
@@ -370,7 +310,7 @@ fn evaluation_errors_name_the_node_and_the_declaration() {
         &one_node("FusedMLP", mlp_inputs(Dim::from_i64(1)), vec![], 1),
     );
     for needle in [
-        "node `node` (com.example::FusedMLP)",
+        "node `node0` (com.example::FusedMLP)",
         "cost `macs` `M * (K*H + H*N)` (decl.toml:20:9)",
         "`H` = `W1[2]` (decl.toml:11:6)",
         "index 2 is out of range for `W1`, of rank 2",
@@ -411,7 +351,7 @@ fn evaluation_errors_name_the_node_and_the_declaration() {
     );
     let err = profile_err(&parse_ok(&reads_b), &model);
     assert!(
-        err.contains("node `node`") && err.contains("`B` is not given"),
+        err.contains("node `node0`") && err.contains("`B` is not given"),
         "{err}"
     );
 

@@ -30,8 +30,8 @@ mod rnn;
 mod sequence;
 mod shape;
 mod signal;
-#[cfg(test)]
-pub(crate) mod testing;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 mod text;
 mod training;
 mod window;

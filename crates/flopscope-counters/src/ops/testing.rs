@@ -1,4 +1,5 @@
-//! A one-node model builder for the op families' unit tests.
+//! A one-node model builder for unit tests: the op families' own, and (with the `testing`
+//! feature) those of crates that declare ops, such as `flopscope-op-costs`.
 
 use std::collections::BTreeMap;
 
@@ -10,7 +11,7 @@ use flopscope_ir::{
 use crate::{Profile, ProfileOptions, profile};
 
 /// A tensor type from a dtype name and constant dims.
-pub(crate) fn t(dtype: &str, dims: &[i64]) -> TensorType {
+pub fn t(dtype: &str, dims: &[i64]) -> TensorType {
     TensorType::new(
         dtype_named(dtype),
         dims.iter().map(|&d| Dim::from_i64(d)).collect(),
@@ -25,6 +26,7 @@ fn dtype_named(name: &str) -> DType {
         .unwrap_or_else(|| panic!("test dtype {name}"))
 }
 
+#[derive(Debug)]
 enum Input {
     /// Output 0 of the previous node.
     Previous,
@@ -36,6 +38,7 @@ enum Input {
     Absent,
 }
 
+#[derive(Debug)]
 struct NodeSpec {
     op_type: String,
     inputs: Vec<Input>,
@@ -46,7 +49,8 @@ struct NodeSpec {
 /// A chain of nodes as a whole model: each node after the first reads the previous node's
 /// output 0 as its input 0. Inputs and attributes go to the last node added. Totals and
 /// outputs are those of the last node.
-pub(crate) struct Case {
+#[derive(Debug)]
+pub struct Case {
     domain: String,
     opset: i64,
     nodes: Vec<NodeSpec>,
@@ -54,11 +58,11 @@ pub(crate) struct Case {
 
 impl Case {
     /// A node of ONNX Runtime's `com.microsoft` domain (version 1).
-    pub(crate) fn ms(op_type: &str) -> Case {
+    pub fn ms(op_type: &str) -> Case {
         Case::new(op_type).domain("com.microsoft").opset(1)
     }
 
-    pub(crate) fn new(op_type: &str) -> Case {
+    pub fn new(op_type: &str) -> Case {
         Case {
             domain: String::new(),
             opset: 17,
@@ -72,7 +76,7 @@ impl Case {
     }
 
     /// Appends a node reading the previous node's output 0 as its input 0.
-    pub(crate) fn then(mut self, op_type: &str) -> Case {
+    pub fn then(mut self, op_type: &str) -> Case {
         self.nodes.push(NodeSpec {
             op_type: op_type.into(),
             inputs: vec![Input::Previous],
@@ -87,24 +91,24 @@ impl Case {
     }
 
     /// The domain of every node (and of the model's one opset import).
-    pub(crate) fn domain(mut self, domain: &str) -> Case {
+    pub fn domain(mut self, domain: &str) -> Case {
         self.domain = domain.into();
         self
     }
 
-    pub(crate) fn opset(mut self, opset: i64) -> Case {
+    pub fn opset(mut self, opset: i64) -> Case {
         self.opset = opset;
         self
     }
 
     /// A graph input (an activation) of this type.
-    pub(crate) fn input(mut self, ty: TensorType) -> Case {
+    pub fn input(mut self, ty: TensorType) -> Case {
         self.last().inputs.push(Input::Activation(ty));
         self
     }
 
     /// A graph input whose dims are integers or symbol names.
-    pub(crate) fn input_sym(self, dtype: &str, dims: &[&str]) -> Case {
+    pub fn input_sym(self, dtype: &str, dims: &[&str]) -> Case {
         let shape = dims
             .iter()
             .map(|d| Dim::parse(d).expect("test dim"))
@@ -113,13 +117,13 @@ impl Case {
     }
 
     /// An initializer of this type (no data: weights are never read).
-    pub(crate) fn weight(mut self, ty: TensorType) -> Case {
+    pub fn weight(mut self, ty: TensorType) -> Case {
         self.last().inputs.push(Input::Weight(ty));
         self
     }
 
     /// A small int64 initializer with values (shapes, axes).
-    pub(crate) fn const_i64s(mut self, dims: &[u64], values: &[i64]) -> Case {
+    pub fn const_i64s(mut self, dims: &[u64], values: &[i64]) -> Case {
         self.last()
             .inputs
             .push(Input::Ints(DType::Int64, dims.to_vec(), values.to_vec()));
@@ -127,7 +131,7 @@ impl Case {
     }
 
     /// A small float32 initializer with values (bounds, scalars).
-    pub(crate) fn const_f32s(mut self, dims: &[u64], values: &[f32]) -> Case {
+    pub fn const_f32s(mut self, dims: &[u64], values: &[f32]) -> Case {
         self.last()
             .inputs
             .push(Input::Floats(dims.to_vec(), values.to_vec()));
@@ -135,7 +139,7 @@ impl Case {
     }
 
     /// A small string initializer with values (UTF-8 text).
-    pub(crate) fn const_strs(mut self, dims: &[u64], values: &[&str]) -> Case {
+    pub fn const_strs(mut self, dims: &[u64], values: &[&str]) -> Case {
         self.last().inputs.push(Input::Strs(
             dims.to_vec(),
             values.iter().map(|&v| v.to_owned()).collect(),
@@ -144,46 +148,47 @@ impl Case {
     }
 
     /// An omitted optional input.
-    pub(crate) fn absent(mut self) -> Case {
+    pub fn absent(mut self) -> Case {
         self.last().inputs.push(Input::Absent);
         self
     }
 
-    pub(crate) fn outputs(mut self, n: usize) -> Case {
+    pub fn outputs(mut self, n: usize) -> Case {
         self.last().outputs = n;
         self
     }
 
-    pub(crate) fn int(mut self, name: &str, v: i64) -> Case {
+    pub fn int(mut self, name: &str, v: i64) -> Case {
         self.last().attrs.push((name.into(), Attr::Int(v)));
         self
     }
 
-    pub(crate) fn ints(mut self, name: &str, v: &[i64]) -> Case {
+    pub fn ints(mut self, name: &str, v: &[i64]) -> Case {
         self.last()
             .attrs
             .push((name.into(), Attr::Ints(v.to_vec())));
         self
     }
 
-    pub(crate) fn float(mut self, name: &str, v: f32) -> Case {
+    pub fn float(mut self, name: &str, v: f32) -> Case {
         self.last().attrs.push((name.into(), Attr::Float(v)));
         self
     }
 
-    pub(crate) fn str(mut self, name: &str, v: &str) -> Case {
+    pub fn str(mut self, name: &str, v: &str) -> Case {
         self.last()
             .attrs
             .push((name.into(), Attr::String(v.into())));
         self
     }
 
-    pub(crate) fn attr(mut self, name: &str, v: Attr) -> Case {
+    pub fn attr(mut self, name: &str, v: Attr) -> Case {
         self.last().attrs.push((name.into(), v));
         self
     }
 
-    fn model(self) -> Model {
+    /// The model, without profiling it.
+    pub fn model(self) -> Model {
         let mut g = Graph {
             name: "test".into(),
             ..Graph::default()
@@ -312,7 +317,7 @@ impl Case {
         }
     }
 
-    pub(crate) fn run(self) -> Outcome {
+    pub fn run(self) -> Outcome {
         let model = self.model();
         match profile(&model, &ProfileOptions::default()) {
             Ok(profile) => Outcome { model, profile },
@@ -320,7 +325,7 @@ impl Case {
         }
     }
 
-    pub(crate) fn run_err(self) -> String {
+    pub fn run_err(self) -> String {
         let model = self.model();
         match profile(&model, &ProfileOptions::default()) {
             Ok(_) => panic!("expected an error"),
@@ -330,7 +335,8 @@ impl Case {
 }
 
 /// The profile of a [`Case`].
-pub(crate) struct Outcome {
+#[derive(Debug)]
+pub struct Outcome {
     model: Model,
     profile: Profile,
 }
@@ -355,16 +361,16 @@ impl Outcome {
     }
 
     /// Output `i`'s shape, as `[1, 32, 112, 112]`.
-    pub(crate) fn shape(&self, i: usize) -> String {
+    pub fn shape(&self, i: usize) -> String {
         crate::shape_string(&self.output_type(i).shape)
     }
 
-    pub(crate) fn dtype(&self, i: usize) -> DType {
+    pub fn dtype(&self, i: usize) -> DType {
         self.output_type(i).dtype
     }
 
     /// The derived dims of the last node: `symbol: reason` lines.
-    pub(crate) fn derived(&self) -> Vec<String> {
+    pub fn derived(&self) -> Vec<String> {
         let last = self.profile.nodes.last().expect("a node");
         last.derived_dims
             .iter()
@@ -373,7 +379,7 @@ impl Outcome {
     }
 
     /// Known elements of output `i`, as integers.
-    pub(crate) fn value(&self, i: usize) -> Option<String> {
+    pub fn value(&self, i: usize) -> Option<String> {
         let v = self.profile.known_values[self.output_id(i).index()].as_ref()?;
         Some(match v.as_ints() {
             Some(ints) => crate::shape_string(ints),
@@ -382,7 +388,7 @@ impl Outcome {
     }
 
     /// Known string elements of output `i` (lossy UTF-8), and the shape they were folded with.
-    pub(crate) fn strs(&self, i: usize) -> Option<(Vec<usize>, Vec<String>)> {
+    pub fn strs(&self, i: usize) -> Option<(Vec<usize>, Vec<String>)> {
         let v = self.profile.known_values[self.output_id(i).index()].as_ref()?;
         let strs = v.as_strs()?;
         Some((
@@ -393,45 +399,45 @@ impl Outcome {
         ))
     }
 
-    pub(crate) fn macs(&self) -> i64 {
+    pub fn macs(&self) -> i64 {
         int(&self.profile.totals.macs)
     }
 
-    pub(crate) fn macs_expr(&self) -> String {
+    pub fn macs_expr(&self) -> String {
         self.profile.totals.macs.to_string()
     }
 
-    pub(crate) fn flops_mul_expr(&self) -> String {
+    pub fn flops_mul_expr(&self) -> String {
         self.profile.totals.flops.mul.to_string()
     }
 
-    pub(crate) fn flops_add(&self) -> i64 {
+    pub fn flops_add(&self) -> i64 {
         int(&self.profile.totals.flops.add)
     }
 
-    pub(crate) fn flops_mul(&self) -> i64 {
+    pub fn flops_mul(&self) -> i64 {
         int(&self.profile.totals.flops.mul)
     }
 
-    pub(crate) fn flops_div(&self) -> i64 {
+    pub fn flops_div(&self) -> i64 {
         int(&self.profile.totals.flops.div)
     }
 
-    pub(crate) fn flops_cmp(&self) -> i64 {
+    pub fn flops_cmp(&self) -> i64 {
         int(&self.profile.totals.flops.cmp)
     }
 
-    pub(crate) fn flops_special(&self) -> i64 {
+    pub fn flops_special(&self) -> i64 {
         int(&self.profile.totals.flops.special)
     }
 
     /// The model totals.
-    pub(crate) fn totals(&self) -> &crate::Totals {
+    pub fn totals(&self) -> &crate::Totals {
         &self.profile.totals
     }
 
     /// FLOPs by kind: (add, mul, div, cmp, special).
-    pub(crate) fn kinds(&self) -> (i64, i64, i64, i64, i64) {
+    pub fn kinds(&self) -> (i64, i64, i64, i64, i64) {
         (
             self.flops_add(),
             self.flops_mul(),
@@ -441,11 +447,11 @@ impl Outcome {
         )
     }
 
-    pub(crate) fn params(&self) -> i64 {
+    pub fn params(&self) -> i64 {
         int(&self.profile.totals.params)
     }
 
-    pub(crate) fn buffers(&self) -> i64 {
+    pub fn buffers(&self) -> i64 {
         int(&self.profile.totals.buffers)
     }
 }
