@@ -496,6 +496,15 @@ fn tables_fit_the_terminal() {
         vec!["profile", gpt2.as_str(), "--view", "ops"],
         vec!["profile", mobilenet.as_str(), "--view", "memory"],
         vec!["diff", mobilenet.as_str(), gpt2.as_str()],
+        vec!["compare", mobilenet.as_str()],
+        vec![
+            "sweep",
+            mobilenet.as_str(),
+            "--dim",
+            "batch=1,32",
+            "--size",
+            "224,320",
+        ],
     ] {
         let text = on_terminal_of(100, &args);
         let widest = text

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use comfy_table::presets::UTF8_FULL_CONDENSED;
-use comfy_table::{CellAlignment, ContentArrangement, Table};
+use comfy_table::{CellAlignment, Table};
 use flopscope_ir::Dim;
 use serde::{Deserialize, Serialize};
 
@@ -62,11 +62,10 @@ impl Comparison {
     }
 }
 
-fn table(header: Vec<String>) -> Table {
+fn table(header: Vec<String>, width: Option<u16>) -> Table {
     let mut t = Table::new();
-    t.load_preset(UTF8_FULL_CONDENSED)
-        .set_content_arrangement(ContentArrangement::Disabled)
-        .set_header(header);
+    t.load_preset(UTF8_FULL_CONDENSED).set_header(header);
+    crate::views::fit(&mut t, width);
     t
 }
 
@@ -87,7 +86,8 @@ fn ratio(value: &Dim, macs: &Dim) -> String {
 }
 
 /// Renders a comparison as text tables.
-pub fn render_comparison(c: &Comparison) -> String {
+/// The comparison as terminal tables, fitted to `width` columns when given (a terminal's).
+pub fn render_comparison(c: &Comparison, width: Option<u16>) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "Model   {}", c.model);
     for input in &c.inputs {
@@ -117,6 +117,7 @@ pub fn render_comparison(c: &Comparison) -> String {
         ]
         .map(String::from)
         .to_vec(),
+        width,
     );
     for r in &c.conventions {
         totals.add_row(vec![
@@ -132,7 +133,7 @@ pub fn render_comparison(c: &Comparison) -> String {
 
     let mut header = vec!["By op class".to_owned()];
     header.extend(OpClass::ALL.iter().map(|k| k.name().to_owned()));
-    let mut classes = table(header);
+    let mut classes = table(header, width);
     for r in &c.conventions {
         let mut row = vec![format!("{} ({})", r.convention, r.unit)];
         row.extend(OpClass::ALL.iter().map(|k| {

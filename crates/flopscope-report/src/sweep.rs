@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use comfy_table::presets::UTF8_FULL_CONDENSED;
-use comfy_table::{CellAlignment, ContentArrangement, Table};
+use comfy_table::{CellAlignment, Table};
 use flopscope_ir::{Dim, GrowthTerm};
 use serde::{Deserialize, Serialize};
 
@@ -189,10 +189,15 @@ impl SweepReport {
 
     /// The terminal table, then the laws.
     pub fn render_table(&self) -> String {
+        self.render_table_in(None)
+    }
+
+    /// [`SweepReport::render_table`], fitted to `width` columns when given (a terminal's).
+    pub fn render_table_in(&self, width: Option<u16>) -> String {
         let mut t = Table::new();
         t.load_preset(UTF8_FULL_CONDENSED)
-            .set_content_arrangement(ContentArrangement::Disabled)
             .set_header(self.header(true));
+        crate::views::fit(&mut t, width);
         let first = self.rows.first().map(figures).unwrap_or_default();
         for row in &self.rows {
             let mut cells = row.values.clone();

@@ -169,8 +169,8 @@ where
     };
     let result = match cli.command {
         Command::Profile(args) => profile::run(args, out, term),
-        Command::Compare(args) => compare::run(args, out),
-        Command::Sweep(args) => sweep::run(args, out),
+        Command::Compare(args) => compare::run(args, out, term),
+        Command::Sweep(args) => sweep::run(args, out, term),
         Command::Diff(args) => diff::run(args, out, term),
         Command::Bench(args) => bench::run(args, out, term),
         Command::Ops(args) => ops::run(args, out, term),

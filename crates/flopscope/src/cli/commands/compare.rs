@@ -5,6 +5,7 @@ use std::io::Write;
 use anyhow::Result;
 use flopscope_report::{Comparison, render_comparison};
 
+use crate::cli::Terminal;
 use crate::cli::args::{Format, ModelArgs, report, write};
 
 #[derive(Debug, clap::Args)]
@@ -15,10 +16,10 @@ pub(crate) struct Args {
     pub(crate) format: Format,
 }
 
-pub(crate) fn run(args: Args, out: &mut dyn Write) -> Result<()> {
+pub(crate) fn run(args: Args, out: &mut dyn Write, term: Terminal) -> Result<()> {
     let comparison = Comparison::new(&report(args.model)?);
     match args.format {
-        Format::Table => write(out, &render_comparison(&comparison)),
+        Format::Table => write(out, &render_comparison(&comparison, term.width)),
         Format::Json => write(out, &(comparison.to_json()? + "\n")),
     }
 }

@@ -7,6 +7,7 @@ use anyhow::{Context, Result, bail};
 use clap::ValueEnum;
 use flopscope_ir::Dim;
 
+use crate::cli::Terminal;
 use crate::cli::UsageError;
 use crate::cli::args::{check_sizes, parse_input_shapes, write};
 use crate::sweep::parse_dim_values;
@@ -44,7 +45,7 @@ pub(crate) struct Args {
     pub(crate) op_costs: Vec<PathBuf>,
 }
 
-pub(crate) fn run(args: Args, out: &mut dyn Write) -> Result<()> {
+pub(crate) fn run(args: Args, out: &mut dyn Write, term: Terminal) -> Result<()> {
     let shapes: Vec<(&String, &[Dim])> = args
         .inputs
         .iter()
@@ -73,7 +74,7 @@ pub(crate) fn run(args: Args, out: &mut dyn Write) -> Result<()> {
             .with_context(|| format!("cannot write {}", plot.display()))?;
     }
     match args.format {
-        SweepFormat::Table => write(out, &report.render_table()),
+        SweepFormat::Table => write(out, &report.render_table_in(term.width)),
         SweepFormat::Markdown => write(out, &report.render_markdown()),
         SweepFormat::Csv => write(out, &report.render_csv()),
         SweepFormat::Json => write(out, &(report.to_json()? + "\n")),
