@@ -22,17 +22,16 @@ use anyhow::{Context, Result, bail};
 use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{CellAlignment, ContentArrangement, Table};
 use onnx_protobuf::tensor_proto::DataLocation;
-use onnx_protobuf::tensor_shape_proto::Dimension;
 use onnx_protobuf::{
     AttributeProto, GraphProto, ModelProto, NodeProto, OperatorSetIdProto, StringStringEntryProto,
-    TensorProto, TensorShapeProto, TypeProto, ValueInfoProto, attribute_proto, type_proto,
+    TensorProto,
 };
 use protobuf::{EnumOrUnknown, Message};
 
+use flopscope_testkit::{FLOAT, INT64, float_attr, int_attr, ints_attr, string_attr, tensor_value};
+
 use crate::measure::{self, Cell, mib, ms};
 
-const FLOAT: i32 = 1;
-const INT64: i32 = 7;
 /// Gelu (with `approximate`) is in opset 20; IR 9 goes with it.
 const OPSET: i64 = 20;
 const IR_VERSION: i64 = 9;
@@ -119,42 +118,6 @@ struct Builder {
     nodes: Vec<NodeProto>,
     weights: Vec<Weight>,
     constants: Vec<TensorProto>,
-}
-
-fn int_attr(name: &str, value: i64) -> AttributeProto {
-    AttributeProto {
-        name: name.to_owned(),
-        i: value,
-        type_: EnumOrUnknown::new(attribute_proto::AttributeType::INT),
-        ..Default::default()
-    }
-}
-
-fn ints_attr(name: &str, values: &[i64]) -> AttributeProto {
-    AttributeProto {
-        name: name.to_owned(),
-        ints: values.to_vec(),
-        type_: EnumOrUnknown::new(attribute_proto::AttributeType::INTS),
-        ..Default::default()
-    }
-}
-
-fn float_attr(name: &str, value: f32) -> AttributeProto {
-    AttributeProto {
-        name: name.to_owned(),
-        f: value,
-        type_: EnumOrUnknown::new(attribute_proto::AttributeType::FLOAT),
-        ..Default::default()
-    }
-}
-
-fn string_attr(name: &str, value: &str) -> AttributeProto {
-    AttributeProto {
-        name: name.to_owned(),
-        s: value.as_bytes().to_vec(),
-        type_: EnumOrUnknown::new(attribute_proto::AttributeType::STRING),
-        ..Default::default()
-    }
 }
 
 impl Builder {
@@ -381,45 +344,15 @@ fn graph(cfg: &Gpt2) -> (GraphProto, Vec<Weight>) {
         name: "gpt2".to_owned(),
         node: b.nodes,
         initializer: b.constants,
-        input: vec![value_info("input_ids", INT64, &["batch", "seq"])],
-        output: vec![value_info(
+        input: vec![tensor_value("input_ids", INT64, Some(&["batch", "seq"]))],
+        output: vec![tensor_value(
             "logits",
             FLOAT,
-            &["batch", "seq", &vocab.to_string()],
+            Some(&["batch", "seq", &vocab.to_string()]),
         )],
         ..Default::default()
     };
     (graph, b.weights)
-}
-
-/// A tensor value; each dim a number or a name.
-fn value_info(name: &str, elem_type: i32, dims: &[&str]) -> ValueInfoProto {
-    let dim = dims
-        .iter()
-        .map(|d| {
-            let mut dim = Dimension::new();
-            match d.parse::<i64>() {
-                Ok(n) => dim.set_dim_value(n),
-                Err(_) => dim.set_dim_param((*d).to_owned()),
-            }
-            dim
-        })
-        .collect();
-    let mut ty = TypeProto::new();
-    ty.set_tensor_type(type_proto::Tensor {
-        elem_type,
-        shape: Some(TensorShapeProto {
-            dim,
-            ..Default::default()
-        })
-        .into(),
-        ..Default::default()
-    });
-    ValueInfoProto {
-        name: name.to_owned(),
-        type_: Some(ty).into(),
-        ..Default::default()
-    }
 }
 
 // ---- writing -----------------------------------------------------------------------------------

@@ -12,8 +12,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use onnx_protobuf::tensor_shape_proto::Dimension;
 use onnx_protobuf::{
-    AttributeProto, FunctionProto, GraphProto, ModelProto, NodeProto, OperatorSetIdProto,
-    TensorProto, TensorShapeProto, TypeProto, ValueInfoProto, attribute_proto, type_proto,
+    AttributeProto, FunctionProto, GraphProto, ModelProto, OperatorSetIdProto, TensorProto,
+    attribute_proto, type_proto,
 };
 use protobuf::Message;
 
@@ -100,7 +100,7 @@ const EXPORTS: [(&str, &str); 7] = [
 /// Tensors with a larger payload lose it in the stripped models.
 const MIN_BYTES: u64 = 1024;
 
-pub(crate) const FLOAT: i32 = 1;
+pub(crate) use flopscope_testkit::{FLOAT, graph, node, value};
 
 /// One file under `fixtures/`.
 #[derive(Debug)]
@@ -724,89 +724,9 @@ fn readme(fixtures: &[Fixture]) -> Fixture {
     }
 }
 
-/// A float tensor value; `dims: None` leaves the shape undeclared.
-pub(crate) fn value(name: &str, dims: Option<&[i64]>) -> ValueInfoProto {
-    let mut tensor = type_proto::Tensor {
-        elem_type: FLOAT,
-        ..Default::default()
-    };
-    if let Some(dims) = dims {
-        let dim = dims
-            .iter()
-            .map(|&d| {
-                let mut dim = Dimension::new();
-                dim.set_dim_value(d);
-                dim
-            })
-            .collect();
-        tensor.shape = Some(TensorShapeProto {
-            dim,
-            ..Default::default()
-        })
-        .into();
-    }
-    let mut ty = TypeProto::new();
-    ty.set_tensor_type(tensor);
-    ValueInfoProto {
-        name: name.to_owned(),
-        type_: Some(ty).into(),
-        ..Default::default()
-    }
-}
-
-pub(crate) fn node(
-    name: &str,
-    op_type: &str,
-    domain: &str,
-    inputs: &[&str],
-    outputs: &[&str],
-) -> NodeProto {
-    let strings = |names: &[&str]| names.iter().map(|&n| n.to_owned()).collect();
-    NodeProto {
-        name: name.to_owned(),
-        op_type: op_type.to_owned(),
-        domain: domain.to_owned(),
-        input: strings(inputs),
-        output: strings(outputs),
-        ..Default::default()
-    }
-}
-
-pub(crate) fn graph(
-    name: &str,
-    node: Vec<NodeProto>,
-    input: Vec<ValueInfoProto>,
-    output: Vec<ValueInfoProto>,
-    value_info: Vec<ValueInfoProto>,
-) -> GraphProto {
-    GraphProto {
-        name: name.to_owned(),
-        node,
-        input,
-        output,
-        value_info,
-        ..Default::default()
-    }
-}
-
 /// A serialized IR 8 model importing `opsets` (domain, version).
 pub(crate) fn model(opsets: &[(&str, i64)], graph: GraphProto) -> Result<Vec<u8>> {
-    let opset_import = opsets
-        .iter()
-        .map(|&(domain, version)| OperatorSetIdProto {
-            domain: domain.to_owned(),
-            version,
-            ..Default::default()
-        })
-        .collect();
-    let model = ModelProto {
-        ir_version: 8,
-        opset_import,
-        producer_name: "flopscope xtask".to_owned(),
-        graph: Some(graph).into(),
-        ..Default::default()
-    };
-    Ok(model.write_to_bytes()?)
+    Ok(flopscope_testkit::model(opsets, graph)?)
 }
 
 /// The arguments of `cargo xtask fixtures`.

@@ -15,15 +15,16 @@ use anyhow::{Context, Result};
 use onnx_protobuf::tensor_shape_proto::Dimension;
 use onnx_protobuf::{
     AttributeProto, FunctionProto, GraphProto, ModelProto, NodeProto, OperatorSetIdProto,
-    StringStringEntryProto, TensorProto, ValueInfoProto, attribute_proto::AttributeType,
-    tensor_proto::DataLocation, type_proto,
+    StringStringEntryProto, TensorProto, ValueInfoProto, tensor_proto::DataLocation, type_proto,
 };
 use protobuf::{EnumOrUnknown, Message};
 
-use crate::fixtures::{FLOAT, Fixture, graph, model, node, value};
+use flopscope_testkit::{
+    BOOL, INT64, float_attr, graph_attr, int_attr, ints, ints_attr, string_attr, tensor_attr,
+    typed, weights, with_attrs, with_init,
+};
 
-const INT64: i32 = 7;
-const BOOL: i32 = 9;
+use crate::fixtures::{FLOAT, Fixture, graph, model, node, value};
 
 /// What `flopscope profile FILE` must do.
 #[derive(Debug, Clone)]
@@ -463,96 +464,6 @@ fn wire(cases: &mut Vec<Case>) {
 
 // ---------------------------------------------------------------------------------------------
 // Well-formed protobuf, wrong models.
-
-fn attr(name: &str, ty: AttributeType) -> AttributeProto {
-    AttributeProto {
-        name: name.to_owned(),
-        type_: EnumOrUnknown::new(ty),
-        ..Default::default()
-    }
-}
-
-fn int_attr(name: &str, i: i64) -> AttributeProto {
-    AttributeProto {
-        i,
-        ..attr(name, AttributeType::INT)
-    }
-}
-
-fn ints_attr(name: &str, ints: &[i64]) -> AttributeProto {
-    AttributeProto {
-        ints: ints.to_vec(),
-        ..attr(name, AttributeType::INTS)
-    }
-}
-
-fn float_attr(name: &str, f: f32) -> AttributeProto {
-    AttributeProto {
-        f,
-        ..attr(name, AttributeType::FLOAT)
-    }
-}
-
-fn string_attr(name: &str, s: &str) -> AttributeProto {
-    AttributeProto {
-        s: s.as_bytes().to_vec(),
-        ..attr(name, AttributeType::STRING)
-    }
-}
-
-fn graph_attr(name: &str, g: GraphProto) -> AttributeProto {
-    AttributeProto {
-        g: Some(g).into(),
-        ..attr(name, AttributeType::GRAPH)
-    }
-}
-
-fn tensor_attr(name: &str, t: TensorProto) -> AttributeProto {
-    AttributeProto {
-        t: Some(t).into(),
-        ..attr(name, AttributeType::TENSOR)
-    }
-}
-
-fn with_attrs(mut n: NodeProto, attrs: Vec<AttributeProto>) -> NodeProto {
-    n.attribute = attrs;
-    n
-}
-
-fn ints(name: &str, dims: &[i64], values: &[i64]) -> TensorProto {
-    TensorProto {
-        name: name.to_owned(),
-        dims: dims.to_vec(),
-        data_type: INT64,
-        int64_data: values.to_vec(),
-        ..Default::default()
-    }
-}
-
-/// A float tensor with dims and no data (flopscope reads only the dims).
-fn weights(name: &str, dims: &[i64]) -> TensorProto {
-    TensorProto {
-        name: name.to_owned(),
-        dims: dims.to_vec(),
-        data_type: FLOAT,
-        ..Default::default()
-    }
-}
-
-fn typed(name: &str, elem_type: i32, dims: Option<&[i64]>) -> ValueInfoProto {
-    let mut v = value(name, dims);
-    if let Some(t) = v.type_.as_mut()
-        && let Some(type_proto::Value::TensorType(tensor)) = t.value.as_mut()
-    {
-        tensor.elem_type = elem_type;
-    }
-    v
-}
-
-fn with_init(mut g: GraphProto, init: Vec<TensorProto>) -> GraphProto {
-    g.initializer = init;
-    g
-}
 
 const STD: [(&str, i64); 1] = [("", 17)];
 

@@ -10,13 +10,11 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use flopscope::counters::ProfileOptions;
-use onnx_protobuf::tensor_proto::DataLocation;
-use onnx_protobuf::tensor_shape_proto::Dimension;
-use onnx_protobuf::{
-    GraphProto, ModelProto, NodeProto, OperatorSetIdProto, StringStringEntryProto, TensorProto,
-    TensorShapeProto, TypeProto, ValueInfoProto, type_proto,
+use flopscope_testkit::proto::{
+    GraphProto, ModelProto, NodeProto, OperatorSetIdProto, TensorProto,
 };
-use protobuf::{EnumOrUnknown, Message};
+use flopscope_testkit::protobuf::Message;
+use flopscope_testkit::{external, value};
 
 /// The system allocator, counting the bytes it hands out (a reallocation counts its new
 /// size: a grown buffer is a new copy as far as this test cares).
@@ -65,31 +63,6 @@ fn allocated_by<T>(f: impl FnOnce() -> T) -> (T, u64) {
 const K: i64 = 4096;
 const N: i64 = 4096;
 
-fn float_value(name: &str, dims: &[i64]) -> ValueInfoProto {
-    let mut ty = TypeProto::new();
-    ty.set_tensor_type(type_proto::Tensor {
-        elem_type: 1,
-        shape: Some(TensorShapeProto {
-            dim: dims
-                .iter()
-                .map(|&d| {
-                    let mut dim = Dimension::new();
-                    dim.set_dim_value(d);
-                    dim
-                })
-                .collect(),
-            ..Default::default()
-        })
-        .into(),
-        ..Default::default()
-    });
-    ValueInfoProto {
-        name: name.to_owned(),
-        type_: Some(ty).into(),
-        ..Default::default()
-    }
-}
-
 /// Writes the model with the weight's bytes inline (`inline`), or pointing at an external
 /// file that does not exist.
 fn write_model(path: &Path, inline: bool) {
@@ -104,20 +77,15 @@ fn write_model(path: &Path, inline: bool) {
         // A cheap non-zero pattern.
         weight.raw_data = (0..bytes).map(|i| (i % 251) as u8).collect();
     } else {
-        weight.data_location = EnumOrUnknown::new(DataLocation::EXTERNAL);
         let length = bytes.to_string();
-        weight.external_data = [
-            ("location", "absent.weights"),
-            ("offset", "0"),
-            ("length", length.as_str()),
-        ]
-        .into_iter()
-        .map(|(key, value)| StringStringEntryProto {
-            key: key.to_owned(),
-            value: value.to_owned(),
-            ..Default::default()
-        })
-        .collect();
+        weight = external(
+            weight,
+            &[
+                ("location", "absent.weights"),
+                ("offset", "0"),
+                ("length", length.as_str()),
+            ],
+        );
     }
     let model = ModelProto {
         ir_version: 9,
@@ -136,8 +104,8 @@ fn write_model(path: &Path, inline: bool) {
                 ..Default::default()
             }],
             initializer: vec![weight],
-            input: vec![float_value("x", &[1, K])],
-            output: vec![float_value("y", &[1, N])],
+            input: vec![value("x", Some(&[1, K]))],
+            output: vec![value("y", Some(&[1, N]))],
             ..Default::default()
         })
         .into(),
