@@ -7,16 +7,28 @@ use std::path::Path;
 
 use bytes::Bytes;
 use flopscope_counters::ProfileOptions;
-use flopscope_ir::{DType, Dim};
-use flopscope_onnx::write::{
-    GraphSpec, NodeSpec, NodeWithAttrs, ValueSpec, graph_model_bytes, model_bytes,
-};
+use flopscope_ir::Dim;
 use flopscope_report::Report;
+use flopscope_testkit::proto::{GraphProto, NodeProto, ValueInfoProto};
+use flopscope_testkit::{BOOL, graph, graph_attr, model, node, typed, value, with_attrs};
 
 const WIDTH: i64 = 16;
 
-fn f(name: &str) -> ValueSpec {
-    ValueSpec::new(name, DType::Float32, &[1, WIDTH])
+fn f(name: &str) -> ValueInfoProto {
+    value(name, Some(&[1, WIDTH]))
+}
+
+fn relu(input: &str, output: &str) -> NodeProto {
+    node("", "Relu", "", &[input], &[output])
+}
+
+/// A model of the default domain at opset 17 over `x` → `nodes` → `y`.
+fn net(name: &str, nodes: Vec<NodeProto>) -> Vec<u8> {
+    model(
+        &[("", 17)],
+        graph(name, nodes, vec![f("x")], vec![f("y")], vec![]),
+    )
+    .unwrap()
 }
 
 /// x → Relu → Relu → … → y, `n` nodes.
@@ -28,31 +40,19 @@ fn chain(n: usize) -> Vec<u8> {
             format!("v{i}")
         }
     };
-    let nodes: Vec<NodeSpec> = (0..n)
-        .map(|i| NodeSpec {
-            op_type: "Relu".into(),
-            inputs: vec![if i == 0 { "x".into() } else { name(i - 1) }],
-            outputs: vec![name(i)],
-        })
+    let nodes = (0..n)
+        .map(|i| relu(&if i == 0 { "x".into() } else { name(i - 1) }, &name(i)))
         .collect();
-    model_bytes("chain", 17, &[f("x")], &[f("y")], &nodes)
+    net("chain", nodes)
 }
 
 /// x → `n` Relus side by side → Sum of all → y.
 fn wide(n: usize) -> Vec<u8> {
-    let mut nodes: Vec<NodeSpec> = (0..n)
-        .map(|i| NodeSpec {
-            op_type: "Relu".into(),
-            inputs: vec!["x".into()],
-            outputs: vec![format!("v{i}")],
-        })
-        .collect();
-    nodes.push(NodeSpec {
-        op_type: "Sum".into(),
-        inputs: (0..n).map(|i| format!("v{i}")).collect(),
-        outputs: vec!["y".into()],
-    });
-    model_bytes("wide", 17, &[f("x")], &[f("y")], &nodes)
+    let mut nodes: Vec<NodeProto> = (0..n).map(|i| relu("x", &format!("v{i}"))).collect();
+    let sum_inputs: Vec<String> = (0..n).map(|i| format!("v{i}")).collect();
+    let refs: Vec<&str> = sum_inputs.iter().map(String::as_str).collect();
+    nodes.push(node("", "Sum", "", &refs, &["y"]));
+    net("wide", nodes)
 }
 
 fn profile(bytes: Vec<u8>) -> (flopscope_ir::Model, flopscope_counters::Profile) {
@@ -88,44 +88,32 @@ fn a_100k_wide_graph_profiles() {
 
 /// `depth` If nodes, each the then-branch of the one above; every else-branch is a plain
 /// Identity.
-fn nested_ifs(depth: usize) -> GraphSpec {
-    let out = |d: usize| ValueSpec::new(&format!("y{d}"), DType::Float32, &[2]);
-    let leaf = |d: usize| GraphSpec {
-        name: format!("leaf{d}"),
-        inputs: Vec::new(),
-        outputs: vec![out(d)],
-        nodes: vec![NodeWithAttrs {
-            op_type: "Identity".into(),
-            inputs: vec!["x".into()],
-            outputs: vec![format!("y{d}")],
-            ints: Vec::new(),
-            graphs: Vec::new(),
-        }],
+fn nested_ifs(depth: usize) -> GraphProto {
+    let out = |d: usize| value(&format!("y{d}"), Some(&[2]));
+    let leaf = |d: usize| {
+        let y = format!("y{d}");
+        graph(
+            &format!("leaf{d}"),
+            vec![node("", "Identity", "", &["x"], &[&y])],
+            vec![],
+            vec![out(d)],
+            vec![],
+        )
     };
     let mut g = leaf(depth);
     for d in (0..depth).rev() {
-        g = GraphSpec {
-            name: format!("g{d}"),
-            inputs: Vec::new(),
-            outputs: vec![out(d)],
-            nodes: vec![NodeWithAttrs {
-                op_type: "If".into(),
-                inputs: vec!["c".into()],
-                outputs: vec![format!("y{d}")],
-                ints: Vec::new(),
-                graphs: vec![("then_branch".into(), g), ("else_branch".into(), leaf(d))],
-            }],
-        };
+        let y = format!("y{d}");
+        let branch = with_attrs(
+            node("", "If", "", &["c"], &[&y]),
+            vec![
+                graph_attr("then_branch", g),
+                graph_attr("else_branch", leaf(d)),
+            ],
+        );
+        g = graph(&format!("g{d}"), vec![branch], vec![], vec![out(d)], vec![]);
     }
-    GraphSpec {
-        name: "main".into(),
-        inputs: vec![
-            ValueSpec::new("x", DType::Float32, &[2]),
-            ValueSpec::new("c", DType::Bool, &[]),
-        ],
-        outputs: g.outputs.clone(),
-        nodes: g.nodes,
-    }
+    let inputs = vec![value("x", Some(&[2])), typed("c", BOOL, Some(&[]))];
+    graph("main", g.node, inputs, g.output, vec![])
 }
 
 /// Encoding with prost recomputes every nested length at every level (quadratic in the depth),
@@ -280,7 +268,7 @@ fn the_wire_encoding_matches_the_writer() {
     let ours =
         flopscope_onnx::load_bytes(Bytes::from(encode_deep(3)), Path::new("a.onnx")).unwrap();
     let theirs = flopscope_onnx::load_bytes(
-        Bytes::from(graph_model_bytes(17, &nested_ifs(3))),
+        Bytes::from(model(&[("", 17)], nested_ifs(3)).unwrap()),
         Path::new("b.onnx"),
     )
     .unwrap();
