@@ -101,3 +101,30 @@ fn the_registry_and_ops_list_know_the_plugin_op() {
             .any(|o| o["domain"] == "com.example" && o["op_type"] == "FusedMLP")
     );
 }
+
+#[test]
+fn the_linked_op_appears_under_its_declared_class_in_compare() {
+    // The record says `class: OpClass::Matmul`: compare totals FusedMLP under gemm/matmul.
+    let json: Value = serde_json::from_str(&run(&[
+        "compare",
+        &fixture(),
+        "--input",
+        "X=1x16x64",
+        "--format",
+        "json",
+    ]))
+    .unwrap();
+    let m = TOKENS;
+    let macs = m * (K * H + H * N);
+    let by_class = |convention: &str| {
+        let all = json["conventions"].as_array().unwrap();
+        let c = all.iter().find(|c| c["convention"] == convention).unwrap();
+        c["by_class"].clone()
+    };
+    assert_eq!(
+        by_class("flopscope")["gemm/matmul"],
+        2 * macs + m * (H + N) + m * H
+    );
+    assert_eq!(by_class("torch")["gemm/matmul"], 2 * macs);
+    assert_eq!(by_class("flopscope")["other"], 0);
+}
