@@ -261,3 +261,22 @@ fn zoo_formulas_equal_the_concrete_profile_at_random_bindings() {
         formula_equals_concrete(&zoo.join(model), &ranges, 8);
     }
 }
+
+#[test]
+fn library_errors_name_dims_and_the_cli_adds_its_flags() {
+    let path = fixture("models/tiny_gpt2.onnx");
+    let model = flopscope::onnx::load(&path).unwrap();
+    let request = flopscope::sweep::SweepRequest {
+        dims: vec![("batch".into(), vec![1, 2])],
+        sizes: None,
+        inputs: Vec::new(),
+        declared_ops: Vec::new(),
+    };
+    let err = flopscope::sweep::sweep(&path, &model, &request)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("depend on `seq`"), "{err}");
+    assert!(!err.contains("--"), "a library error names no flag: {err}");
+    let run = flopscope(&["sweep", &path.display().to_string(), "--dim", "batch=1,2"]);
+    assert!(run.stderr.contains("add --dim seq=V1,V2"), "{}", run.stderr);
+}

@@ -18,7 +18,7 @@ pub enum BenchError {
     #[error(transparent)]
     Runtime(#[from] OrtError),
     #[error(
-        "{}: bench needs every input's size; {input} is {shape}: give --input or --dim",
+        "{}: bench needs every input's size; {input} is {shape}: bind its dims",
         path.display()
     )]
     Unsized {

@@ -30,13 +30,11 @@ pub struct SweepRequest {
 /// Why a sweep could not be made.
 #[derive(Debug, thiserror::Error)]
 pub enum SweepError {
-    #[error("--size needs an input whose last two dims are named (NCHW); name them with --dim")]
+    #[error("image sizes set an input's last two dims, but no input has them named (NCHW)")]
     NoSpatialDims,
-    #[error(
-        "the totals depend on `{0}`, which the sweep does not set: add --dim {0}=... (or --size)"
-    )]
+    #[error("the totals depend on `{0}`, which the sweep does not set")]
     Unbound(String),
-    #[error("the sweep has no axis: give --dim NAME=V1,V2, --size S1,S2 or --input NAME=S1;S2")]
+    #[error("the sweep has no axis: no dim values, image sizes or input shapes to vary")]
     Empty,
     #[error("{0} at {1}: the value does not fit in 64 bits")]
     Overflow(&'static str, String),

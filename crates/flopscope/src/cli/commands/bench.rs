@@ -128,7 +128,14 @@ pub(crate) fn run(args: Args, out: &mut dyn Write, term: Terminal) -> Result<()>
         return Ok(());
     };
     let options = profile_options(&ir, args.shapes)?;
-    let report = crate::bench::bench_file(&model, &ir, &options, runtime, &cfg, peaks)?;
+    let report = crate::bench::bench_file(&model, &ir, &options, runtime, &cfg, peaks).map_err(
+        |e| match e {
+            crate::Error::Bench(crate::bench::BenchError::Unsized { .. }) => {
+                anyhow::anyhow!("{e} (--input or --dim)")
+            }
+            e => e.into(),
+        },
+    )?;
     let bench = report.bench.as_ref().context("the bench section")?;
     if let Some(plot) = &args.plot {
         std::fs::write(plot, flopscope_report::render_roofline_svg(bench))

@@ -68,7 +68,7 @@ pub(crate) fn run(args: Args, out: &mut dyn Write, term: Terminal) -> Result<()>
         inputs: args.inputs,
         declared_ops: flopscope_op_costs::declared(&declared),
     };
-    let report = crate::sweep::sweep(&args.model, &model, &request)?;
+    let report = crate::sweep::sweep(&args.model, &model, &request).map_err(with_flags)?;
     if let Some(plot) = &args.plot {
         std::fs::write(plot, report.render_svg())
             .with_context(|| format!("cannot write {}", plot.display()))?;
@@ -79,4 +79,23 @@ pub(crate) fn run(args: Args, out: &mut dyn Write, term: Terminal) -> Result<()>
         SweepFormat::Csv => write(out, &report.render_csv()),
         SweepFormat::Json => write(out, &(report.to_json()? + "\n")),
     }
+}
+
+/// The library's error with the flags that would fix it.
+fn with_flags(e: crate::Error) -> anyhow::Error {
+    use crate::sweep::SweepError;
+    let hint = match &e {
+        crate::Error::Sweep { source, .. } => match source {
+            SweepError::NoSpatialDims => {
+                "name them with --dim, or give shapes with --input".to_owned()
+            }
+            SweepError::Unbound(s) => format!("add --dim {s}=V1,V2 (or --size)"),
+            SweepError::Empty => {
+                "give --dim NAME=V1,V2, --size S1,S2 or --input NAME=S1;S2".to_owned()
+            }
+            SweepError::Overflow(..) => return e.into(),
+        },
+        _ => return e.into(),
+    };
+    anyhow::anyhow!("{e}: {hint}")
 }
