@@ -1,0 +1,443 @@
+//! `import flopscope`: a thin PyO3 layer over the Rust crates. Every count is made by the
+//! engine (`flopscope-counters`) and every rendering by `flopscope-report`; this module only
+//! converts arguments in and results out, and releases the GIL while the engine works.
+
+use std::path::{Path, PathBuf};
+
+use flopscope::counters::{ProfileError, ProfileOptions};
+use flopscope::ir::Dim;
+use flopscope::report::{
+    Convention, Report as RustReport, TotalKind, View, ViewOptions, render_html, render_svg,
+    render_view_csv, render_view_markdown, render_view_table,
+};
+use pyo3::create_exception;
+use pyo3::exceptions::{PyException, PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict, PyList};
+use serde_json::Value;
+
+create_exception!(
+    _flopscope,
+    Error,
+    PyException,
+    "A model flopscope cannot read or profile; `.node` and `.op` name where, when known."
+);
+
+/// A count that depends on the model's dims: `str()` is the expression; call it (or
+/// `.evaluate`) with the dims' values for the number.
+#[pyclass(frozen, module = "flopscope", eq)]
+#[derive(Debug, Clone, PartialEq)]
+struct Formula {
+    dim: Dim,
+}
+
+#[pymethods]
+impl Formula {
+    /// The names of the dims the formula depends on, sorted.
+    #[getter]
+    fn symbols(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.dim.symbols().iter().map(|s| s.to_string()).collect();
+        names.sort();
+        names
+    }
+
+    /// The value with every dim bound: `f.evaluate(batch=32, height=320, width=320)`.
+    #[pyo3(signature = (**dims))]
+    fn evaluate(&self, dims: Option<&Bound<'_, PyDict>>) -> PyResult<i64> {
+        let mut values = std::collections::BTreeMap::new();
+        if let Some(dims) = dims {
+            for (k, v) in dims.iter() {
+                values.insert(k.extract::<String>()?, v.extract::<i64>()?);
+            }
+        }
+        self.dim
+            .eval(&|s| values.get(s).copied())
+            .map_err(|e| PyValueError::new_err(format!("{}: {e}", self.dim)))
+    }
+
+    #[pyo3(signature = (**dims))]
+    fn __call__(&self, dims: Option<&Bound<'_, PyDict>>) -> PyResult<i64> {
+        self.evaluate(dims)
+    }
+
+    fn __str__(&self) -> String {
+        self.dim.to_string()
+    }
+
+    fn __repr__(&self) -> String {
+        format!("Formula('{}')", self.dim)
+    }
+}
+
+/// A count as Python sees it: an `int` when every dim is bound, else a [`Formula`].
+fn count(py: Python<'_>, d: &Dim) -> PyResult<Py<PyAny>> {
+    Ok(match d.as_i64() {
+        Some(v) => v.into_pyobject(py)?.into_any().unbind(),
+        None => Py::new(py, Formula { dim: d.clone() })?.into_any(),
+    })
+}
+
+/// JSON as Python values (dicts, lists, ints, floats, strings, None).
+fn to_py(py: Python<'_>, v: &Value) -> PyResult<Py<PyAny>> {
+    Ok(match v {
+        Value::Null => py.None(),
+        Value::Bool(b) => b.into_pyobject(py)?.to_owned().into_any().unbind(),
+        Value::Number(n) => match (n.as_i64(), n.as_u64()) {
+            (Some(i), _) => i.into_pyobject(py)?.into_any().unbind(),
+            (None, Some(u)) => u.into_pyobject(py)?.into_any().unbind(),
+            _ => n
+                .as_f64()
+                .unwrap_or(f64::NAN)
+                .into_pyobject(py)?
+                .into_any()
+                .unbind(),
+        },
+        Value::String(s) => s.into_pyobject(py)?.into_any().unbind(),
+        Value::Array(items) => {
+            let list = PyList::empty(py);
+            for item in items {
+                list.append(to_py(py, item)?)?;
+            }
+            list.into_any().unbind()
+        }
+        Value::Object(map) => {
+            let dict = PyDict::new(py);
+            for (k, item) in map {
+                dict.set_item(k, to_py(py, item)?)?;
+            }
+            dict.into_any().unbind()
+        }
+    })
+}
+
+/// What a profile found: totals, nodes, modules, what was not counted, and every rendering
+/// the CLI has.
+#[pyclass(frozen, module = "flopscope")]
+struct Report {
+    inner: RustReport,
+}
+
+fn view_options(view: &str, units: &str, depth: usize, all: bool) -> PyResult<ViewOptions> {
+    let view = match view {
+        "layers" => View::Layers,
+        "tree" => View::Tree,
+        "ops" => View::Ops,
+        "memory" => View::Memory,
+        other => {
+            return Err(PyValueError::new_err(format!(
+                "unknown view `{other}` (known: layers, tree, ops, memory)"
+            )));
+        }
+    };
+    let units = match units {
+        "human" => flopscope::report::Units::Human,
+        "raw" => flopscope::report::Units::Raw,
+        other => {
+            return Err(PyValueError::new_err(format!(
+                "unknown units `{other}` (known: human, raw)"
+            )));
+        }
+    };
+    Ok(ViewOptions {
+        view,
+        units,
+        all_nodes: all,
+        depth,
+        ..ViewOptions::default()
+    })
+}
+
+impl Report {
+    fn json(&self) -> PyResult<Value> {
+        serde_json::to_value(&self.inner).map_err(|e| Error::new_err(e.to_string()))
+    }
+}
+
+#[pymethods]
+impl Report {
+    /// The model totals by name (`macs`, `flops`, `params`, ...): `int`s, or `Formula`s in the
+    /// dims left free.
+    #[getter]
+    fn totals<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let t = &self.inner.totals;
+        let dict = PyDict::new(py);
+        for kind in TotalKind::ALL {
+            dict.set_item(kind.key(), count(py, &kind.of(t))?)?;
+        }
+        dict.set_item("constants", count(py, &t.constants)?)?;
+        dict.set_item("lower_bound", t.lower_bound)?;
+        Ok(dict)
+    }
+
+    /// Every node in execution order, as the JSON report has it.
+    #[getter]
+    fn nodes(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        to_py(py, &self.json()?["nodes"])
+    }
+
+    /// The ops flopscope did not count, grouped by op and reason: the totals are lower bounds
+    /// when this is not empty.
+    #[getter]
+    fn uncounted(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        to_py(py, &self.json()?["uncounted"])
+    }
+
+    /// The module tree: each module's name, params, MACs, FLOPs, nodes and children.
+    #[getter]
+    fn modules(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        fn module(py: Python<'_>, m: &flopscope::report::Module) -> PyResult<Py<PyAny>> {
+            let dict = PyDict::new(py);
+            dict.set_item("name", &m.name)?;
+            dict.set_item("params", count(py, &m.params)?)?;
+            dict.set_item("buffers", count(py, &m.buffers)?)?;
+            dict.set_item("macs", count(py, &m.macs)?)?;
+            dict.set_item("flops", count(py, &m.flops)?)?;
+            dict.set_item("nodes", m.nodes)?;
+            let children = PyList::empty(py);
+            for c in &m.children {
+                children.append(module(py, c)?)?;
+            }
+            dict.set_item("children", children)?;
+            Ok(dict.into_any().unbind())
+        }
+        module(py, &flopscope::report::module_tree(&self.inner))
+    }
+
+    /// The report as the JSON of `flopscope profile --format json` (schema version 1).
+    fn to_dict(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        to_py(py, &self.json()?)
+    }
+
+    /// The JSON text.
+    fn to_json(&self) -> PyResult<String> {
+        self.inner
+            .to_json()
+            .map_err(|e| Error::new_err(e.to_string()))
+    }
+
+    /// A view as text, as the CLI prints it: `view` layers, tree, ops or memory; `format`
+    /// table, markdown or csv.
+    #[pyo3(signature = (view = "layers", format = "table", units = "human", depth = 3, all = false))]
+    fn table(
+        &self,
+        view: &str,
+        format: &str,
+        units: &str,
+        depth: usize,
+        all: bool,
+    ) -> PyResult<String> {
+        let o = view_options(view, units, depth, all)?;
+        match format {
+            "table" => Ok(render_view_table(&self.inner, &o)),
+            "markdown" => Ok(render_view_markdown(&self.inner, &o)),
+            "csv" => Ok(render_view_csv(&self.inner, &o)),
+            other => Err(PyValueError::new_err(format!(
+                "unknown format `{other}` (known: table, markdown, csv)"
+            ))),
+        }
+    }
+
+    /// The HTML report, so that a notebook shows it.
+    fn _repr_html_(&self) -> String {
+        render_html(&self.inner, &ViewOptions::default())
+    }
+
+    /// Writes the report in the format its extension names: .json, .html, .csv, .md, .svg.
+    fn save(&self, path: PathBuf) -> PyResult<()> {
+        let ext = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase);
+        let o = ViewOptions::default();
+        let text = match ext.as_deref() {
+            Some("json") => self.to_json()?,
+            Some("html") => render_html(&self.inner, &o),
+            Some("csv") => render_view_csv(&self.inner, &o),
+            Some("md") => render_view_markdown(&self.inner, &o),
+            Some("svg") => render_svg(&self.inner),
+            _ => {
+                return Err(PyValueError::new_err(format!(
+                    "{}: the extension must be .json, .html, .csv, .md or .svg",
+                    path.display()
+                )));
+            }
+        };
+        std::fs::write(&path, text)
+            .map_err(|e| Error::new_err(format!("cannot write {}: {e}", path.display())))
+    }
+
+    fn __repr__(&self) -> String {
+        let t = &self.inner.totals;
+        format!(
+            "<flopscope.Report {}: {} MACs, {} params>",
+            self.inner.model.path, t.macs, t.params
+        )
+    }
+}
+
+/// A shape from Python: ints, or names for dims kept symbolic.
+fn shape(name: &str, value: &Bound<'_, PyAny>) -> PyResult<Vec<Dim>> {
+    let items: Vec<Bound<'_, PyAny>> = value
+        .try_iter()
+        .map_err(|_| PyTypeError::new_err(format!("inputs[{name:?}] must be a sequence of dims")))?
+        .collect::<PyResult<_>>()?;
+    items
+        .iter()
+        .map(|d| {
+            if let Ok(v) = d.extract::<i64>() {
+                Ok(Dim::from_i64(v))
+            } else if let Ok(s) = d.extract::<String>() {
+                Dim::parse(&s).map_err(|e| PyValueError::new_err(format!("inputs[{name:?}]: {e}")))
+            } else {
+                Err(PyTypeError::new_err(format!(
+                    "inputs[{name:?}]: a dim is an int or a name, not {d}"
+                )))
+            }
+        })
+        .collect()
+}
+
+/// The engine's error as `flopscope.Error`, with `.node` and `.op` where the error names them.
+fn error(py: Python<'_>, e: &flopscope::Error) -> PyErr {
+    let err = Error::new_err(format!("{e}"));
+    let at = match e {
+        flopscope::Error::Profile {
+            source:
+                ProfileError::Node { node, op_type, .. } | ProfileError::Overflow { node, op_type, .. },
+            ..
+        } => Some((node.clone(), op_type.clone())),
+        _ => None,
+    };
+    let value = err.value(py);
+    let (node, op) = at.map_or((None, None), |(n, o)| (Some(n), Some(o)));
+    let _ = value.setattr("node", node);
+    let _ = value.setattr("op", op);
+    err
+}
+
+/// Profiles a model: a path, or the bytes of an ONNX file. `inputs` fixes input shapes (a dim
+/// may be a name), `dims` gives named dims values, `input_values` binds inputs to serialized
+/// TensorProto files, `op_costs` declares custom ops (TOML files), `convention` also counts as
+/// another tool does.
+#[pyfunction]
+#[pyo3(signature = (model, inputs = None, dims = None, input_values = None, op_costs = None, convention = None))]
+fn profile(
+    py: Python<'_>,
+    model: &Bound<'_, PyAny>,
+    inputs: Option<&Bound<'_, PyDict>>,
+    dims: Option<&Bound<'_, PyDict>>,
+    input_values: Option<&Bound<'_, PyDict>>,
+    op_costs: Option<Vec<PathBuf>>,
+    convention: Option<String>,
+) -> PyResult<Report> {
+    enum Source {
+        File(PathBuf),
+        Bytes(Vec<u8>),
+    }
+    let source = if let Ok(bytes) = model.cast::<PyBytes>() {
+        Source::Bytes(bytes.as_bytes().to_vec())
+    } else if let Ok(path) = model.extract::<PathBuf>() {
+        Source::File(path)
+    } else {
+        return Err(PyTypeError::new_err(
+            "model must be a path, bytes, or an onnx.ModelProto",
+        ));
+    };
+    let mut options = ProfileOptions::default();
+    for (k, v) in inputs.into_iter().flat_map(|d| d.iter()) {
+        let name: String = k.extract()?;
+        let dims = shape(&name, &v)?;
+        options.inputs.insert(name, dims);
+    }
+    for (k, v) in dims.into_iter().flat_map(|d| d.iter()) {
+        let value: i64 = v.extract()?;
+        options.dims.insert(k.extract()?, Dim::from_i64(value));
+    }
+    let values: Vec<(String, PathBuf)> = input_values
+        .into_iter()
+        .flat_map(|d| d.iter())
+        .map(|(k, v)| Ok((k.extract()?, v.extract()?)))
+        .collect::<PyResult<_>>()?;
+    let declared = flopscope::op_costs::load_all(&op_costs.unwrap_or_default())
+        .map_err(|e| Error::new_err(e.to_string()))?;
+    options.declared_ops = flopscope::op_costs::declared(&declared);
+    let convention: Option<Convention> = convention
+        .map(|c| c.parse())
+        .transpose()
+        .map_err(|e: flopscope::report::UnknownConvention| PyValueError::new_err(e.to_string()))?;
+
+    let result = py.detach(move || -> Result<RustReport, flopscope::Error> {
+        let (label, model) = match &source {
+            Source::File(path) => (path.display().to_string(), flopscope::onnx::load(path)?),
+            Source::Bytes(bytes) => {
+                let label = Path::new("<bytes>");
+                let model = flopscope::onnx::load_bytes(bytes.clone().into(), label)?;
+                (label.display().to_string(), model)
+            }
+        };
+        for (name, file) in &values {
+            let value = flopscope::load_input_value(&model, name, file)?;
+            options.input_values.insert(name.clone(), value);
+        }
+        let path = match &source {
+            Source::File(path) => path.clone(),
+            Source::Bytes(_) => PathBuf::from("<bytes>"),
+        };
+        let profile = flopscope::profile_model(&path, &model, &options)?;
+        let report = RustReport::new(&label, &model, &profile);
+        Ok(match convention {
+            Some(c) => report.with_convention(c),
+            None => report,
+        })
+    });
+    result
+        .map(|inner| Report { inner })
+        .map_err(|e| error(py, &e))
+}
+
+/// Every op flopscope counts: domain, op type, opsets, class and cost formula.
+#[pyfunction]
+fn ops(py: Python<'_>) -> PyResult<Py<PyAny>> {
+    let list = PyList::empty(py);
+    for d in flopscope::counters::registry().iter() {
+        let dict = PyDict::new(py);
+        dict.set_item("domain", d.domain_name())?;
+        dict.set_item("op_type", d.op_type)?;
+        dict.set_item("opsets", d.opsets.to_string())?;
+        dict.set_item("class", d.class.key())?;
+        dict.set_item("formula", d.formula)?;
+        list.append(dict)?;
+    }
+    Ok(list.into_any().unbind())
+}
+
+/// `python -m flopscope ARGS`: the `flopscope` command line; returns its exit status.
+#[pyfunction]
+fn _cli(py: Python<'_>, argv: Vec<String>) -> i32 {
+    py.detach(move || {
+        let status = flopscope::cli::run_in(
+            argv,
+            &mut std::io::stdout().lock(),
+            &mut std::io::stderr().lock(),
+            flopscope::cli::Terminal::stdout(),
+        );
+        match status {
+            flopscope::cli::ExitStatus::Success => 0,
+            flopscope::cli::ExitStatus::Error => 1,
+            flopscope::cli::ExitStatus::Usage => 2,
+            flopscope::cli::ExitStatus::GateFailed => 3,
+        }
+    })
+}
+
+#[pymodule]
+fn _flopscope(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("Error", m.py().get_type::<Error>())?;
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add_class::<Formula>()?;
+    m.add_class::<Report>()?;
+    m.add_function(wrap_pyfunction!(profile, m)?)?;
+    m.add_function(wrap_pyfunction!(ops, m)?)?;
+    m.add_function(wrap_pyfunction!(_cli, m)?)?;
+    Ok(())
+}
