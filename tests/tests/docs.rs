@@ -42,7 +42,7 @@ fn readme_commands_use_what_a_clone_has() {
     let root = tests::workspace_root();
     let readme = std::fs::read_to_string(root.join("README.md")).expect("README.md");
     let mut named = 0;
-    for token in readme.split(|c: char| c.is_whitespace() || "`()[]".contains(c)) {
+    for token in readme.split(|c: char| c.is_whitespace() || "`()[]\"',".contains(c)) {
         let Some(start) = token.find("fixtures/") else {
             continue;
         };
