@@ -395,6 +395,77 @@ fn profile(
         .map_err(|e| error(py, &e))
 }
 
+/// Any serializable result as Python values.
+fn data<T: serde::Serialize>(py: Python<'_>, value: &T) -> PyResult<Py<PyAny>> {
+    let json = serde_json::to_value(value).map_err(|e| Error::new_err(e.to_string()))?;
+    to_py(py, &json)
+}
+
+/// The totals over a grid of sizes, as `flopscope sweep --format json` has them: `dims` maps
+/// a named dim to its values, `sizes` sets height and width together, `inputs` maps an input to
+/// one or several shapes.
+#[pyfunction]
+#[pyo3(signature = (model, dims = None, sizes = None, inputs = None, op_costs = None))]
+fn sweep(
+    py: Python<'_>,
+    model: PathBuf,
+    dims: Option<&Bound<'_, PyDict>>,
+    sizes: Option<Vec<i64>>,
+    inputs: Option<&Bound<'_, PyDict>>,
+    op_costs: Option<Vec<PathBuf>>,
+) -> PyResult<Py<PyAny>> {
+    let mut request = flopscope::sweep::SweepRequest {
+        sizes,
+        ..Default::default()
+    };
+    for (k, v) in dims.into_iter().flat_map(|d| d.iter()) {
+        request.dims.push((k.extract()?, v.extract()?));
+    }
+    for (k, v) in inputs.into_iter().flat_map(|d| d.iter()) {
+        let name: String = k.extract()?;
+        let shapes: Vec<Bound<'_, PyAny>> = v.try_iter()?.collect::<PyResult<_>>()?;
+        // One shape (a sequence of dims) or several (a sequence of shapes).
+        let several = shapes
+            .first()
+            .is_some_and(|s| s.try_iter().is_ok() && s.extract::<String>().is_err());
+        let shapes = if several {
+            shapes
+                .iter()
+                .map(|s| shape(&name, s))
+                .collect::<PyResult<Vec<_>>>()?
+        } else {
+            vec![shape(&name, &v)?]
+        };
+        request.inputs.push((name, shapes));
+    }
+    let declared = flopscope::op_costs::load_all(&op_costs.unwrap_or_default())
+        .map_err(|e| Error::new_err(e.to_string()))?;
+    request.declared_ops = flopscope::op_costs::declared(&declared);
+    let result = py.detach(move || -> Result<_, flopscope::Error> {
+        let m = flopscope::onnx::load(&model)?;
+        flopscope::sweep::sweep(&model, &m, &request)
+    });
+    let report = result.map_err(|e| error(py, &e))?;
+    data(py, &report)
+}
+
+/// What changed from `old` to `new`, as `flopscope diff --format json` has it.
+#[pyfunction]
+#[pyo3(signature = (old, new, depth = 3))]
+fn _diff(py: Python<'_>, old: &Report, new: &Report, depth: usize) -> PyResult<Py<PyAny>> {
+    data(
+        py,
+        &flopscope::report::ReportDiff::new(&old.inner, &new.inner, depth),
+    )
+}
+
+/// The model counted as thop, ptflops, fvcore, torch and onnx-tool count, as `flopscope compare
+/// --format json` has it.
+#[pyfunction]
+fn _compare(py: Python<'_>, report: &Report) -> PyResult<Py<PyAny>> {
+    data(py, &flopscope::report::Comparison::new(&report.inner))
+}
+
 /// Every op flopscope counts: domain, op type, opsets, class and cost formula.
 #[pyfunction]
 fn ops(py: Python<'_>) -> PyResult<Py<PyAny>> {
@@ -438,6 +509,9 @@ fn _flopscope(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Report>()?;
     m.add_function(wrap_pyfunction!(profile, m)?)?;
     m.add_function(wrap_pyfunction!(ops, m)?)?;
+    m.add_function(wrap_pyfunction!(sweep, m)?)?;
+    m.add_function(wrap_pyfunction!(_diff, m)?)?;
+    m.add_function(wrap_pyfunction!(_compare, m)?)?;
     m.add_function(wrap_pyfunction!(_cli, m)?)?;
     Ok(())
 }

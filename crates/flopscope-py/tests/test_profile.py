@@ -182,3 +182,30 @@ def test_the_seed_study_params_and_thop():
         assert r.totals["params"] == case["torch_params"] == 3_504_872
         assert r.totals["buffers"] == case["torch_buffers"] == 34_112
         assert r.to_dict()["convention"]["total"] == case["thop_macs"], shape
+
+
+def test_sweep_is_the_batch_times_resolution_study():
+    s = flopscope.sweep(MOBILENET, dims={"batch": [1, 32]}, sizes=[224, 320])
+    rows = {(r["values"][0], r["values"][1]): r for r in s["rows"]}
+    assert rows[("1", "224")]["macs"] == 300_774_272
+    assert rows[("32", "320")]["macs"] == 19_599_769_600  # ONNX Runtime's dense MACs
+    # Parameters never move; MACs are linear in the batch.
+    assert len({r["params"] for r in s["rows"]}) == 1
+    assert rows[("32", "224")]["macs"] == 32 * rows[("1", "224")]["macs"]
+    with pytest.raises(flopscope.Error, match="sweep has no axis"):
+        flopscope.sweep(MOBILENET)
+
+
+def test_diff_and_compare_are_data():
+    bn = FIXTURES / "models" / "mobilenet_v2_bn.onnx"
+    d = flopscope.diff(MOBILENET, bn, inputs={"input": (1, 3, 224, 224)})
+    totals = {t["key"]: t for t in d["totals"]}
+    # Same convolutions: the BatchNorm-kept model adds only BatchNormalization's arithmetic.
+    assert totals["macs"]["delta"] == 0
+    assert totals["params"]["delta"] > 0
+    r = flopscope.profile(MOBILENET, inputs={"input": (1, 3, 224, 224)})
+    c = flopscope.compare(r)
+    by_tool = {x["convention"]: x for x in c["conventions"]}
+    assert by_tool["flopscope"]["total"] == r.totals["flops"]
+    assert set(by_tool) >= {"thop", "ptflops", "fvcore", "torch", "onnx-tool"}
+    assert c == flopscope.compare(MOBILENET, inputs={"input": (1, 3, 224, 224)})

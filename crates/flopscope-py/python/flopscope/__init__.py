@@ -9,10 +9,12 @@ Every count is made by the Rust engine; this package is a thin layer over it.
     300774272
 """
 
-from ._flopscope import Error, Formula, Report, __version__, ops
+from ._flopscope import Error, Formula, Report, __version__, ops, sweep
+from ._flopscope import _compare, _diff
 from ._flopscope import profile as _profile
 
-__all__ = ["Error", "Formula", "Report", "__version__", "ops", "profile"]
+__all__ = ["Error", "Formula", "Report", "__version__", "compare", "diff", "ops", "profile",
+           "sweep"]
 
 
 def profile(model, inputs=None, dims=None, input_values=None, op_costs=None, convention=None):
@@ -28,3 +30,21 @@ def profile(model, inputs=None, dims=None, input_values=None, op_costs=None, con
     if op_costs is not None and not isinstance(op_costs, (list, tuple)):
         op_costs = [op_costs]
     return _profile(model, inputs, dims, input_values, op_costs, convention)
+
+
+def diff(old, new, inputs=None, dims=None, depth=3):
+    """What changed between two models (or two ``Report``s): totals with deltas, then the
+    modules and nodes added, removed and changed, as ``flopscope diff --format json``."""
+    if not isinstance(old, Report):
+        old = profile(old, inputs=inputs, dims=dims)
+    if not isinstance(new, Report):
+        new = profile(new, inputs=inputs, dims=dims)
+    return _diff(old, new, depth)
+
+
+def compare(model, inputs=None, dims=None, op_costs=None):
+    """The model (or a ``Report``) counted as thop, ptflops, fvcore, torch's FlopCounterMode and
+    onnx-tool count it, by op class, as ``flopscope compare --format json``."""
+    report = model if isinstance(model, Report) else profile(model, inputs, dims, None, op_costs)
+    return _compare(report)
+

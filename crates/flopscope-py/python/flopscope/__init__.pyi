@@ -43,3 +43,27 @@ def profile(
 ) -> Report: ...
 
 def ops() -> list[dict[str, str]]: ...
+
+def sweep(
+    model: Union[str, PathLike[str]],
+    dims: Mapping[str, Sequence[int]] | None = None,
+    sizes: Sequence[int] | None = None,
+    inputs: Mapping[str, Sequence[Any]] | None = None,
+    op_costs: Sequence[Union[str, PathLike[str]]] | None = None,
+) -> dict[str, Any]: ...
+
+def diff(
+    old: Union[Report, str, PathLike[str], bytes, Any],
+    new: Union[Report, str, PathLike[str], bytes, Any],
+    inputs: Mapping[str, Sequence[Union[int, str]]] | None = None,
+    dims: Mapping[str, int] | None = None,
+    depth: int = 3,
+) -> dict[str, Any]: ...
+
+def compare(
+    model: Union[Report, str, PathLike[str], bytes, Any],
+    inputs: Mapping[str, Sequence[Union[int, str]]] | None = None,
+    dims: Mapping[str, int] | None = None,
+    op_costs: Sequence[Union[str, PathLike[str]]] | None = None,
+) -> dict[str, Any]: ...
+
