@@ -237,6 +237,43 @@ impl Report {
         }
     }
 
+    /// A view's rows as a `pandas.DataFrame` (pandas is optional: without it, an ImportError
+    /// says how to get it). Numbers are exact integers; a count that depends on a free dim is its
+    /// formula as text.
+    #[pyo3(signature = (view = "layers"))]
+    fn to_pandas(&self, py: Python<'_>, view: &str) -> PyResult<Py<PyAny>> {
+        let pandas = py.import("pandas").map_err(|_| {
+            pyo3::exceptions::PyImportError::new_err(
+                "Report.to_pandas needs pandas: pip install pandas",
+            )
+        })?;
+        let mut o = view_options(view, "raw", usize::MAX, true)?;
+        o.units = flopscope::report::Units::Plain;
+        let Some(main) = flopscope::report::views::sections(&self.inner, &o)
+            .into_iter()
+            .next()
+        else {
+            return Err(Error::new_err(format!("the {view} view has no table")));
+        };
+        let rows = PyList::empty(py);
+        for row in &main.rows {
+            let cells = PyList::empty(py);
+            for cell in row {
+                match cell.parse::<i64>() {
+                    Ok(v) => cells.append(v)?,
+                    Err(_) => cells.append(cell)?,
+                }
+            }
+            rows.append(cells)?;
+        }
+        let kwargs = PyDict::new(py);
+        kwargs.set_item("columns", &main.header)?;
+        Ok(pandas
+            .getattr("DataFrame")?
+            .call((rows,), Some(&kwargs))?
+            .unbind())
+    }
+
     /// The HTML report, so that a notebook shows it.
     fn _repr_html_(&self) -> String {
         render_html(&self.inner, &ViewOptions::default())

@@ -209,3 +209,21 @@ def test_diff_and_compare_are_data():
     assert by_tool["flopscope"]["total"] == r.totals["flops"]
     assert set(by_tool) >= {"thop", "ptflops", "fvcore", "torch", "onnx-tool"}
     assert c == flopscope.compare(MOBILENET, inputs={"input": (1, 3, 224, 224)})
+
+
+def test_to_pandas_gives_the_view_as_a_frame():
+    pd = pytest.importorskip("pandas", reason="needs pandas for Report.to_pandas")
+    r = flopscope.profile(MOBILENET, inputs={"input": (1, 3, 224, 224)})
+    layers = r.to_pandas()
+    assert isinstance(layers, pd.DataFrame)
+    macs_column = [c for c in layers.columns if c == "MACs"][0]
+    assert layers[macs_column].sum() == r.totals["macs"]
+    ops = r.to_pandas(view="ops")
+    assert ops.iloc[0]["Op"] == "Conv"
+
+
+def test_to_pandas_without_pandas_says_how_to_get_it(monkeypatch):
+    monkeypatch.setitem(sys.modules, "pandas", None)  # `import pandas` now fails
+    r = flopscope.profile(MOBILENET, inputs={"input": (1, 3, 224, 224)})
+    with pytest.raises(ImportError, match="pip install pandas"):
+        r.to_pandas()
