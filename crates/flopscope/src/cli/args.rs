@@ -217,6 +217,17 @@ pub(crate) fn profile_options(
     Ok(options)
 }
 
+/// How a table is shown: units, and colour on a terminal.
+#[derive(Debug, Clone, Copy, clap::Args)]
+pub(crate) struct StyleArgs {
+    /// `human` (300.77 MMACs) or `raw` (300,774,272).
+    #[arg(long, value_enum, default_value_t = UnitsArg::Human)]
+    pub(crate) units: UnitsArg,
+    /// No colour even on a terminal (colour is never used when the output is not a terminal).
+    #[arg(long)]
+    pub(crate) no_color: bool,
+}
+
 impl UnitsArg {
     pub(crate) fn units(self) -> Units {
         match self {

@@ -9,7 +9,7 @@ use flopscope_report::{Report, ReportDiff, TableStyle};
 
 use crate::cli::Terminal;
 
-use crate::cli::args::{ShapeArgs, UnitsArg, parse_percent, report_of, write};
+use crate::cli::args::{ShapeArgs, StyleArgs, parse_percent, report_of, write};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub(crate) enum DiffFormat {
@@ -32,12 +32,8 @@ pub(crate) struct Args {
     /// How many levels of modules to compare.
     #[arg(long, default_value_t = 3)]
     pub(crate) depth: usize,
-    /// `human` (+17.06 K) or `raw` (+17,056).
-    #[arg(long, value_enum, default_value_t = UnitsArg::Human)]
-    pub(crate) units: UnitsArg,
-    /// No colour even on a terminal.
-    #[arg(long)]
-    pub(crate) no_color: bool,
+    #[command(flatten)]
+    pub(crate) style: StyleArgs,
     /// Exit with status 3 (after printing the diff) when the MACs or the params grew by more
     /// than PCT percent: a CI gate.
     #[arg(long, value_name = "PCT", value_parser = parse_percent)]
@@ -82,11 +78,11 @@ pub(crate) fn run(args: Args, out: &mut dyn Write, term: Terminal) -> Result<()>
     let old = report_or_json(&args.old, &args.shapes)?;
     let new = report_or_json(&args.new, &args.shapes)?;
     let diff = ReportDiff::new(&old, &new, args.depth);
-    let units = args.units.units();
+    let units = args.style.units.units();
     match args.format {
         DiffFormat::Table => {
             let style = TableStyle {
-                color: term.color && !args.no_color,
+                color: term.color && !args.style.no_color,
                 width: term.width,
             };
             write(out, &diff.render_table(units, style))?;

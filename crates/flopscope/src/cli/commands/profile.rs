@@ -10,7 +10,7 @@ use flopscope_report::{
 };
 
 use crate::cli::Terminal;
-use crate::cli::args::{ModelArgs, UnitsArg, parse_convention, report, write};
+use crate::cli::args::{ModelArgs, StyleArgs, parse_convention, report, write};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub(crate) enum ReportFormat {
@@ -47,12 +47,8 @@ pub(crate) struct Args {
     /// Tree view: how many levels of modules to show.
     #[arg(long, default_value_t = 3)]
     pub(crate) depth: usize,
-    /// `human` (300.77 MMACs) or `raw` (300,774,272).
-    #[arg(long, value_enum, default_value_t = UnitsArg::Human)]
-    pub(crate) units: UnitsArg,
-    /// No colour even on a terminal (colour is never used when the output is not a terminal).
-    #[arg(long)]
-    pub(crate) no_color: bool,
+    #[command(flatten)]
+    pub(crate) style: StyleArgs,
     /// Fail (exit 1, after printing the report) when any node is uncounted: for CI.
     #[arg(long)]
     pub(crate) strict: bool,
@@ -74,10 +70,10 @@ pub(crate) fn run(args: Args, out: &mut dyn Write, term: Terminal) -> Result<()>
             ViewArg::Ops => View::Ops,
             ViewArg::Memory => View::Memory,
         },
-        units: args.units.units(),
+        units: args.style.units.units(),
         all_nodes: args.all,
         depth: args.depth,
-        color: term.color && !args.no_color,
+        color: term.color && !args.style.no_color,
         width: term.width,
     };
     if args.strict
