@@ -192,6 +192,17 @@ pub(crate) fn classify(
                         packed_bits[o.index()] = Some(u32::try_from(bits).unwrap_or(4));
                         WeightClass::Param
                     }
+                    // One stored element broadcast to a whole weight or bias is a fill (the zero
+                    // bias PyTorch's exporter makes for a convolution without one), not a
+                    // learned tensor.
+                    Role::Weight | Role::Bias
+                        if ty.numel().as_i64() == Some(1)
+                            && states[id.index()]
+                                .tensor()
+                                .is_some_and(|read| read.numel().as_i64() != Some(1)) =>
+                    {
+                        WeightClass::Constant
+                    }
                     Role::Weight | Role::Bias => WeightClass::Param,
                     Role::Buffer => WeightClass::Buffer,
                     Role::Quant => WeightClass::Quant,
