@@ -13,13 +13,18 @@
 //!   `torch.nn.functional` calls): the legacy exporter names nodes by module scope
 //!   (`/features/features.1/Relu`), so a node whose scope holds no other module's scope is a
 //!   leaf module's own op, and a node at the root or in a scope that holds child scopes comes
-//!   from a functional call in a parent's `forward`. Nodes without scopes use each op's usual
-//!   origin ([`Scopes::call`]).
-//! - `nn.Linear`: a Gemm, or a MatMul that reads a weight (params > 0); an Add of a 1-D constant
-//!   to such a MatMul's output is its bias.
+//!   from a functional call in a parent's `forward`. The dynamo exporter records each node's
+//!   module path instead (`name_scopes`), read the same way. Nodes without either use each
+//!   op's usual origin ([`Scopes::call`]).
+//! - `nn.AdaptiveAvgPool2d(1)` (and `F.adaptive_avg_pool2d(x, 1)`): a GlobalAveragePool, or, from
+//!   the dynamo exporter, a ReduceMean over every spatial axis keeping them (`x.mean((2, 3))`
+//!   drops them, and the tools count it apart).
+//! - `nn.Linear`: a Gemm, or a MatMul that reads a weight (params > 0, or a Transpose of one);
+//!   an Add of a 1-D constant to such a MatMul's output is its bias.
 //!
 //! Counts are [`Dim`]s, so a model with unbound dims gets each tool's count as a formula.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::str::FromStr;
@@ -271,10 +276,14 @@ pub enum Call {
     Functional,
 }
 
-/// Module scopes from node names: the scopes that hold other scopes are not leaves.
+/// Module scopes from node names or module paths: the scopes that hold other scopes are not
+/// leaves.
 #[derive(Debug, Clone, Default)]
 pub struct Scopes {
     parents: BTreeSet<String>,
+    /// The graph's nodes carry module paths from the exporter's metadata (the dynamo
+    /// exporter's `name_scopes`) instead of scoped names.
+    modules: bool,
 }
 
 /// The scope of a legacy-exporter node name (`/a/b/Conv` → `/a/b`, `/Flatten` → ``), `None`
@@ -286,11 +295,26 @@ fn scope(name: &str) -> Option<&str> {
     name.rsplit_once('/').map(|(s, _)| s)
 }
 
+/// A node's scope: its name's, else, when the graph's nodes carry module paths, the path as a
+/// scope (`["features", "features.0"]` → `/features/features.0`, the root ``).
+fn node_scope(node: &NodeReport, modules: bool) -> Option<Cow<'_, str>> {
+    if let Some(s) = scope(&node.name) {
+        return Some(Cow::Borrowed(s));
+    }
+    modules.then(|| Cow::Owned(node.module.iter().flat_map(|m| ["/", m.as_str()]).collect()))
+}
+
 impl Scopes {
-    pub fn new<'a>(names: impl IntoIterator<Item = &'a str>) -> Scopes {
+    pub fn new(nodes: &[NodeReport]) -> Scopes {
+        let modules = nodes
+            .iter()
+            .any(|n| !n.module.is_empty() && scope(&n.name).is_none());
         let mut parents = BTreeSet::new();
-        for name in names {
-            let Some(mut s) = scope(name) else { continue };
+        for node in nodes {
+            let Some(s) = node_scope(node, modules) else {
+                continue;
+            };
+            let mut s: &str = &s;
             while let Some((parent, _)) = s.rsplit_once('/') {
                 if !parents.insert(parent.to_owned()) {
                     break;
@@ -298,15 +322,15 @@ impl Scopes {
                 s = parent;
             }
         }
-        Scopes { parents }
+        Scopes { parents, modules }
     }
 
-    /// Module or functional call. A node name without a scope gets its op's usual origin:
-    /// Softmax, MatMul without a weight and elementwise arithmetic are functional, the other
-    /// layers modules.
+    /// Module or functional call. A node without a scope gets its op's usual origin: Softmax,
+    /// MatMul without a weight and elementwise arithmetic are functional, the other layers
+    /// modules.
     pub fn call(&self, node: &NodeReport) -> Call {
-        match scope(&node.name) {
-            Some(s) if self.parents.contains(s) => Call::Functional,
+        match node_scope(node, self.modules) {
+            Some(s) if self.parents.contains(s.as_ref()) => Call::Functional,
             Some(_) => Call::Module,
             None => match node.op_type.as_str() {
                 "Softmax" | "LogSoftmax" | "Add" | "Sub" | "Mul" | "Div" | "Einsum" => {
@@ -340,13 +364,30 @@ impl<'r> GraphFacts<'r> {
         }
         GraphFacts {
             nodes,
-            scopes: Scopes::new(nodes.iter().map(|n| n.name.as_str())),
+            scopes: Scopes::new(nodes),
             producer,
         }
     }
 
     fn producer_of(&self, value: &str) -> Option<&'r NodeReport> {
         self.producer.get(value).map(|&i| &self.nodes[i])
+    }
+
+    /// `nn.Linear`: a Gemm, or a MatMul that reads a weight, itself (params > 0) or through a
+    /// Transpose of it (the dynamo exporter's `x @ W.T`, the Transpose owning the weight).
+    fn is_linear(&self, node: &NodeReport) -> bool {
+        match node.op_type.as_str() {
+            "Gemm" => true,
+            "MatMul" => {
+                node.params != Dim::zero()
+                    || node.inputs.get(1).is_some_and(|w| {
+                        self.producer_of(&w.name).is_some_and(|p| {
+                            p.op_type == "Transpose" && p.constant && p.params != Dim::zero()
+                        })
+                    })
+            }
+            _ => false,
+        }
     }
 
     /// The `nn.Linear` MatMul whose bias `node` adds: an Add of a 1-D constant to the output of
@@ -357,7 +398,7 @@ impl<'r> GraphFacts<'r> {
         }
         let linear = |t: &TensorReport| {
             self.producer_of(&t.name)
-                .filter(|p| p.op_type == "MatMul" && p.params != Dim::zero())
+                .filter(|p| p.op_type == "MatMul" && self.is_linear(p))
         };
         let is_bias = |t: &TensorReport| {
             t.shape.as_ref().is_some_and(|s| s.len() == 1)
@@ -479,9 +520,47 @@ impl Facts<'_> {
         self.clip_bounds() == (Some(0.0), Some(6.0))
     }
 
+    /// Adaptive average pooling to one element per channel: GlobalAveragePool, or a ReduceMean
+    /// over every spatial axis of a 4-D or 5-D input that keeps them (what the dynamo exporter
+    /// makes of `adaptive_avg_pool2d(x, 1)`; `x.mean((2, 3))` does not keep them).
+    fn is_global_avg_pool(&self) -> bool {
+        match self.op() {
+            "GlobalAveragePool" => true,
+            "ReduceMean" => {
+                let Some(rank) = self.in_shape(0).map(<[Dim]>::len) else {
+                    return false;
+                };
+                let keep = self.attr_int("keepdims").unwrap_or(1) == 1;
+                let axes: Option<Vec<i64>> = match self.node.attributes.get("axes") {
+                    Some(a) => a.as_ints().map(<[i64]>::to_vec),
+                    None => self
+                        .node
+                        .inputs
+                        .get(1)
+                        .and_then(|t| t.value.as_deref())
+                        .map(|v| v.iter().map(|&x| x as i64).collect()),
+                };
+                let Some(mut axes) = axes else {
+                    return false;
+                };
+                let rank = i64::try_from(rank).unwrap_or(0);
+                for a in &mut axes {
+                    if *a < 0 {
+                        *a += rank;
+                    }
+                }
+                axes.sort_unstable();
+                // Rank 4 or 5 only: a mean over the last axis of [batch, seq, hidden] kept
+                // is a decomposed LayerNorm, not a 1-D pooling.
+                keep && rank >= 4 && axes == (2..rank).collect::<Vec<_>>()
+            }
+            _ => false,
+        }
+    }
+
     /// A MatMul (or Gemm) that reads a weight: `nn.Linear`.
     fn is_linear(&self) -> bool {
-        self.op() == "Gemm" || (self.op() == "MatMul" && self.node.params != Dim::zero())
+        self.graph.is_linear(self.node)
     }
 
     /// Resize / Upsample mode (`nearest` when absent) and the rank of the output.
@@ -576,7 +655,7 @@ fn thop(n: &Facts<'_>) -> Option<Dim> {
         }
         "AveragePool" => n.o(),
         // (kernel elements + 1) per output: input + output elements.
-        "GlobalAveragePool" => Some(n.i()? + n.o()?),
+        _ if n.is_global_avg_pool() => Some(n.i()? + n.o()?),
         "Resize" | "Upsample" => {
             let (mode, rank) = n.resize()?;
             let per_output = match (mode, rank) {
@@ -637,9 +716,8 @@ fn ptflops(n: &Facts<'_>) -> Option<Dim> {
         "Clip" if n.is_relu6() => n.o(),
         "LeakyRelu" if module => n.o(),
         "Softmax" => n.i(),
-        "MaxPool" | "AveragePool" | "GlobalAveragePool" | "GlobalMaxPool" => {
-            twice_for_modules(n.i()?)
-        }
+        "MaxPool" | "AveragePool" | "GlobalMaxPool" => twice_for_modules(n.i()?),
+        _ if n.is_global_avg_pool() => twice_for_modules(n.i()?),
         "Resize" | "Upsample" => twice_for_modules(n.o()?),
         // Per step and batch row: both weight matrices, the gate arithmetic, both biases.
         "RNN" | "GRU" | "LSTM" if module => {
@@ -706,7 +784,7 @@ fn fvcore(n: &Facts<'_>) -> Option<Dim> {
         }
         "LayerNormalization" | "GroupNormalization" => Some(n.i()? * 5),
         "InstanceNormalization" => Some(n.i()? * 4),
-        "GlobalAveragePool" => n.i(),
+        _ if n.is_global_avg_pool() => n.i(),
         // upsample_nearest2d: 1 per output; upsample_bilinear2d: 4.
         "Resize" | "Upsample" => match n.resize()? {
             ("nearest", 4) => n.o(),

@@ -641,7 +641,7 @@ fn scopes_tell_modules_from_functional_calls() {
         .iter()
         .map(|n| N::new("Relu", n, vec![tensor("x", &[1])], &[1]).0)
         .collect();
-    let scopes = Scopes::new(names);
+    let scopes = Scopes::new(&nodes);
     let calls: Vec<Call> = nodes.iter().map(|n| scopes.call(n)).collect();
     assert_eq!(
         calls,
@@ -655,12 +655,117 @@ fn scopes_tell_modules_from_functional_calls() {
         ]
     );
     // A model that is one leaf module: its ops sit at the root.
-    let bare = Scopes::new(["/Conv", "/Relu"]);
     let conv = N::new("Conv", "/Conv", vec![], &[1]).0;
+    let relu = N::new("Relu", "/Relu", vec![], &[1]).0;
+    let bare = Scopes::new(&[conv.clone(), relu]);
     assert_eq!(bare.call(&conv), Call::Module);
     // Without scopes, Softmax and weightless MatMul are functional.
     let softmax = N::new("Softmax", "Softmax_3", vec![], &[1]).0;
     assert_eq!(scopes.call(&softmax), Call::Functional);
+}
+
+#[test]
+fn dynamo_module_paths_tell_modules_from_functional_calls() {
+    // torchvision ResNet from the dynamo exporter: node names carry no scope, each node its
+    // module path (`pkg.torch.onnx.name_scopes`).
+    let node = |op: &str, name: &str, module: &[&str]| {
+        let mut n = N::new(op, name, vec![tensor("x", &[1])], &[1]).0;
+        n.module = module.iter().map(|m| (*m).to_owned()).collect();
+        n
+    };
+    let nodes = [
+        node(
+            "Conv",
+            "node_Conv_0",
+            &["layer1", "layer1.0", "layer1.0.conv1"],
+        ),
+        node("Add", "node_add", &["layer1", "layer1.0"]),
+        node("ReduceMean", "node_mean", &["avgpool"]),
+        node("Flatten", "node_flatten", &[]),
+    ];
+    let scopes = Scopes::new(&nodes);
+    let calls: Vec<Call> = nodes.iter().map(|n| scopes.call(n)).collect();
+    assert_eq!(
+        calls,
+        [
+            Call::Module,
+            Call::Functional,
+            Call::Module,
+            Call::Functional,
+        ]
+    );
+}
+
+#[test]
+fn a_matmul_by_a_transposed_weight_is_a_linear_layer() {
+    // The dynamo exporter's nn.Linear(768, 3072) on [1, 197, 768]: MatMul(x, Transpose(W)),
+    // the Transpose owning the weight.
+    let mut t = N::new(
+        "Transpose",
+        "node_t",
+        vec![tensor("w", &[3072, 768])],
+        &[768, 3072],
+    )
+    .params(3072 * 768)
+    .0;
+    t.constant = true;
+    t.outputs[0].name = "wt".into();
+    let mut mm = N::new(
+        "MatMul",
+        "node_mm",
+        vec![tensor("x", &[1, 197, 768]), tensor("wt", &[768, 3072])],
+        &[1, 197, 3072],
+    )
+    .macs(197 * 768 * 3072)
+    .0;
+    mm.module = vec!["mlp".into(), "mlp.0".into()];
+    t.module = mm.module.clone();
+    let nodes = [t, mm];
+    let thop = Convention::Thop.node_count(&nodes[1], &GraphFacts::new(&nodes));
+    assert_eq!(thop, Dim::from_i64(197 * 768 * 3072));
+}
+
+#[test]
+fn adaptive_average_pooling_from_the_dynamo_exporter_counts_as_global_pooling() {
+    // nn.AdaptiveAvgPool2d(1) on [2, 512, 7, 7]: ReduceMean over axes 2 and 3, kept. thop
+    // counts kernel elements + 1 per output, ptflops the input elements twice (a module),
+    // fvcore the input elements.
+    let mean = |keepdims: i64, module: &[&str]| {
+        let mut n = N::new(
+            "ReduceMean",
+            "node_mean",
+            vec![tensor("x", &[2, 512, 7, 7]), {
+                let mut axes = tensor("axes", &[2]);
+                axes.value = Some(vec![-2.0, -1.0]);
+                axes
+            }],
+            if keepdims == 1 {
+                &[2, 512, 1, 1]
+            } else {
+                &[2, 512]
+            },
+        )
+        .0;
+        n.attributes
+            .insert("keepdims".to_owned(), AttrReport::Int(keepdims));
+        n.module = module.iter().map(|m| (*m).to_owned()).collect();
+        n
+    };
+    let (i, o) = (2 * 512 * 7 * 7, 2 * 512);
+    let pooled = [mean(1, &["avgpool"])];
+    let count = |c: Convention, nodes: &[NodeReport]| {
+        c.node_count(&nodes[0], &GraphFacts::new(nodes))
+            .as_i64()
+            .expect("concrete")
+    };
+    assert_eq!(count(Convention::Thop, &pooled), i + o);
+    assert_eq!(count(Convention::Ptflops, &pooled), 2 * i);
+    assert_eq!(count(Convention::Fvcore, &pooled), i);
+    // x.mean((2, 3)) drops the axes: none of them counts it.
+    let mean_call = [mean(0, &["avgpool"])];
+    for c in [Convention::Thop, Convention::Ptflops, Convention::Fvcore] {
+        assert_eq!(count(c, &mean_call), 0, "{c:?}");
+    }
 }
 
 #[test]
