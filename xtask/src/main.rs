@@ -18,6 +18,7 @@ mod hostile;
 mod measure;
 mod profile_zoo;
 mod strip;
+mod test;
 mod verify;
 
 use std::path::PathBuf;
@@ -71,6 +72,9 @@ enum Task {
     MeasureStages(bench_peers::StagesArgs),
     /// Regenerate the committed fixtures under `fixtures/` from the shared model zoo.
     Fixtures(fixtures::Args),
+    /// Every test: `cargo test --workspace`, then the Python package installed into a venv
+    /// and its pytest suite (the README's test command).
+    Test(test::Args),
 }
 
 fn main() -> ExitCode {
@@ -111,6 +115,7 @@ fn run(task: Task) -> anyhow::Result<()> {
         Task::MeasureChild(args) => measure::main(args),
         Task::MeasureStages(args) => bench_peers::stages(args),
         Task::Fixtures(args) => fixtures::main(args),
+        Task::Test(args) => test::main(args),
     }
 }
 

@@ -169,6 +169,28 @@ impl Report {
         Ok(dict)
     }
 
+    /// What the profile's `convention` counts (`None` without one): the tool, its unit, its
+    /// total (an `int` or a `Formula`) and its totals by op class.
+    #[getter]
+    fn convention<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyDict>>> {
+        let Some(c) = &self.inner.convention else {
+            return Ok(None);
+        };
+        let dict = PyDict::new(py);
+        dict.set_item("convention", &c.convention)?;
+        dict.set_item("tool", &c.tool)?;
+        dict.set_item("unit", &c.unit)?;
+        dict.set_item("label", &c.label)?;
+        dict.set_item("total", count(py, &c.total)?)?;
+        let by_class = PyDict::new(py);
+        for (class, n) in &c.by_class {
+            by_class.set_item(class, count(py, n)?)?;
+        }
+        dict.set_item("by_class", by_class)?;
+        dict.set_item("lower_bound", c.lower_bound)?;
+        Ok(Some(dict))
+    }
+
     /// Every node in execution order, as the JSON report has it.
     #[getter]
     fn nodes(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
