@@ -138,6 +138,32 @@ fn the_schema_rejects_broken_reports() {
 }
 
 #[test]
+fn a_generate_report_matches_the_schema() {
+    let (schemas, index) = schema();
+    let path = fixture("models/tiny_llama_kv.onnx").display().to_string();
+    for extra in [&[][..], &["--recompute"][..]] {
+        let mut args = vec![
+            "generate",
+            &path,
+            "--prompt",
+            "32",
+            "--new-tokens",
+            "9",
+            "--batch",
+            "2",
+            "--format",
+            "json",
+        ];
+        args.extend_from_slice(extra);
+        let run = flopscope(&args);
+        assert!(run.success(), "{}", run.stderr);
+        let r: Value = serde_json::from_str(&run.stdout).expect("JSON");
+        assert!(r["generation"].is_object());
+        assert_valid(&schemas, index, &format!("generate {extra:?}"), &r);
+    }
+}
+
+#[test]
 #[cfg_attr(
     not(has_ort),
     ignore = "needs ONNX Runtime: pip install onnxruntime, or set ORT_DYLIB_PATH"

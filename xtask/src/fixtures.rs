@@ -32,6 +32,14 @@ const LIGHT: [(&str, &str); 9] = [
     ("light_zfnet512.onnx", "ZFNet-512"),
 ];
 
+/// Language models of `../shared/llm` shipped weight-stripped, under the same file name.
+const LLM: [(&str, &str); 1] = [(
+    "tiny_llama_kv.onnx",
+    "transformers Llama (2 layers, hidden 256, 8 heads, 2 KV heads, head_dim 32, MLP 688, \
+     vocab 2000) with a key/value cache: inputs input_ids [batch, seq] and \
+     past_key_values.{0,1}.{key,value} [batch, 2, past_seq, 32]",
+)];
+
 /// Zoo models shipped weight-stripped, under the same file name: file name and network.
 const STRIPPED: [(&str, &str); 4] = [
     (
@@ -208,6 +216,24 @@ fn models(zoo: &Path) -> Result<Vec<Fixture>> {
             bytes: stripped.bytes,
             about: format!(
                 "{network}: `zoo/{name}` with the payload of its {} tensors larger than \
+                 {MIN_BYTES} bytes stripped (they point at `{weights}`, which does not exist)",
+                stripped.tensors
+            ),
+        });
+    }
+    let llm = zoo.join("../llm");
+    for (name, network) in LLM {
+        let path = llm.join(name);
+        let bytes =
+            fs::read(&path).with_context(|| format!("{}: cannot read the file", path.display()))?;
+        let weights = strip::weights_file_name(Path::new(name))?;
+        let stripped = strip::strip_model(&bytes, &weights, MIN_BYTES)
+            .with_context(|| format!("{}: cannot strip the model", path.display()))?;
+        fixtures.push(Fixture {
+            path: format!("models/{name}"),
+            bytes: stripped.bytes,
+            about: format!(
+                "{network}: `llm/{name}` with the payload of its {} tensors larger than \
                  {MIN_BYTES} bytes stripped (they point at `{weights}`, which does not exist)",
                 stripped.tensors
             ),

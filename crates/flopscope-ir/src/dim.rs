@@ -265,6 +265,44 @@ impl Dim {
         out.into_iter().collect()
     }
 
+    /// The degree of the formula as a polynomial in `symbol`: `Some(0)` when it does not
+    /// appear, `None` when it appears inside a `floor`, `ceil`, `min` or `max` (or the value
+    /// overflowed). `batch*seq*(past + 2)` has degree 1 in `past` and 1 in `seq`.
+    pub fn degree_in(&self, symbol: &str) -> Option<u32> {
+        let p = match &self.0 {
+            Repr::Int(_) => return Some(0),
+            Repr::Overflow => return None,
+            Repr::Expr(p) => p,
+        };
+        let mut degree = 0u32;
+        for term in &p.0 {
+            let mut d = 0u32;
+            for (atom, e) in &term.mono.0 {
+                match atom {
+                    poly::Atom::Sym(s) if &**s == symbol => d = d.checked_add(*e)?,
+                    poly::Atom::Sym(_) => {}
+                    _ => {
+                        let mut inner = BTreeSet::new();
+                        match atom {
+                            poly::Atom::Floor(f) => poly::collect_symbols(&f.num, &mut inner),
+                            poly::Atom::Min(args) | poly::Atom::Max(args) => {
+                                for a in args.iter() {
+                                    poly::collect_symbols(a, &mut inner);
+                                }
+                            }
+                            poly::Atom::Sym(_) => {}
+                        }
+                        if inner.iter().any(|s: &Arc<str>| &**s == symbol) {
+                            return None;
+                        }
+                    }
+                }
+            }
+            degree = degree.max(d);
+        }
+        Some(degree)
+    }
+
     /// Replaces the symbols that `lookup` knows by their values and renormalises; the others
     /// stay. Poison in a replacement, or an overflow on the way, poisons the result.
     pub fn substitute(&self, lookup: &dyn Fn(&str) -> Option<Dim>) -> Dim {

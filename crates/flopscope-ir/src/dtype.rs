@@ -140,6 +140,13 @@ impl DType {
         )
     }
 
+    /// The type whose [`DType::name`] this is.
+    pub fn from_name(name: &str) -> Option<DType> {
+        (0..64)
+            .filter_map(DType::from_code)
+            .find(|d| d.name() == name)
+    }
+
     /// The lower-case name used in reports (`float32`, `int64`, ...).
     pub fn name(self) -> &'static str {
         use DType::*;
@@ -183,6 +190,15 @@ impl fmt::Display for DType {
 #[cfg(test)]
 mod tests {
     use super::DType;
+
+    #[test]
+    fn names_round_trip() {
+        for code in 1..=26 {
+            let d = DType::from_code(code).expect("a code ONNX defines");
+            assert_eq!(DType::from_name(d.name()), Some(d));
+        }
+        assert_eq!(DType::from_name("float"), None);
+    }
 
     #[test]
     fn bit_widths() {

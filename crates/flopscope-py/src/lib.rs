@@ -191,6 +191,17 @@ impl Report {
         Ok(Some(dict))
     }
 
+    /// What a generation costs (`flopscope.generate`), as the JSON's `generation` object:
+    /// prefill, decode and total totals, every decode step, the KV cache's bytes; `None` for
+    /// a plain profile.
+    #[getter]
+    fn generation(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        match &self.inner.generation {
+            Some(g) => data(py, g),
+            None => Ok(py.None()),
+        }
+    }
+
     /// Every node in execution order, as the JSON report has it.
     #[getter]
     fn nodes(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
@@ -454,6 +465,52 @@ fn profile(
         .map_err(|e| error(py, &e))
 }
 
+/// Prices a generation on a decoder with a key/value cache (as `flopscope generate`): the
+/// report of the symbolic profile, with `.generation`.
+#[pyfunction]
+#[pyo3(signature = (model, prompt, new_tokens, batch = 1, dims = None, seq_dim = None, past_dim = None, recompute = false, op_costs = None))]
+#[allow(clippy::too_many_arguments)]
+fn generate(
+    py: Python<'_>,
+    model: PathBuf,
+    prompt: i64,
+    new_tokens: i64,
+    batch: i64,
+    dims: Option<&Bound<'_, PyDict>>,
+    seq_dim: Option<String>,
+    past_dim: Option<String>,
+    recompute: bool,
+    op_costs: Option<Vec<PathBuf>>,
+) -> PyResult<Report> {
+    if prompt < 1 || new_tokens < 1 || batch < 1 {
+        return Err(PyValueError::new_err(format!(
+            "prompt, new_tokens and batch must be at least 1 (got {prompt}, {new_tokens}, {batch})"
+        )));
+    }
+    let mut request = flopscope::generate::GenerateRequest {
+        prompt,
+        new_tokens,
+        batch,
+        seq_dim,
+        past_dim,
+        recompute,
+        ..Default::default()
+    };
+    for (k, v) in dims.into_iter().flat_map(|d| d.iter()) {
+        request.dims.push((k.extract()?, v.extract()?));
+    }
+    let declared = flopscope::op_costs::load_all(&op_costs.unwrap_or_default())
+        .map_err(|e| Error::new_err(e.to_string()))?;
+    request.declared_ops = flopscope::op_costs::declared(&declared);
+    let result = py.detach(move || -> Result<RustReport, flopscope::Error> {
+        let m = flopscope::onnx::load(&model)?;
+        flopscope::generate::generate(&model, &m, &request)
+    });
+    result
+        .map(|inner| Report { inner })
+        .map_err(|e| error(py, &e))
+}
+
 /// Any serializable result as Python values.
 fn data<T: serde::Serialize>(py: Python<'_>, value: &T) -> PyResult<Py<PyAny>> {
     let json = serde_json::to_value(value).map_err(|e| Error::new_err(e.to_string()))?;
@@ -569,6 +626,7 @@ fn _flopscope(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(profile, m)?)?;
     m.add_function(wrap_pyfunction!(ops, m)?)?;
     m.add_function(wrap_pyfunction!(sweep, m)?)?;
+    m.add_function(wrap_pyfunction!(generate, m)?)?;
     m.add_function(wrap_pyfunction!(_diff, m)?)?;
     m.add_function(wrap_pyfunction!(_compare, m)?)?;
     m.add_function(wrap_pyfunction!(_cli, m)?)?;

@@ -227,3 +227,24 @@ def test_to_pandas_without_pandas_says_how_to_get_it(monkeypatch):
     r = flopscope.profile(MOBILENET, inputs={"input": (1, 3, 224, 224)})
     with pytest.raises(ImportError, match="pip install pandas"):
         r.to_pandas()
+
+
+def test_generate_prices_prefill_and_decode():
+    """tiny_llama_kv: per token 1,896,448 MACs of projections, MLP and lm_head, and 1024 per
+    position attended (2 layers · QKᵀ and AV · 8 heads · 32)."""
+    llama = FIXTURES / "models" / "tiny_llama_kv.onnx"
+    p, n, b = 100, 20, 3
+
+    def one_pass(seq, past):
+        return b * seq * (1_896_448 + 1024 * (past + seq))
+
+    r = flopscope.generate(llama, prompt=p, new_tokens=n, batch=b)
+    g = r.generation
+    assert g["prefill"]["macs"] == one_pass(p, 0)
+    assert g["decode"]["macs"] == sum(one_pass(1, p + i - 1) for i in range(1, n))
+    assert g["total"]["macs"] == g["prefill"]["macs"] + g["decode"]["macs"]
+    assert g["kv_cache_bytes"] == 2 * 2 * b * 2 * (p + n - 1) * 32 * 4
+    assert len(g["decode_steps"]) == n - 1
+    assert flopscope.profile(llama).generation is None
+    with pytest.raises(flopscope.Error, match="--recompute"):
+        flopscope.generate(FIXTURES / "models" / "tiny_gpt2.onnx", prompt=8, new_tokens=4)

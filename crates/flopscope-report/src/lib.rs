@@ -13,6 +13,7 @@ pub mod bench;
 mod compare;
 pub mod conventions;
 mod diff;
+pub mod generation;
 pub mod html;
 mod json;
 mod model;
@@ -28,6 +29,9 @@ pub use compare::{Comparison, render_comparison};
 pub use conventions::{Convention, ConventionReport, OpClass, UnknownConvention};
 pub use diff::{
     Change, Costs, DiffSide, ModuleChange, ModuleSide, NodeChange, NodeSide, ReportDiff, TotalDelta,
+};
+pub use generation::{
+    DecodeStep, GenerationError, GenerationMode, GenerationReport, GenerationSpec, Pass,
 };
 pub use html::{render_html, render_svg};
 pub use model::{

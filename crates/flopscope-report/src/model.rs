@@ -45,6 +45,9 @@ pub struct Report {
     /// Times measured in ONNX Runtime (`flopscope bench`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bench: Option<BenchReport>,
+    /// What a generation costs (`flopscope generate`): prefill, decode steps, totals.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generation: Option<crate::generation::GenerationReport>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -509,6 +512,7 @@ impl Report {
                 .collect(),
             convention: None,
             bench: None,
+            generation: None,
         }
     }
 

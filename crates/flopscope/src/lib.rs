@@ -7,6 +7,7 @@
 
 pub mod bench;
 pub mod cli;
+pub mod generate;
 pub mod sweep;
 
 use std::path::Path;
@@ -35,6 +36,12 @@ pub enum Error {
     },
     #[error(transparent)]
     Bench(#[from] bench::BenchError),
+    #[error("{}: {source}", path.display())]
+    Generate {
+        path: std::path::PathBuf,
+        #[source]
+        source: generate::GenerateError,
+    },
     #[error("{}: {source}", path.display())]
     Sweep {
         path: std::path::PathBuf,

@@ -933,3 +933,18 @@ fn growth_reads_floors_as_divisions_and_groups_power_products() {
     assert_eq!(s.min(&c).growth()[0].to_string(), "1");
     assert_eq!(s.max(&c).growth()[0].to_string(), "seq");
 }
+
+#[test]
+fn degree_in_a_symbol() {
+    let f = d("batch*seq*(1024*past + 1024*seq + 1896448)");
+    assert_eq!(f.degree_in("past"), Some(1));
+    assert_eq!(f.degree_in("seq"), Some(2));
+    assert_eq!(f.degree_in("width"), Some(0));
+    assert_eq!(n(7).degree_in("past"), Some(0));
+    assert_eq!((ceil(&s("past"), 64) * s("batch")).degree_in("past"), None);
+    assert_eq!(
+        (ceil(&s("past"), 64) * s("batch")).degree_in("batch"),
+        Some(1)
+    );
+    assert_eq!(s("past").max(&s("seq")).degree_in("seq"), None);
+}

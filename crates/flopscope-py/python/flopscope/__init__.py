@@ -9,12 +9,12 @@ Every count is made by the Rust engine; this package is a thin layer over it.
     300774272
 """
 
-from ._flopscope import Error, Formula, Report, __version__, ops, sweep
+from ._flopscope import Error, Formula, Report, __version__, generate, ops, sweep
 from ._flopscope import _compare, _diff
 from ._flopscope import profile as _profile
 
-__all__ = ["Error", "Formula", "Report", "__version__", "compare", "diff", "ops", "profile",
-           "sweep"]
+__all__ = ["Error", "Formula", "Report", "__version__", "compare", "diff", "generate", "ops",
+           "profile", "sweep"]
 
 
 def profile(model, inputs=None, dims=None, input_values=None, op_costs=None, convention=None):

@@ -21,6 +21,8 @@ class Report:
     @property
     def convention(self) -> dict[str, Any] | None: ...
     @property
+    def generation(self) -> dict[str, Any] | None: ...
+    @property
     def nodes(self) -> list[dict[str, Any]]: ...
     @property
     def uncounted(self) -> list[dict[str, Any]]: ...
@@ -46,6 +48,18 @@ def profile(
 ) -> Report: ...
 
 def ops() -> list[dict[str, str]]: ...
+
+def generate(
+    model: Union[str, PathLike[str]],
+    prompt: int,
+    new_tokens: int,
+    batch: int = 1,
+    dims: Mapping[str, int] | None = None,
+    seq_dim: str | None = None,
+    past_dim: str | None = None,
+    recompute: bool = False,
+    op_costs: Sequence[Union[str, PathLike[str]]] | None = None,
+) -> Report: ...
 
 def sweep(
     model: Union[str, PathLike[str]],

@@ -821,6 +821,7 @@ fn totals_split_by_op_class() {
         derived_dims: vec![],
         convention: None,
         bench: None,
+        generation: None,
     };
     let report = report.with_convention(Convention::Ptflops);
     let c = report.convention.as_ref().unwrap();

@@ -15,7 +15,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use commands::{bench, compare, diff, ops, profile, sweep};
+use commands::{bench, compare, diff, generate, ops, profile, sweep};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -41,6 +41,9 @@ enum Command {
     /// What changed between two models or two JSON reports: totals with Δ and Δ%, then the
     /// modules and nodes added, removed and changed.
     Diff(diff::Args),
+    /// What a generation costs on a decoder with a key/value cache: the prefill over the
+    /// prompt, then one decode step per new token, in closed form from the formulas.
+    Generate(generate::Args),
     /// Run the model in ONNX Runtime: latency, throughput and achieved GFLOPS, and the time,
     /// intensity and bound of every kernel, joined with flopscope's counts.
     Bench(bench::Args),
@@ -171,6 +174,7 @@ where
         Command::Profile(args) => profile::run(args, out, term),
         Command::Compare(args) => compare::run(args, out, term),
         Command::Sweep(args) => sweep::run(args, out, term),
+        Command::Generate(args) => generate::run(args, out),
         Command::Diff(args) => diff::run(args, out, term),
         Command::Bench(args) => bench::run(args, out, term),
         Command::Ops(args) => ops::run(args, out, term),

@@ -1,0 +1,201 @@
+//! `flopscope generate`: a generation's prefill, decode and total against hand formulas written
+//! from the architecture, and the closed-form sums against step-by-step profiles.
+
+use std::process::ExitCode;
+
+use flopscope::counters::ProfileOptions;
+use flopscope::generate::{GenerateRequest, generate};
+use flopscope::ir::Dim;
+use serde_json::Value;
+use tests::{fixture, flopscope};
+
+const LLAMA: &str = "models/tiny_llama_kv.onnx";
+
+/// tiny_llama_kv: 2 layers, hidden 256, 8 query heads and 2 KV heads of 32, MLP 688, vocab
+/// 2000. Per token: q and o 256·256, k and v 256·64, gate and up 256·688, down 688·256 per
+/// layer, then lm_head 256·2000. Attention per layer: QKᵀ and AV, 8 heads · 32 · positions.
+fn llama_pass(batch: i64, seq: i64, past: i64) -> i64 {
+    let (h, kv, mlp, vocab, layers) = (256, 64, 688, 2000, 2);
+    let linear = layers * (2 * h * h + 2 * h * kv + 3 * h * mlp) + h * vocab;
+    assert_eq!(linear, 1_896_448);
+    let attention = layers * 2 * h * (past + seq);
+    batch * seq * (linear + attention)
+}
+
+fn request(prompt: i64, new_tokens: i64, batch: i64) -> GenerateRequest {
+    GenerateRequest {
+        prompt,
+        new_tokens,
+        batch,
+        ..GenerateRequest::default()
+    }
+}
+
+fn concrete(d: &Dim) -> i64 {
+    d.as_i64().unwrap_or_else(|| panic!("not a number: {d}"))
+}
+
+#[test]
+fn llama_prefill_decode_and_cache_follow_the_architecture() {
+    let path = fixture(LLAMA);
+    let model = flopscope::onnx::load(&path).expect("loads");
+    for (p, n, b) in [(128, 64, 2), (1, 1, 1), (7, 2, 3), (2048, 256, 16)] {
+        let report = generate(&path, &model, &request(p, n, b)).expect("prices");
+        let g = report.generation.as_ref().expect("a generation");
+        assert_eq!(g.past_dim.as_deref(), Some("past_seq"));
+        assert_eq!(g.seq_dim, "seq");
+        assert_eq!(g.cache_inputs.len(), 4);
+        let prefill = llama_pass(b, p, 0);
+        let decode: i64 = (1..n).map(|i| llama_pass(b, 1, p + i - 1)).sum();
+        assert_eq!(
+            concrete(&g.prefill.macs),
+            prefill,
+            "prefill at {p}, {n}, {b}"
+        );
+        assert_eq!(concrete(&g.decode.macs), decode, "decode at {p}, {n}, {b}");
+        assert_eq!(concrete(&g.total.macs), prefill + decode);
+        // 2 layers · (key, value) · batch · 2 KV heads · (P + N − 1) positions · 32 · 4 bytes.
+        assert_eq!(g.kv_cache_bytes, 2 * 2 * b * 2 * (p + n - 1) * 32 * 4);
+        assert_eq!(g.decode_steps.len(), usize::try_from(n - 1).unwrap());
+        assert_eq!(g.summed, "closed form");
+    }
+}
+
+/// A small linear congruential generator: random sizes, the same on every run.
+fn lcg(state: &mut u64, below: i64) -> i64 {
+    *state = state
+        .wrapping_mul(6_364_136_223_846_793_005)
+        .wrapping_add(1);
+    1 + i64::try_from((*state >> 33) % u64::try_from(below).unwrap()).unwrap()
+}
+
+#[test]
+fn closed_form_sums_equal_step_by_step_profiles() {
+    let path = fixture(LLAMA);
+    let model = flopscope::onnx::load(&path).expect("loads");
+    let at = |b: i64, seq: i64, past: i64| {
+        let mut o = ProfileOptions::default();
+        for (name, v) in [("batch", b), ("seq", seq), ("past_seq", past)] {
+            o.dims.insert(name.into(), Dim::from_i64(v));
+        }
+        let p = flopscope::profile_model(&path, &model, &o).expect("profiles");
+        (
+            concrete(&p.totals.macs),
+            concrete(&p.totals.total_flops()),
+            concrete(&p.totals.bytes),
+        )
+    };
+    let mut state = 7;
+    for _ in 0..4 {
+        let (p, n, b) = (lcg(&mut state, 60), lcg(&mut state, 12), lcg(&mut state, 4));
+        let report = generate(&path, &model, &request(p, n, b)).expect("prices");
+        let g = report.generation.expect("a generation");
+        let prefill = at(b, p, 0);
+        let mut decode = (0, 0, 0);
+        for i in 1..n {
+            let s = at(b, 1, p + i - 1);
+            decode = (decode.0 + s.0, decode.1 + s.1, decode.2 + s.2);
+            let step = &g.decode_steps[usize::try_from(i - 1).unwrap()];
+            assert_eq!(
+                (step.macs, step.flops, step.bytes),
+                s,
+                "step {i} at {p}, {n}, {b}"
+            );
+        }
+        assert_eq!(
+            (
+                concrete(&g.prefill.macs),
+                concrete(&g.prefill.flops),
+                concrete(&g.prefill.bytes)
+            ),
+            prefill
+        );
+        assert_eq!(
+            (
+                concrete(&g.decode.macs),
+                concrete(&g.decode.flops),
+                concrete(&g.decode.bytes)
+            ),
+            decode,
+            "decode at {p}, {n}, {b}"
+        );
+        assert_eq!(
+            concrete(&g.total.bytes),
+            prefill.2 + decode.2,
+            "total at {p}, {n}, {b}"
+        );
+    }
+}
+
+#[test]
+fn recompute_prices_growing_whole_passes() {
+    let path = fixture(LLAMA);
+    let model = flopscope::onnx::load(&path).expect("loads");
+    let (p, n, b) = (16, 5, 2);
+    let report = generate(
+        &path,
+        &model,
+        &GenerateRequest {
+            recompute: true,
+            ..request(p, n, b)
+        },
+    )
+    .expect("prices");
+    let g = report.generation.expect("a generation");
+    let decode: i64 = (1..n).map(|i| llama_pass(b, p + i, 0)).sum();
+    assert_eq!(concrete(&g.decode.macs), decode);
+    assert_eq!(g.kv_cache_bytes, 0);
+}
+
+#[test]
+fn the_cli_prints_the_table_and_writes_schema_json() {
+    let model = fixture(LLAMA);
+    let model = model.to_str().expect("utf-8 path");
+    let run = flopscope(&[
+        "generate",
+        model,
+        "--prompt",
+        "128",
+        "--new-tokens",
+        "64",
+        "--batch",
+        "2",
+    ]);
+    assert!(run.success(), "{}", run.stderr);
+    assert!(run.stdout.contains("Prefill"), "{}", run.stdout);
+    assert!(run.stdout.contains("519.05 M"), "{}", run.stdout);
+    let run = flopscope(&[
+        "generate",
+        model,
+        "--prompt",
+        "128",
+        "--new-tokens",
+        "64",
+        "--format",
+        "json",
+    ]);
+    assert!(run.success(), "{}", run.stderr);
+    let json: Value = serde_json::from_str(&run.stdout).expect("JSON");
+    let g = &json["generation"];
+    assert_eq!(g["prompt"], 128);
+    let total = llama_pass(1, 128, 0) + (1..64).map(|i| llama_pass(1, 1, 127 + i)).sum::<i64>();
+    assert_eq!(g["total"]["macs"], total);
+    assert_eq!(g["decode_steps"].as_array().map(Vec::len), Some(63));
+}
+
+#[test]
+fn a_model_without_a_cache_is_told_about_recompute() {
+    let model = fixture("models/tiny_gpt2.onnx");
+    let model = model.to_str().expect("utf-8 path");
+    let args = ["generate", model, "--prompt", "8", "--new-tokens", "4"];
+    let run = flopscope(&args);
+    assert_eq!(run.code, ExitCode::from(1), "{}", run.stderr);
+    assert!(run.stderr.contains("--recompute"), "{}", run.stderr);
+    assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
+    let mut with = args.to_vec();
+    with.push("--recompute");
+    let run = flopscope(&with);
+    assert!(run.success(), "{}", run.stderr);
+    let bad = flopscope(&["generate", model, "--prompt", "0", "--new-tokens", "4"]);
+    assert_eq!(bad.code, ExitCode::from(2), "{}", bad.stderr);
+}
