@@ -127,6 +127,107 @@ fn closed_form_sums_equal_step_by_step_profiles() {
     }
 }
 
+/// Two more decoders exported with `xtask/llm/export_decoder.py` (weights absent): per token,
+/// q and o h·h, k and v h·kv, the SiLU-gated MLP 3·h·mlp per layer, lm_head h·vocab; attention
+/// QKᵀ and AV over heads·head_dim = h per position and layer.
+fn decoder_pass(
+    (h, kv, mlp, vocab, layers): (i64, i64, i64, i64, i64),
+    batch: i64,
+    seq: i64,
+    past: i64,
+) -> i64 {
+    let linear = layers * (2 * h * h + 2 * h * kv + 3 * h * mlp) + h * vocab;
+    batch * seq * (linear + layers * 2 * h * (past + seq))
+}
+
+#[test]
+fn other_kv_head_counts_and_an_fp16_cache() {
+    // 3 layers, hidden 192, 6 heads and 6 KV heads of 32 (no grouping), fp32 cache;
+    // 2 layers, hidden 256, 4 heads and 1 KV head of 64 (multi-query), fp16 weights and cache.
+    for (file, dims, kv_heads, head_dim, bytes) in [
+        (
+            "exports/llama_mha3_dynamo_kv.onnx",
+            (192, 192, 512, 1500, 3),
+            6,
+            32,
+            4,
+        ),
+        (
+            "exports/llama_mqa_fp16_dynamo_kv.onnx",
+            (256, 64, 640, 1000, 2),
+            1,
+            64,
+            2,
+        ),
+    ] {
+        let path = fixture(file);
+        let model = flopscope::onnx::load(&path).expect("loads");
+        let layers = dims.4;
+        for (p, n, b) in [(64, 16, 1), (300, 40, 8)] {
+            let report = generate(&path, &model, &request(p, n, b)).expect("prices");
+            let g = report.generation.expect("a generation");
+            let prefill = decoder_pass(dims, b, p, 0);
+            let decode: i64 = (1..n).map(|i| decoder_pass(dims, b, 1, p + i - 1)).sum();
+            assert_eq!(concrete(&g.prefill.macs), prefill, "{file} prefill");
+            assert_eq!(concrete(&g.decode.macs), decode, "{file} decode");
+            assert_eq!(concrete(&g.total.macs), prefill + decode, "{file} total");
+            let kv = layers * 2 * b * kv_heads * (p + n - 1) * head_dim * bytes;
+            assert_eq!(g.kv_cache_bytes, kv, "{file} cache");
+        }
+    }
+}
+
+#[test]
+fn hardware_times_and_memory_fit() {
+    let path = fixture(LLAMA);
+    let model = flopscope::onnx::load(&path).expect("loads");
+    // Bandwidth so high that every node is compute-bound at 1 TFLOP/s: a pass takes its
+    // FLOPs (of the nodes that run: constants are folded) over 10¹² seconds.
+    let hw = flopscope::report::Hardware::from_toml(
+        "[[hardware]]\nname = \"t\"\nlabel = \"test\"\npeak_tflops = { fp32 = 1.0 }\n\
+         bandwidth_gb_s = 1e12\nmemory_gb = 0.2\nsource = \"this test\"\n",
+        "test",
+    )
+    .expect("parses")
+    .remove(0);
+    let (p, n, b) = (100, 8, 2);
+    let report = generate(
+        &path,
+        &model,
+        &GenerateRequest {
+            hardware: Some(hw),
+            ..request(p, n, b)
+        },
+    )
+    .expect("prices");
+    let g = report.generation.as_ref().expect("a generation");
+    let t = g.time.as_ref().expect("times");
+    let prefill_flops = concrete(&g.prefill.flops) as f64;
+    // Within the FLOPs of folded constant nodes (tiny): RoPE tables and shape arithmetic.
+    assert!(t.first_token_s <= prefill_flops / 1e12 * (1.0 + 1e-9));
+    assert!(t.first_token_s >= prefill_flops / 1e12 * 0.999, "{t:?}");
+    assert!(2.0 * llama_pass(b, p, 0) as f64 / 1e12 <= t.first_token_s);
+    let decode_flops = concrete(&g.decode.flops) as f64;
+    assert!((t.decode_s - decode_flops / 1e12).abs() <= decode_flops / 1e12 * 1e-3);
+    assert!((t.per_token_s - t.decode_s / 7.0).abs() < 1e-15);
+    assert!((t.tokens_per_s - 2.0 / t.per_token_s).abs() < 1e-6);
+    // 0.2 GB: the largest batch that fits fits, one more does not.
+    let m = g.memory.as_ref().expect("memory");
+    assert_eq!(
+        m.needed_bytes,
+        m.weight_bytes + m.kv_cache_bytes + m.peak_activation_bytes
+    );
+    let needed = |batch: i64| {
+        let r = generate(&path, &model, &request(p, n, batch)).expect("prices");
+        let g = r.generation.expect("a generation");
+        let peak = concrete(&g.total.peak_activation_bytes);
+        g.weight_bytes + g.kv_cache_bytes + peak
+    };
+    assert!(m.max_batch >= 1);
+    assert!(needed(m.max_batch) as f64 <= 0.2e9);
+    assert!(needed(m.max_batch + 1) as f64 > 0.2e9);
+}
+
 #[test]
 fn recompute_prices_growing_whole_passes() {
     let path = fixture(LLAMA);

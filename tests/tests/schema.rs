@@ -138,10 +138,28 @@ fn the_schema_rejects_broken_reports() {
 }
 
 #[test]
+fn a_report_with_hardware_estimates_matches_the_schema() {
+    let (schemas, index) = schema();
+    let r = report(&[
+        &fixture("models/mobilenet_v2.onnx").display().to_string(),
+        "--input",
+        "input=2x3x160x192",
+        "--hardware",
+        "a100-80gb",
+    ]);
+    assert!(r["nodes"][0]["estimate"]["time_s"].is_number());
+    assert_valid(&schemas, index, "profile --hardware", &r);
+}
+
+#[test]
 fn a_generate_report_matches_the_schema() {
     let (schemas, index) = schema();
     let path = fixture("models/tiny_llama_kv.onnx").display().to_string();
-    for extra in [&[][..], &["--recompute"][..]] {
+    for extra in [
+        &[][..],
+        &["--recompute"][..],
+        &["--hardware", "h100-sxm"][..],
+    ] {
         let mut args = vec![
             "generate",
             &path,

@@ -61,7 +61,21 @@ const STRIPPED: [(&str, &str); 4] = [
 /// weight-stripped under `exports/` (made by `xtask/corpus/export_corpus.py` and `cargo xtask
 /// strip-weights`; they are kept as committed, since CI has no PyTorch): file name and what it
 /// is.
-const EXPORTS: [(&str, &str); 7] = [
+const EXPORTS: [(&str, &str); 9] = [
+    (
+        "llama_mha3_dynamo_kv.onnx",
+        "a Llama-shaped decoder with a key/value cache (3 layers, hidden 192, 6 heads and 6 KV \
+         heads of 32, MLP 512, vocab 1500), float32, made by `xtask/llm/export_decoder.py \
+         --hidden 192 --layers 3 --heads 6 --kv-heads 6 --intermediate 512 --vocab 1500 \
+         --weights absent`: for `generate` without grouped-query attention",
+    ),
+    (
+        "llama_mqa_fp16_dynamo_kv.onnx",
+        "a Llama-shaped decoder with a key/value cache (2 layers, hidden 256, 4 heads and 1 KV \
+         head of 64, MLP 640, vocab 1000), float16 weights and cache, made by \
+         `xtask/llm/export_decoder.py --hidden 256 --layers 2 --heads 4 --kv-heads 1 \
+         --intermediate 640 --vocab 1000 --dtype float16 --weights absent`",
+    ),
     (
         "detr_legacy.onnx",
         "transformers DETR (d_model 64, 2 encoder and 2 decoder layers, 20 queries, a small \

@@ -116,7 +116,8 @@ pub(crate) fn run(
 }
 
 /// The real exports under `fixtures/exports/` (weight-stripped: their weights are made up) at
-/// two input sizes each, one not square. (The Faster R-CNN export is not here: on made-up
+/// two input sizes each, one not square; the decoders with a key/value cache (and
+/// `models/tiny_llama_kv.onnx`) at a prefill over a cache and at a decode step. (The Faster R-CNN export is not here: on made-up
 /// weights it detects nothing, and ONNX Runtime's own Reshape of [0, 364] to [0, -1] fails;
 /// `cargo xtask corpus` checks it with random weights.)
 fn export_cases() -> Vec<Case> {
@@ -127,7 +128,42 @@ fn export_cases() -> Vec<Case> {
             BTreeMap::from([(input.to_owned(), dims.to_vec())]),
         )
     };
+    // A decoder with its cache: input_ids [batch, seq] and every layer's key and value
+    // [batch, kv_heads, past, head_dim].
+    let kv_case = |path: std::path::PathBuf,
+                   (layers, kv_heads, head_dim): (usize, i64, i64),
+                   (batch, seq, past): (i64, i64, i64)| {
+        let mut shapes = BTreeMap::from([("input_ids".to_owned(), vec![batch, seq])]);
+        for i in 0..layers {
+            for kv in ["key", "value"] {
+                shapes.insert(
+                    format!("past_key_values.{i}.{kv}"),
+                    vec![batch, kv_heads, past, head_dim],
+                );
+            }
+        }
+        (path, shapes)
+    };
+    let models = crate::workspace_root().join("fixtures/models");
     vec![
+        kv_case(models.join("tiny_llama_kv.onnx"), (2, 2, 32), (2, 5, 9)),
+        kv_case(models.join("tiny_llama_kv.onnx"), (2, 2, 32), (1, 1, 30)),
+        kv_case(dir.join("llama_mha3_dynamo_kv.onnx"), (3, 6, 32), (2, 7, 4)),
+        kv_case(
+            dir.join("llama_mha3_dynamo_kv.onnx"),
+            (3, 6, 32),
+            (3, 1, 17),
+        ),
+        kv_case(
+            dir.join("llama_mqa_fp16_dynamo_kv.onnx"),
+            (2, 1, 64),
+            (1, 6, 3),
+        ),
+        kv_case(
+            dir.join("llama_mqa_fp16_dynamo_kv.onnx"),
+            (2, 1, 64),
+            (2, 1, 12),
+        ),
         case("swin_t_legacy.onnx", "input", &[1, 3, 224, 224]),
         case("swin_t_legacy.onnx", "input", &[2, 3, 200, 300]),
         case("tiny_llama_dynamo.onnx", "input_ids", &[1, 16]),

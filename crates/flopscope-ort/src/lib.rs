@@ -214,6 +214,7 @@ fn to_ort(name: &str, t: &KnownTensor) -> Result<DynValue, OrtError> {
     }
     Ok(match t.dtype {
         DType::Float32 => tensor!(f32, |&x| x as f32),
+        DType::Float16 => tensor!(half::f16, |&x| half::f16::from_f64(x)),
         DType::Float64 => tensor!(f64, |&x| x),
         DType::Int64 => tensor!(i64, |&x| x as i64),
         DType::Int32 => tensor!(i32, |&x| x as i32),
@@ -249,6 +250,7 @@ fn from_ort(value: &ort::value::DynValueRef<'_>) -> Option<KnownTensor> {
     }
     let (shape, numbers) = match dtype {
         DType::Float32 => read!(f32, |&x| f64::from(x)),
+        DType::Float16 => read!(half::f16, |&x| x.to_f64()),
         DType::Float64 => read!(f64, |&x| x),
         DType::Int64 => read!(i64, |&x| x as f64),
         DType::Int32 => read!(i32, |&x| f64::from(x)),
@@ -330,6 +332,14 @@ pub(crate) fn random_tensor(spec: &InputSpec, seed: &mut u64) -> Result<DynValue
         DType::Float32 => {
             let data: Vec<f32> = (0..count)
                 .map(|_| (next(seed) % 2000) as f32 / 1000.0 - 1.0)
+                .collect();
+            Tensor::from_array((shape, data))
+                .map_err(runtime)?
+                .into_dyn()
+        }
+        DType::Float16 => {
+            let data: Vec<half::f16> = (0..count)
+                .map(|_| half::f16::from_f64((next(seed) % 2000) as f64 / 1000.0 - 1.0))
                 .collect();
             Tensor::from_array((shape, data))
                 .map_err(runtime)?

@@ -202,6 +202,16 @@ impl Report {
         }
     }
 
+    /// The machine times were estimated for (`hardware=`) and the model's estimated time, as
+    /// the JSON's `hardware` object; `None` without one.
+    #[getter]
+    fn hardware(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        match &self.inner.hardware {
+            Some(h) => data(py, h),
+            None => Ok(py.None()),
+        }
+    }
+
     /// Every node in execution order, as the JSON report has it.
     #[getter]
     fn nodes(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
@@ -390,7 +400,8 @@ fn error(py: Python<'_>, e: &flopscope::Error) -> PyErr {
 /// TensorProto files, `op_costs` declares custom ops (TOML files), `convention` also counts as
 /// another tool does.
 #[pyfunction]
-#[pyo3(signature = (model, inputs = None, dims = None, input_values = None, op_costs = None, convention = None))]
+#[pyo3(signature = (model, inputs = None, dims = None, input_values = None, op_costs = None, convention = None, hardware = None))]
+#[allow(clippy::too_many_arguments)]
 fn profile(
     py: Python<'_>,
     model: &Bound<'_, PyAny>,
@@ -399,7 +410,13 @@ fn profile(
     input_values: Option<&Bound<'_, PyDict>>,
     op_costs: Option<Vec<PathBuf>>,
     convention: Option<String>,
+    hardware: Option<String>,
 ) -> PyResult<Report> {
+    let hardware = hardware
+        .as_deref()
+        .map(flopscope::hardware::resolve)
+        .transpose()
+        .map_err(|e| Error::new_err(e.to_string()))?;
     enum Source {
         File(PathBuf),
         Bytes(Vec<u8>),
@@ -460,15 +477,20 @@ fn profile(
             None => report,
         })
     });
-    result
-        .map(|inner| Report { inner })
-        .map_err(|e| error(py, &e))
+    let report = result.map_err(|e| error(py, &e))?;
+    let inner = match hardware {
+        Some(h) => report
+            .with_hardware(h)
+            .map_err(|e| Error::new_err(e.to_string()))?,
+        None => report,
+    };
+    Ok(Report { inner })
 }
 
 /// Prices a generation on a decoder with a key/value cache (as `flopscope generate`): the
 /// report of the symbolic profile, with `.generation`.
 #[pyfunction]
-#[pyo3(signature = (model, prompt, new_tokens, batch = 1, dims = None, seq_dim = None, past_dim = None, recompute = false, op_costs = None))]
+#[pyo3(signature = (model, prompt, new_tokens, batch = 1, dims = None, seq_dim = None, past_dim = None, recompute = false, op_costs = None, hardware = None))]
 #[allow(clippy::too_many_arguments)]
 fn generate(
     py: Python<'_>,
@@ -481,12 +503,18 @@ fn generate(
     past_dim: Option<String>,
     recompute: bool,
     op_costs: Option<Vec<PathBuf>>,
+    hardware: Option<String>,
 ) -> PyResult<Report> {
     if prompt < 1 || new_tokens < 1 || batch < 1 {
         return Err(PyValueError::new_err(format!(
             "prompt, new_tokens and batch must be at least 1 (got {prompt}, {new_tokens}, {batch})"
         )));
     }
+    let hardware = hardware
+        .as_deref()
+        .map(flopscope::hardware::resolve)
+        .transpose()
+        .map_err(|e| Error::new_err(e.to_string()))?;
     let mut request = flopscope::generate::GenerateRequest {
         prompt,
         new_tokens,
@@ -494,6 +522,7 @@ fn generate(
         seq_dim,
         past_dim,
         recompute,
+        hardware,
         ..Default::default()
     };
     for (k, v) in dims.into_iter().flat_map(|d| d.iter()) {

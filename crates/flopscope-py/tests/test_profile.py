@@ -248,3 +248,16 @@ def test_generate_prices_prefill_and_decode():
     assert flopscope.profile(llama).generation is None
     with pytest.raises(flopscope.Error, match="--recompute"):
         flopscope.generate(FIXTURES / "models" / "tiny_gpt2.onnx", prompt=8, new_tokens=4)
+
+
+def test_hardware_estimates_from_python():
+    r = flopscope.profile(MOBILENET, inputs={"input": (1, 3, 224, 224)}, hardware="h100-sxm")
+    h = r.hardware
+    assert h["name"] == "h100-sxm" and h["peak_flops_per_s"]["bf16"] == 989.4e12
+    assert h["time_s"] > 0 and "not measured" in h["note"]
+    assert all("estimate" in n for n in r.nodes if n["counted"] and not n["constant"])
+    g = flopscope.generate(FIXTURES / "models" / "tiny_llama_kv.onnx", prompt=64, new_tokens=8,
+                           hardware="l4").generation
+    assert g["time"]["first_token_s"] > 0 and g["memory"]["fits"]
+    with pytest.raises(flopscope.Error, match="unknown hardware"):
+        flopscope.profile(MOBILENET, inputs={"input": (1, 3, 224, 224)}, hardware="tpu-v9")

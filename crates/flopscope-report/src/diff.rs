@@ -594,6 +594,7 @@ mod tests {
             counted: true,
             constant: false,
             convention: None,
+            estimate: None,
         };
         let keys = node_keys(&[node("r", "a"), node("r", "b"), node("", "c")]);
         assert_eq!(

@@ -76,6 +76,43 @@ pub struct GenerationReport {
     pub weight_bytes: i64,
     /// `closed form`, or `step by step` when a total is not a polynomial in the step's dim.
     pub summed: String,
+    /// Roofline times on the report's hardware (`--hardware`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time: Option<GenerationTime>,
+    /// Whether the generation fits in the hardware's memory, and the largest batch that does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory: Option<GenerationMemory>,
+}
+
+/// A generation's roofline times: estimates, not measurements.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GenerationTime {
+    /// The prefill pass: time to first token.
+    pub first_token_s: f64,
+    /// The decode steps' mean: time per output token (0 without decode steps).
+    pub per_token_s: f64,
+    /// Decode throughput over the batch: batch / per_token_s.
+    pub tokens_per_s: f64,
+    /// All the decode steps.
+    pub decode_s: f64,
+    /// Prefill and decode.
+    pub total_s: f64,
+}
+
+/// What the generation keeps in memory at its largest, against the hardware's capacity.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GenerationMemory {
+    pub weight_bytes: i64,
+    /// The KV cache at the end.
+    pub kv_cache_bytes: i64,
+    /// The largest peak of live activations over the passes.
+    pub peak_activation_bytes: i64,
+    /// Their sum.
+    pub needed_bytes: i64,
+    pub capacity_bytes: f64,
+    pub fits: bool,
+    /// The largest batch whose weights, cache and activations fit (0: not even one sequence).
+    pub max_batch: i64,
 }
 
 /// Why a generation could not be priced.
@@ -261,9 +298,143 @@ pub struct GenerationSpec<'a> {
     pub cache_inputs: Vec<String>,
     /// Each cache output's shape and element size in bytes.
     pub cache_outputs: Vec<(Vec<Dim>, i64)>,
+    /// The batch dim's name (to find the largest batch that fits).
+    pub batch_dim: Option<String>,
     pub prompt: i64,
     pub new_tokens: i64,
     pub batch: i64,
+    /// The nodes (formulas in the pass's dims) and the machine, for time estimates.
+    pub nodes: &'a [crate::model::NodeReport],
+    pub hardware: Option<&'a crate::hardware::Hardware>,
+}
+
+impl GenerationSpec<'_> {
+    /// The dims of a pass at `(seq, past)` with the batch set to `batch`.
+    fn at_batch(&self, batch: i64) -> BTreeMap<String, i64> {
+        let mut fixed = self.pass.fixed.clone();
+        if let Some(b) = &self.batch_dim {
+            fixed.insert(b.clone(), batch);
+        }
+        fixed
+    }
+
+    /// The roofline time of one pass: the sum of its counted nodes' estimates.
+    fn pass_time(
+        &self,
+        hardware: &crate::hardware::Hardware,
+        lookup: &dyn Fn(&str) -> Option<i64>,
+    ) -> Result<f64, GenerationError> {
+        let mut total = 0.0;
+        for n in self.nodes.iter().filter(|n| n.counted && !n.constant) {
+            let value = |d: &Dim| -> Option<f64> { d.eval(lookup).ok().map(|v| v as f64) };
+            let e = hardware.node_estimate(n, &value).ok_or_else(|| {
+                let free = n
+                    .flops
+                    .symbols()
+                    .into_iter()
+                    .chain(n.bytes.symbols())
+                    .find(|s| lookup(s).is_none())
+                    .map_or_else(|| n.name.clone(), |s| s.to_string());
+                GenerationError::Unbound(free)
+            })?;
+            total += e.time_s;
+        }
+        Ok(total)
+    }
+}
+
+impl GenerationSpec<'_> {
+    /// The KV cache at the end and the largest activation peak, at batch `batch`.
+    fn kv_and_peak(&self, batch: i64) -> Result<(i64, i64), GenerationError> {
+        let fixed = self.at_batch(batch);
+        let pass = Pass {
+            seq_dim: self.pass.seq_dim,
+            past_dim: self.pass.past_dim,
+            fixed: &fixed,
+        };
+        let recompute = self.mode == GenerationMode::Recompute;
+        let (p, n) = (self.prompt, self.new_tokens);
+        let last = if n > 1 {
+            if recompute {
+                (p + n - 1, 0)
+            } else {
+                (1, p + n - 2)
+            }
+        } else {
+            (p, 0)
+        };
+        let overflow = || GenerationError::Overflow {
+            what: "kv_cache_bytes".into(),
+        };
+        let mut kv: i64 = 0;
+        let lookup = pass.bind(last.0, last.1);
+        for (shape, size) in &self.cache_outputs {
+            let numel: Dim = shape.iter().product();
+            let bytes = eval(&numel, &lookup, "kv_cache_bytes")?
+                .checked_mul(*size)
+                .ok_or_else(overflow)?;
+            kv = kv.checked_add(bytes).ok_or_else(overflow)?;
+        }
+        let peak = |seq: i64, past: i64| {
+            eval(
+                &self.totals.peak_activation_bytes,
+                &pass.bind(seq, past),
+                "peak_activation_bytes",
+            )
+        };
+        let mut top = peak(p, 0)?;
+        if n > 1 {
+            top = top.max(peak(last.0, last.1)?);
+        }
+        Ok((kv, top))
+    }
+
+    fn memory(
+        &self,
+        hw: &crate::hardware::Hardware,
+        weight_bytes: i64,
+    ) -> Result<GenerationMemory, GenerationError> {
+        let needed_at = |b: i64| -> Result<i64, GenerationError> {
+            let (kv, peak) = self.kv_and_peak(b)?;
+            Ok(weight_bytes.saturating_add(kv).saturating_add(peak))
+        };
+        let (kv, peak) = self.kv_and_peak(self.batch)?;
+        let needed = weight_bytes.saturating_add(kv).saturating_add(peak);
+        let fits_at = |b: i64| -> Result<bool, GenerationError> {
+            Ok((needed_at(b)? as f64) <= hw.memory_bytes)
+        };
+        // The largest batch that fits: doubling, then bisection (needs grow with the batch).
+        let max_batch = if self.batch_dim.is_none() {
+            i64::from(fits_at(self.batch)?) * self.batch
+        } else if !fits_at(1)? {
+            0
+        } else {
+            let mut lo = 1;
+            let mut hi = 2;
+            while hi < (1 << 30) && fits_at(hi)? {
+                lo = hi;
+                hi *= 2;
+            }
+            while hi - lo > 1 {
+                let mid = lo + (hi - lo) / 2;
+                if fits_at(mid)? {
+                    lo = mid;
+                } else {
+                    hi = mid;
+                }
+            }
+            lo
+        };
+        Ok(GenerationMemory {
+            weight_bytes,
+            kv_cache_bytes: kv,
+            peak_activation_bytes: peak,
+            needed_bytes: needed,
+            capacity_bytes: hw.memory_bytes,
+            fits: (needed as f64) <= hw.memory_bytes,
+            max_batch,
+        })
+    }
 }
 
 impl GenerationReport {
@@ -367,6 +538,34 @@ impl GenerationReport {
                     })?;
         }
         let weight_bytes = prefill.weight_bytes.as_i64().unwrap_or(0);
+        let (time, memory) = match spec.hardware {
+            None => (None, None),
+            Some(hw) => {
+                let first_token_s = spec.pass_time(hw, &pass.bind(prefill_at.0, prefill_at.1))?;
+                let mut decode_s = 0.0;
+                for i in 1..=steps {
+                    let (seq, past) = step_at(i);
+                    decode_s += spec.pass_time(hw, &pass.bind(seq, past))?;
+                }
+                let per_token_s = if steps > 0 {
+                    decode_s / steps as f64
+                } else {
+                    0.0
+                };
+                let time = GenerationTime {
+                    first_token_s,
+                    per_token_s,
+                    tokens_per_s: if per_token_s > 0.0 {
+                        spec.batch as f64 / per_token_s
+                    } else {
+                        0.0
+                    },
+                    decode_s,
+                    total_s: first_token_s + decode_s,
+                };
+                (Some(time), Some(spec.memory(hw, weight_bytes)?))
+            }
+        };
         Ok(GenerationReport {
             prompt: p,
             new_tokens: n,
@@ -387,6 +586,8 @@ impl GenerationReport {
                 "step by step"
             }
             .to_owned(),
+            time,
+            memory,
         })
     }
 
@@ -450,6 +651,29 @@ impl GenerationReport {
             ),
             format!("Sums over the steps: {}.", self.summed),
         ];
+        if let Some(t) = &self.time {
+            out.push(format!(
+                "Estimated from the roofline, not measured: time to first token {}, {} per \
+                 output token ({:.1} tokens/s over the batch), {} in all.",
+                crate::hardware::seconds(t.first_token_s),
+                crate::hardware::seconds(t.per_token_s),
+                t.tokens_per_s,
+                crate::hardware::seconds(t.total_s)
+            ));
+        }
+        if let Some(m) = &self.memory {
+            out.push(format!(
+                "Memory: weights {} + KV cache {} + peak activations {} = {} of {}: {}; the \
+                 largest batch that fits is {}.",
+                bytes(m.weight_bytes),
+                bytes(m.kv_cache_bytes),
+                bytes(m.peak_activation_bytes),
+                bytes(m.needed_bytes),
+                bytes(m.capacity_bytes as i64),
+                if m.fits { "fits" } else { "does NOT fit" },
+                m.max_batch
+            ));
+        }
         if self.total.lower_bound {
             out.push("Some ops are uncounted: every figure is a lower bound.".into());
         }

@@ -14,6 +14,7 @@ mod compare;
 pub mod conventions;
 mod diff;
 pub mod generation;
+pub mod hardware;
 pub mod html;
 mod json;
 mod model;
@@ -33,6 +34,7 @@ pub use diff::{
 pub use generation::{
     DecodeStep, GenerationError, GenerationMode, GenerationReport, GenerationSpec, Pass,
 };
+pub use hardware::{Bound, Estimate, Hardware, HardwareError, HardwareReport};
 pub use html::{render_html, render_svg};
 pub use model::{
     AttrReport, DataDependentDim, DerivedDim, FlopsByKindReport, MAX_REPORTED_ELEMENTS, ModelInfo,

@@ -48,6 +48,9 @@ pub struct Report {
     /// What a generation costs (`flopscope generate`): prefill, decode steps, totals.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub generation: Option<crate::generation::GenerationReport>,
+    /// The machine times are estimated for (`--hardware`), and the model's estimated time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hardware: Option<crate::hardware::HardwareReport>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -228,6 +231,9 @@ pub struct NodeReport {
     /// What the report's convention (`--convention`) counts for this node, in its unit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub convention: Option<Dim>,
+    /// The node's roofline time on the report's hardware (`--hardware`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub estimate: Option<crate::hardware::Estimate>,
 }
 
 fn other_class() -> OpClass {
@@ -387,6 +393,7 @@ fn node_report(graph: &Graph, profile: &Profile, np: &NodeProfile) -> NodeReport
         counted: np.uncounted.is_none(),
         constant: np.constant,
         convention: None,
+        estimate: None,
     }
 }
 
@@ -513,6 +520,7 @@ impl Report {
             convention: None,
             bench: None,
             generation: None,
+            hardware: None,
         }
     }
 

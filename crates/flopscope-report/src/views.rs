@@ -184,6 +184,14 @@ pub(crate) fn header_lines(report: &Report) -> String {
 /// Notes every view ends with: lower bounds, uncounted ops, sizes known only at run time.
 fn closing_notes(report: &Report) -> Vec<String> {
     let mut notes = Vec::new();
+    if let Some(h) = &report.hardware {
+        notes.push(format!(
+            "Times on {} are {}. Its figures: {}.",
+            h.hardware.label,
+            crate::hardware::ESTIMATE_NOTE,
+            h.hardware.source
+        ));
+    }
     if !report.data_dependent_dims.is_empty() {
         notes.push("Sizes known only at run time:".into());
         for d in &report.data_dependent_dims {
@@ -240,6 +248,10 @@ fn layers(report: &Report, o: &ViewOptions) -> Vec<Section> {
     if let Some(c) = convention {
         header.push(format!("{} {}", c.convention, c.unit));
     }
+    let hardware = report.hardware.as_ref();
+    if let Some(h) = hardware {
+        header.push(format!("Est. time on {} (bound)", h.hardware.name));
+    }
     let shown: Vec<&NodeReport> = report
         .nodes
         .iter()
@@ -275,12 +287,24 @@ fn layers(report: &Report, o: &ViewOptions) -> Vec<Section> {
         if convention.is_some() {
             row.push(n.convention.as_ref().map_or("-".into(), |v| f.num(v, "")));
         }
+        if hardware.is_some() {
+            row.push(n.estimate.as_ref().map_or("-".into(), |e| {
+                let bound = match e.bound {
+                    crate::hardware::Bound::Compute => "compute",
+                    crate::hardware::Bound::Memory => "memory",
+                };
+                format!("{} ({bound})", crate::hardware::seconds(e.time_s))
+            }));
+        }
         rows.push(row);
     }
     let hidden = report.nodes.len() - shown.len();
     let mut right = vec![0, 3, 4, 5, 6, 7];
     if convention.is_some() {
         right.push(8);
+    }
+    if hardware.is_some() {
+        right.push(right.len() + 1);
     }
     let title = format!(
         "Layers in execution order: {} shown{}; {} of {} nodes counted",
@@ -380,6 +404,16 @@ fn layers(report: &Report, o: &ViewOptions) -> Vec<Section> {
         TotalKind::Bytes,
     ] {
         totals.push(figure(kind));
+    }
+    if let Some(h) = hardware {
+        totals.push((
+            format!("Estimated time on {} (roofline)", h.hardware.label),
+            crate::hardware::seconds(h.time_s),
+            format!(
+                "{} compute-bound, {} memory-bound nodes",
+                h.compute_bound_nodes, h.memory_bound_nodes
+            ),
+        ));
     }
     let total_section = Section {
         title: "Totals".into(),

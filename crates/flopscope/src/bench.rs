@@ -108,6 +108,29 @@ pub fn cached_peaks(
     Ok(read_cache(dir)?.remove(&peaks_key(runtime, cfg)))
 }
 
+/// The peaks calibrated on this machine's CPU provider, whatever the runtime version: the
+/// entry for the default thread count if there is one, else the fastest. `None` if this
+/// machine was never calibrated (or there is no cache folder).
+pub fn this_machine_peaks() -> Result<Option<PeaksReport>, BenchError> {
+    let Some(dir) = cache_dir() else {
+        return Ok(None);
+    };
+    let prefix = format!("{} | cpu | ", cpu_model());
+    let threads = format!(
+        "{prefix}{} threads |",
+        std::thread::available_parallelism().map_or(1, usize::from)
+    );
+    let mine: Vec<(String, PeaksReport)> = read_cache(&dir)?
+        .into_iter()
+        .filter(|(k, _)| k.starts_with(&prefix))
+        .collect();
+    Ok(mine
+        .iter()
+        .find(|(k, _)| k.starts_with(&threads))
+        .or_else(|| mine.iter().max_by(|a, b| a.1.gflops.total_cmp(&b.1.gflops)))
+        .map(|(_, p)| p.clone()))
+}
+
 /// Measures the peaks and stores them in the cache under [`peaks_key`].
 pub fn calibrate(
     dir: &Path,

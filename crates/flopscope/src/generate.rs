@@ -45,6 +45,8 @@ pub struct GenerateRequest {
     pub recompute: bool,
     /// Ops declared at run time (`--op-costs`).
     pub declared_ops: Vec<Arc<dyn DeclaredOp>>,
+    /// The machine to estimate times and memory on (`--hardware`).
+    pub hardware: Option<flopscope_report::Hardware>,
 }
 
 /// Why a generation could not be priced.
@@ -284,11 +286,26 @@ pub fn generate(path: &Path, model: &Model, request: &GenerateRequest) -> Result
         mode,
         cache_inputs: cache.iter().map(|c| c.name.to_owned()).collect(),
         cache_outputs,
+        batch_dim: batch_dim.clone(),
         prompt: request.prompt,
         new_tokens: request.new_tokens,
         batch: request.batch,
+        nodes: &report.nodes,
+        hardware: request.hardware.as_ref(),
     };
     let generation = GenerationReport::new(&spec).map_err(|e| fail(e.into()))?;
+    if let (Some(hardware), Some(time)) = (&request.hardware, &generation.time) {
+        report.hardware = Some(flopscope_report::HardwareReport {
+            hardware: hardware.clone(),
+            time_s: time.total_s,
+            compute_bound_nodes: 0,
+            memory_bound_nodes: 0,
+            note: format!(
+                "{}; time_s is the whole generation's (generation.time has its parts)",
+                flopscope_report::hardware::ESTIMATE_NOTE
+            ),
+        });
+    }
     report.generation = Some(generation);
     Ok(report)
 }

@@ -8,6 +8,7 @@
 pub mod bench;
 pub mod cli;
 pub mod generate;
+pub mod hardware;
 pub mod sweep;
 
 use std::path::Path;

@@ -17,19 +17,21 @@ __all__ = ["Error", "Formula", "Report", "__version__", "compare", "diff", "gene
            "profile", "sweep"]
 
 
-def profile(model, inputs=None, dims=None, input_values=None, op_costs=None, convention=None):
+def profile(model, inputs=None, dims=None, input_values=None, op_costs=None, convention=None,
+            hardware=None):
     """Profile an ONNX model: a path, the file's bytes, or an ``onnx.ModelProto``.
 
     ``inputs`` fixes input shapes (``{"input": (1, 3, 224, 224)}``; a dim may be a name, kept
     symbolic), ``dims`` gives named dims values (``{"batch": 32}``), ``input_values`` binds inputs
     to serialized TensorProto files, ``op_costs`` lists TOML files declaring custom ops, and
-    ``convention`` also counts as another tool does ("thop", "ptflops", "fvcore", ...).
+    ``convention`` also counts as another tool does ("thop", "ptflops", "fvcore", ...), and
+    ``hardware`` ("h100-sxm", "this-machine", a TOML file) adds roofline time estimates.
     """
     if hasattr(model, "SerializeToString"):  # an onnx.ModelProto, without importing onnx
         model = model.SerializeToString()
     if op_costs is not None and not isinstance(op_costs, (list, tuple)):
         op_costs = [op_costs]
-    return _profile(model, inputs, dims, input_values, op_costs, convention)
+    return _profile(model, inputs, dims, input_values, op_costs, convention, hardware)
 
 
 def diff(old, new, inputs=None, dims=None, depth=3):

@@ -23,6 +23,8 @@ class Report:
     @property
     def generation(self) -> dict[str, Any] | None: ...
     @property
+    def hardware(self) -> dict[str, Any] | None: ...
+    @property
     def nodes(self) -> list[dict[str, Any]]: ...
     @property
     def uncounted(self) -> list[dict[str, Any]]: ...
@@ -45,6 +47,7 @@ def profile(
     input_values: Mapping[str, Union[str, PathLike[str]]] | None = None,
     op_costs: Union[str, PathLike[str], Sequence[Union[str, PathLike[str]]]] | None = None,
     convention: str | None = None,
+    hardware: str | None = None,
 ) -> Report: ...
 
 def ops() -> list[dict[str, str]]: ...
@@ -59,6 +62,7 @@ def generate(
     past_dim: str | None = None,
     recompute: bool = False,
     op_costs: Sequence[Union[str, PathLike[str]]] | None = None,
+    hardware: str | None = None,
 ) -> Report: ...
 
 def sweep(

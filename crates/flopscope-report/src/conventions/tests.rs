@@ -51,6 +51,7 @@ impl N {
             counted: true,
             constant: false,
             convention: None,
+            estimate: None,
         })
     }
 
@@ -822,6 +823,7 @@ fn totals_split_by_op_class() {
         convention: None,
         bench: None,
         generation: None,
+        hardware: None,
     };
     let report = report.with_convention(Convention::Ptflops);
     let c = report.convention.as_ref().unwrap();

@@ -54,6 +54,11 @@ pub(crate) struct Args {
     /// Custom ops declared in a TOML file (docs/op-costs.md). May be given more than once.
     #[arg(long = "op-costs", value_name = "FILE.toml")]
     pub(crate) op_costs: Vec<PathBuf>,
+    /// Estimate time to first token, time per token and tokens/s from the roofline, and
+    /// whether weights, cache and activations fit in memory: a preset (h100-sxm, h200,
+    /// a100-80gb, l4, rtx-4090, mi300x, apple-m1-max), this-machine, or FILE.toml[#NAME].
+    #[arg(long, value_name = "NAME|FILE.toml")]
+    pub(crate) hardware: Option<String>,
 }
 
 pub(crate) fn run(args: Args, out: &mut dyn Write) -> Result<()> {
@@ -79,6 +84,11 @@ pub(crate) fn run(args: Args, out: &mut dyn Write) -> Result<()> {
         };
         dims.push((name.clone(), v));
     }
+    let hardware = args
+        .hardware
+        .as_deref()
+        .map(crate::hardware::resolve)
+        .transpose()?;
     let model = flopscope_onnx::load(&args.model)?;
     let declared = flopscope_op_costs::load_all(&args.op_costs)?;
     let request = GenerateRequest {
@@ -90,6 +100,7 @@ pub(crate) fn run(args: Args, out: &mut dyn Write) -> Result<()> {
         past_dim: args.past_dim,
         recompute: args.recompute,
         declared_ops: flopscope_op_costs::declared(&declared),
+        hardware,
     };
     let report = crate::generate::generate(&args.model, &model, &request).map_err(with_flags)?;
     let Some(generation) = &report.generation else {

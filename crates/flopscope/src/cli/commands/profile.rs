@@ -56,12 +56,31 @@ pub(crate) struct Args {
     /// in total): flopscope, thop, ptflops, ptflops-aten, fvcore, torch or onnx-tool.
     #[arg(long, value_name = "TOOL", value_parser = parse_convention)]
     pub(crate) convention: Option<Convention>,
+    /// Estimate each node's time on this machine from the roofline: a preset (h100-sxm, h200,
+    /// a100-80gb, l4, rtx-4090, mi300x, apple-m1-max), this-machine (after `bench
+    /// --calibrate`), or a TOML file of the same format (FILE.toml, FILE.toml#NAME).
+    #[arg(long, value_name = "NAME|FILE.toml")]
+    pub(crate) hardware: Option<String>,
+    /// With --hardware: draw the roofline (each node by FLOPs per byte and estimated rate).
+    #[arg(long, value_name = "FILE.svg", requires = "hardware")]
+    pub(crate) roofline: Option<std::path::PathBuf>,
 }
 
 pub(crate) fn run(args: Args, out: &mut dyn Write, term: Terminal) -> Result<()> {
     let mut report = report(args.model)?;
     if let Some(convention) = args.convention {
         report = report.with_convention(convention);
+    }
+    if let Some(spec) = &args.hardware {
+        let hardware = crate::hardware::resolve(spec)?;
+        report = report.with_hardware(hardware)?;
+    }
+    if let Some(path) = &args.roofline {
+        std::fs::write(
+            path,
+            flopscope_report::hardware::render_roofline_svg(&report),
+        )
+        .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
     }
     let options = ViewOptions {
         view: match args.view {
