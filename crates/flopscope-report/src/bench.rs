@@ -497,6 +497,22 @@ impl BenchReport {
                 ),
             ]);
         }
+        if let Some(h) = &report.hardware {
+            let measured_s = self.latency_ms.median / 1000.0;
+            rows.push(vec![
+                "Roofline estimate".into(),
+                format!(
+                    "{} on {} (estimated, not measured): the median latency is {:.2}× it",
+                    crate::hardware::seconds(h.time_s),
+                    h.hardware.name,
+                    if h.time_s > 0.0 {
+                        measured_s / h.time_s
+                    } else {
+                        f64::NAN
+                    }
+                ),
+            ]);
+        }
         let mut notes = vec![if self.profiled_runs == 0 {
             "Kernel times were not measured (no profiled runs): no per-kernel table.".to_owned()
         } else {

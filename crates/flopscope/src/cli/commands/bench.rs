@@ -66,6 +66,10 @@ pub(crate) struct Args {
     /// Show every kernel, not the 15 slowest.
     #[arg(long)]
     pub(crate) all: bool,
+    /// Also estimate the model's time on this machine from the roofline, to set beside the
+    /// measured latency: a preset, this-machine (after --calibrate), or FILE.toml[#NAME].
+    #[arg(long, value_name = "NAME|FILE.toml")]
+    pub(crate) hardware: Option<String>,
 }
 
 pub(crate) fn run(args: Args, out: &mut dyn Write, term: Terminal) -> Result<()> {
@@ -136,6 +140,10 @@ pub(crate) fn run(args: Args, out: &mut dyn Write, term: Terminal) -> Result<()>
             e => e.into(),
         },
     )?;
+    let report = match &args.hardware {
+        Some(spec) => report.with_hardware(crate::hardware::resolve(spec)?)?,
+        None => report,
+    };
     let bench = report.bench.as_ref().context("the bench section")?;
     if let Some(plot) = &args.plot {
         std::fs::write(plot, flopscope_report::render_roofline_svg(bench))
