@@ -271,6 +271,7 @@ fn library_errors_name_dims_and_the_cli_adds_its_flags() {
         sizes: None,
         inputs: Vec::new(),
         declared_ops: Vec::new(),
+        hardware: None,
     };
     let err = flopscope::sweep::sweep(&path, &model, &request)
         .unwrap_err()
@@ -279,4 +280,60 @@ fn library_errors_name_dims_and_the_cli_adds_its_flags() {
     assert!(!err.contains("--"), "a library error names no flag: {err}");
     let run = flopscope(&["sweep", &path.display().to_string(), "--dim", "batch=1,2"]);
     assert!(run.stderr.contains("add --dim seq=V1,V2"), "{}", run.stderr);
+}
+
+#[test]
+fn a_sweep_with_hardware_has_a_time_per_point_as_profile_gives_it() {
+    // The time at each point is the one `profile --hardware` estimates at that size.
+    let model = fixture("models/mobilenet_v2.onnx").display().to_string();
+    let run = flopscope(&[
+        "sweep",
+        &model,
+        "--dim",
+        "batch=1,8",
+        "--size",
+        "224,320",
+        "--hardware",
+        "l4",
+        "--format",
+        "json",
+    ]);
+    assert!(run.success(), "{}", run.stderr);
+    let sweep: serde_json::Value = serde_json::from_str(&run.stdout).expect("JSON");
+    assert_eq!(sweep["hardware"]["name"], "l4");
+    for row in sweep["rows"].as_array().expect("rows") {
+        let (batch, size) = (
+            row["values"][0].as_str().unwrap(),
+            row["values"][1].as_str().unwrap(),
+        );
+        let input = format!("input={batch}x3x{size}x{size}");
+        let p = flopscope(&[
+            "profile",
+            &model,
+            "--input",
+            &input,
+            "--hardware",
+            "l4",
+            "--format",
+            "json",
+        ]);
+        assert!(p.success(), "{}", p.stderr);
+        let r: serde_json::Value = serde_json::from_str(&p.stdout).expect("JSON");
+        let (a, b) = (
+            row["time_s"].as_f64().unwrap(),
+            r["hardware"]["time_s"].as_f64().unwrap(),
+        );
+        assert!((a - b).abs() <= b * 1e-12, "{batch}x{size}: {a} vs {b}");
+    }
+    let table = flopscope(&[
+        "sweep",
+        &model,
+        "--dim",
+        "batch=1,8",
+        "--size",
+        "224",
+        "--hardware",
+        "l4",
+    ]);
+    assert!(table.stdout.contains("Est. time on l4"), "{}", table.stdout);
 }

@@ -550,7 +550,7 @@ fn data<T: serde::Serialize>(py: Python<'_>, value: &T) -> PyResult<Py<PyAny>> {
 /// a named dim to its values, `sizes` sets height and width together, `inputs` maps an input to
 /// one or several shapes.
 #[pyfunction]
-#[pyo3(signature = (model, dims = None, sizes = None, inputs = None, op_costs = None))]
+#[pyo3(signature = (model, dims = None, sizes = None, inputs = None, op_costs = None, hardware = None))]
 fn sweep(
     py: Python<'_>,
     model: PathBuf,
@@ -558,9 +558,16 @@ fn sweep(
     sizes: Option<Vec<i64>>,
     inputs: Option<&Bound<'_, PyDict>>,
     op_costs: Option<Vec<PathBuf>>,
+    hardware: Option<String>,
 ) -> PyResult<Py<PyAny>> {
+    let hardware = hardware
+        .as_deref()
+        .map(flopscope::hardware::resolve)
+        .transpose()
+        .map_err(|e| Error::new_err(e.to_string()))?;
     let mut request = flopscope::sweep::SweepRequest {
         sizes,
+        hardware,
         ..Default::default()
     };
     for (k, v) in dims.into_iter().flat_map(|d| d.iter()) {

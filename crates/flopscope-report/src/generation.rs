@@ -324,22 +324,7 @@ impl GenerationSpec<'_> {
         hardware: &crate::hardware::Hardware,
         lookup: &dyn Fn(&str) -> Option<i64>,
     ) -> Result<f64, GenerationError> {
-        let mut total = 0.0;
-        for n in self.nodes.iter().filter(|n| n.counted && !n.constant) {
-            let value = |d: &Dim| -> Option<f64> { d.eval(lookup).ok().map(|v| v as f64) };
-            let e = hardware.node_estimate(n, &value).ok_or_else(|| {
-                let free = n
-                    .flops
-                    .symbols()
-                    .into_iter()
-                    .chain(n.bytes.symbols())
-                    .find(|s| lookup(s).is_none())
-                    .map_or_else(|| n.name.clone(), |s| s.to_string());
-                GenerationError::Unbound(free)
-            })?;
-            total += e.time_s;
-        }
-        Ok(total)
+        crate::hardware::pass_time(self.nodes, hardware, lookup).map_err(GenerationError::Unbound)
     }
 }
 

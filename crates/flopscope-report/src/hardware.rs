@@ -200,6 +200,30 @@ impl Hardware {
     }
 }
 
+/// The roofline time of one pass: the sum of the estimates of its counted nodes that run (a
+/// constant node is folded before the model runs), their formulas evaluated by `lookup`.
+/// `Err` names a dim `lookup` does not bind.
+pub fn pass_time(
+    nodes: &[NodeReport],
+    hardware: &Hardware,
+    lookup: &dyn Fn(&str) -> Option<i64>,
+) -> Result<f64, String> {
+    let mut total = 0.0;
+    for n in nodes.iter().filter(|n| n.counted && !n.constant) {
+        let value = |d: &Dim| -> Option<f64> { d.eval(lookup).ok().map(|v| v as f64) };
+        let e = hardware.node_estimate(n, &value).ok_or_else(|| {
+            n.flops
+                .symbols()
+                .into_iter()
+                .chain(n.bytes.symbols())
+                .find(|s| lookup(s).is_none())
+                .map_or_else(|| n.name.clone(), |s| s.to_string())
+        })?;
+        total += e.time_s;
+    }
+    Ok(total)
+}
+
 /// Which roof limits a node.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

@@ -35,6 +35,9 @@ pub struct SweepRow {
     pub peak_activation_bytes: i64,
     /// The node where the peak is first reached.
     pub peak_at: Option<String>,
+    /// The roofline time on the sweep's hardware (`--hardware`), seconds: an estimate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_s: Option<f64>,
 }
 
 impl SweepRow {
@@ -106,6 +109,9 @@ pub struct SweepReport {
     pub laws: Vec<Law>,
     /// Some nodes are uncounted: every figure is a lower bound.
     pub lower_bound: bool,
+    /// The machine the rows' `time_s` are estimated for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hardware: Option<crate::hardware::Hardware>,
 }
 
 /// The quantities of a row, with their labels and units.
@@ -165,7 +171,30 @@ impl SweepReport {
             formulas: None,
             laws: Vec::new(),
             lower_bound: false,
+            hardware: None,
         }
+    }
+
+    /// The time column's header and each row's cell, when the rows have times.
+    fn time_cells(&self) -> Option<(String, Vec<(String, String)>)> {
+        let h = self.hardware.as_ref()?;
+        let first = self.rows.first().and_then(|r| r.time_s).unwrap_or(0.0);
+        let cells = self
+            .rows
+            .iter()
+            .map(|r| match r.time_s {
+                Some(t) => (
+                    crate::hardware::seconds(t),
+                    if first > 0.0 {
+                        format!("×{:.2}", t / first)
+                    } else {
+                        "-".into()
+                    },
+                ),
+                None => ("-".into(), "-".into()),
+            })
+            .collect();
+        Some((format!("Est. time on {}", h.name), cells))
     }
 
     pub fn to_json(&self) -> serde_json::Result<String> {
@@ -195,19 +224,28 @@ impl SweepReport {
     /// [`SweepReport::render_table`], fitted to `width` columns when given (a terminal's).
     pub fn render_table_in(&self, width: Option<u16>) -> String {
         let mut t = Table::new();
-        t.load_preset(UTF8_FULL_CONDENSED)
-            .set_header(self.header(true));
+        let times = self.time_cells();
+        let mut header = self.header(true);
+        if let Some((name, _)) = &times {
+            header.push(name.clone());
+            header.push("×".into());
+        }
+        t.load_preset(UTF8_FULL_CONDENSED).set_header(header);
         crate::views::fit(&mut t, width);
         let first = self.rows.first().map(figures).unwrap_or_default();
-        for row in &self.rows {
+        for (r, row) in self.rows.iter().enumerate() {
             let mut cells = row.values.clone();
             for (i, (value, (_, unit))) in figures(row).iter().zip(COLUMNS).enumerate() {
                 cells.push(human(&Dim::from_i64(*value), unit));
                 cells.push(ratio(*value, first[i]));
             }
+            if let Some((_, time)) = &times {
+                cells.push(time[r].0.clone());
+                cells.push(time[r].1.clone());
+            }
             t.add_row(cells);
         }
-        for c in 0..self.axes.len() + 2 * COLUMNS.len() {
+        for c in 0..self.axes.len() + 2 * COLUMNS.len() + 2 {
             if let Some(col) = t.column_mut(c) {
                 col.set_cell_alignment(CellAlignment::Right);
             }
@@ -217,6 +255,14 @@ impl SweepReport {
             out.push_str("Some nodes are uncounted: every figure is a lower bound.\n");
         }
         let _ = writeln!(out, "{t}");
+        if let Some(h) = &self.hardware {
+            let _ = writeln!(
+                out,
+                "Times on {} are {}.",
+                h.label,
+                crate::hardware::ESTIMATE_NOTE
+            );
+        }
         out.push_str(&self.laws_text());
         out
     }
@@ -241,7 +287,12 @@ impl SweepReport {
 
     /// A Markdown table (exact integers and ratios), then the laws.
     pub fn render_markdown(&self) -> String {
-        let header = self.header(true);
+        let times = self.time_cells();
+        let mut header = self.header(true);
+        if let Some((name, _)) = &times {
+            header.push(name.clone());
+            header.push("×".into());
+        }
         let mut out = format!(
             "**{}**\n\n| {} |\n|{}|\n",
             self.model,
@@ -249,13 +300,25 @@ impl SweepReport {
             vec!["---:"; header.len()].join("|")
         );
         let first = self.rows.first().map(figures).unwrap_or_default();
-        for row in &self.rows {
+        for (r, row) in self.rows.iter().enumerate() {
             let mut cells = row.values.clone();
             for (i, value) in figures(row).iter().enumerate() {
                 cells.push(exact(&Dim::from_i64(*value)));
                 cells.push(ratio(*value, first[i]));
             }
+            if let Some((_, time)) = &times {
+                cells.push(time[r].0.clone());
+                cells.push(time[r].1.clone());
+            }
             let _ = writeln!(out, "| {} |", cells.join(" | "));
+        }
+        if let Some(h) = &self.hardware {
+            let _ = writeln!(
+                out,
+                "\nTimes on {} are {}.",
+                h.label,
+                crate::hardware::ESTIMATE_NOTE
+            );
         }
         if self.lower_bound {
             out.push_str("\nSome nodes are uncounted: every figure is a lower bound.\n");
@@ -288,11 +351,17 @@ impl SweepReport {
         let mut header: Vec<String> = self.axes.iter().map(|a| quote(&a.name)).collect();
         header.extend(SweepRow::TOTALS.map(|k| k.key().to_owned()));
         header.push("peak_at".to_owned());
+        if self.hardware.is_some() {
+            header.push("time_s".to_owned());
+        }
         let mut out = header.join(",") + "\n";
         for row in &self.rows {
             let mut cells: Vec<String> = row.values.iter().map(|v| quote(v)).collect();
             cells.extend(figures(row).iter().map(i64::to_string));
             cells.push(quote(row.peak_at.as_deref().unwrap_or("")));
+            if self.hardware.is_some() {
+                cells.push(row.time_s.map_or_else(String::new, |t| format!("{t:e}")));
+            }
             out.push_str(&cells.join(","));
             out.push('\n');
         }
@@ -578,6 +647,7 @@ mod tests {
             activation_bytes: peak * 3,
             peak_activation_bytes: peak,
             peak_at: Some("conv".into()),
+            time_s: None,
         }
     }
 

@@ -25,6 +25,8 @@ pub struct SweepRequest {
     pub inputs: Vec<(String, Vec<Vec<Dim>>)>,
     /// Ops declared at run time (`--op-costs`), for every point.
     pub declared_ops: Vec<Arc<dyn DeclaredOp>>,
+    /// Estimate every point's time on this machine from the roofline (`--hardware`).
+    pub hardware: Option<flopscope_report::Hardware>,
 }
 
 /// Why a sweep could not be made.
@@ -161,12 +163,18 @@ pub fn sweep(path: &Path, model: &Model, request: &SweepRequest) -> Result<Sweep
     } else {
         crate::profile_model(path, model, &fixed).ok()
     };
+    let hardware = request.hardware.as_ref();
     let mut report = match &symbolic {
-        Some(profile) => evaluate(profile, &axes, &points).map_err(sweep_err)?,
+        Some(profile) => {
+            let nodes =
+                hardware.map(|_| flopscope_report::Report::new(&label, model, profile).nodes);
+            let timing = nodes.as_deref().zip(hardware);
+            evaluate(profile, &axes, &points, timing).map_err(sweep_err)?
+        }
         None => {
             let rows = points
                 .par_iter()
-                .map(|point| profile_point(path, model, &fixed, &axes, point))
+                .map(|point| profile_point(path, model, &fixed, &axes, point, hardware))
                 .collect::<Result<Vec<_>, Error>>()?;
             let lower_bound = rows.iter().any(|(_, lb)| *lb);
             let mut r = SweepReport::new(
@@ -179,6 +187,7 @@ pub fn sweep(path: &Path, model: &Model, request: &SweepRequest) -> Result<Sweep
         }
     };
     report.model = label;
+    report.hardware = request.hardware.clone();
     Ok(report)
 }
 
@@ -187,6 +196,7 @@ fn evaluate(
     profile: &Profile,
     axes: &[SweepAxis],
     points: &[Vec<AxisValue>],
+    timing: Option<(&[flopscope_report::NodeReport], &flopscope_report::Hardware)>,
 ) -> Result<SweepReport, SweepError> {
     let t = TotalsReport::of(profile);
     // Every swept total but the peak, which is found with where it happens.
@@ -222,6 +232,12 @@ fn evaluate(
             let (peak, peak_at) = profile.peak_at(&lookup).ok_or_else(|| {
                 SweepError::Overflow(TotalKind::PeakActivationBytes.key(), at.clone())
             })?;
+            let time_s = timing
+                .map(|(nodes, hw)| {
+                    flopscope_report::hardware::pass_time(nodes, hw, &lookup)
+                        .map_err(SweepError::Unbound)
+                })
+                .transpose()?;
             Ok(SweepRow {
                 values: point.iter().map(AxisValue::text).collect(),
                 params: figures[0],
@@ -230,6 +246,7 @@ fn evaluate(
                 activation_bytes: figures[3],
                 peak_activation_bytes: peak,
                 peak_at: Some(peak_at),
+                time_s,
             })
         })
         .collect::<Result<Vec<_>, SweepError>>()?;
@@ -262,6 +279,7 @@ fn profile_point(
     fixed: &ProfileOptions,
     axes: &[SweepAxis],
     point: &[AxisValue],
+    hardware: Option<&flopscope_report::Hardware>,
 ) -> Result<(SweepRow, bool), Error> {
     let mut options = fixed.clone();
     options.replace_declared_shapes = true;
@@ -293,6 +311,21 @@ fn profile_point(
     let report = TotalsReport::of(&profile);
     let [params, macs, flops, activation_bytes, peak_activation_bytes] =
         SweepRow::TOTALS.map(|k| err(k.key(), &k.of(&report)));
+    let time_s = match hardware {
+        Some(hw) => {
+            let nodes =
+                flopscope_report::Report::new(&path.display().to_string(), model, &profile).nodes;
+            Some(
+                flopscope_report::hardware::pass_time(&nodes, hw, &|_| None).map_err(|s| {
+                    Error::Sweep {
+                        path: path.to_owned(),
+                        source: SweepError::Unbound(s),
+                    }
+                })?,
+            )
+        }
+        None => None,
+    };
     let row = SweepRow {
         values: point.iter().map(AxisValue::text).collect(),
         params: params?,
@@ -301,6 +334,7 @@ fn profile_point(
         activation_bytes: activation_bytes?,
         peak_activation_bytes: peak_activation_bytes?,
         peak_at: t.peak_at.clone(),
+        time_s,
     };
     Ok((row, t.lower_bound))
 }

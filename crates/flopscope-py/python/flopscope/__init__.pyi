@@ -71,6 +71,7 @@ def sweep(
     sizes: Sequence[int] | None = None,
     inputs: Mapping[str, Sequence[Any]] | None = None,
     op_costs: Sequence[Union[str, PathLike[str]]] | None = None,
+    hardware: str | None = None,
 ) -> dict[str, Any]: ...
 
 def diff(

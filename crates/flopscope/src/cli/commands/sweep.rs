@@ -43,6 +43,10 @@ pub(crate) struct Args {
     /// May be given more than once.
     #[arg(long = "op-costs", value_name = "FILE.toml")]
     pub(crate) op_costs: Vec<PathBuf>,
+    /// Also estimate every point's time on this machine from the roofline: a preset
+    /// (h100-sxm, l4, ...), this-machine, or FILE.toml[#NAME].
+    #[arg(long, value_name = "NAME|FILE.toml")]
+    pub(crate) hardware: Option<String>,
 }
 
 pub(crate) fn run(args: Args, out: &mut dyn Write, term: Terminal) -> Result<()> {
@@ -67,6 +71,11 @@ pub(crate) fn run(args: Args, out: &mut dyn Write, term: Terminal) -> Result<()>
         sizes: args.size,
         inputs: args.inputs,
         declared_ops: flopscope_op_costs::declared(&declared),
+        hardware: args
+            .hardware
+            .as_deref()
+            .map(crate::hardware::resolve)
+            .transpose()?,
     };
     let report = crate::sweep::sweep(&args.model, &model, &request).map_err(with_flags)?;
     if let Some(plot) = &args.plot {
