@@ -167,7 +167,8 @@ pub struct TotalsReport {
     /// All FLOPs: `2·macs` plus every other arithmetic op.
     pub flops: Dim,
     pub flops_by_kind: FlopsByKindReport,
-    /// Minimum memory traffic: each node's inputs read once and outputs written once.
+    /// Minimum memory traffic: each node's inputs read once and outputs written once (an input
+    /// of which only the shape is read, as by `Shape`, is not read).
     pub bytes: Dim,
     pub params: Dim,
     pub buffers: Dim,

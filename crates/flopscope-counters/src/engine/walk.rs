@@ -16,7 +16,7 @@ use super::binding::substitute_type;
 use super::subgraph::{Scope, call_function};
 use super::{Env, NodeProfile, ProfileError, UncountedReason};
 use crate::ctx::ValueState;
-use crate::{Cost, CostCtx, InferCtx, OpClass, OpError, OpImpl, registry};
+use crate::{Cost, CostCtx, InferCtx, OpClass, OpError, OpImpl, Role, registry};
 
 impl<'e> Env<'e> {
     /// The implementation of an op at `opset`: a linked record, else a declared op.
@@ -135,6 +135,11 @@ pub(crate) fn run_graph<'g, 'e>(
             NodeImpl::Uncounted(reason) => Some(reason),
             NodeImpl::Op(_) | NodeImpl::Function(_) => None,
         };
+        // Inputs whose elements the node reads: not those of which only the shape or the
+        // element type is read (Shape, Size, the `*Like` ops).
+        let reads_data: Vec<bool> = (0..node.inputs.len())
+            .map(|i| !matches!(how, NodeImpl::Op(def) if def.role(i) == Role::ShapeOf))
+            .collect();
         let mut cost = Cost::zero();
         let mut inner_uncounted = Vec::new();
         let mut fresh_symbols = Vec::new();
@@ -228,8 +233,9 @@ pub(crate) fn run_graph<'g, 'e>(
         let bytes: Dim = node
             .inputs
             .iter()
-            .chain(node.outputs.iter())
-            .flatten()
+            .zip(&reads_data)
+            .filter_map(|(id, read)| id.filter(|_| *read))
+            .chain(node.outputs.iter().flatten().copied())
             .filter_map(|id| states[id.index()].tensor())
             .map(TensorType::bytes)
             .sum();
