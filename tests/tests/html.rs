@@ -168,6 +168,7 @@ fn the_page_is_self_contained() {
     ] {
         let page = html(m, input);
         assert!(page.starts_with("<!DOCTYPE html>"));
+        // Every dim is bound: nothing to move, no script.
         for banned in ["<script", "<link", " src=", "url(", "@import", "<iframe"] {
             assert!(!page.contains(banned), "{m}: {banned}");
         }
@@ -275,4 +276,204 @@ fn the_page_renders_in_headless_chromium() {
         "screenshot of the HTML report: {}",
         shot.display()
     );
+}
+
+/// The page of the symbolic MobileNetV2: controls for its free dims, its script inline.
+fn symbolic_page() -> String {
+    run(&["profile", &model("mobilenet_v2"), "--format", "html"])
+}
+
+#[test]
+fn a_symbolic_page_carries_its_dims_and_its_script_inline() {
+    let page = symbolic_page();
+    for d in ["batch", "height", "width"] {
+        assert!(page.contains(&format!("id=\"dim-range-{d}\"")), "{d}");
+    }
+    // Self-contained: inline scripts only, nothing fetched.
+    for banned in [
+        "<link",
+        " src=",
+        "url(",
+        "@import",
+        "<iframe",
+        "fetch(",
+        "XMLHttpRequest",
+    ] {
+        assert!(!page.contains(banned), "{banned}");
+    }
+    assert!(page.contains("data-f=\""));
+    // Readable without scripts: the controls are hidden and the figures are the formulas.
+    assert!(page.contains("id=\"dims\" class=\"dims\" hidden"));
+}
+
+/// Chromium's DOM of `page` after its scripts ran, opened at `fragment`.
+fn dump_dom(name: &str, page: &str, fragment: &str) -> String {
+    let browser = tests::chromium();
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("html-live");
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join(format!("{name}.html"));
+    std::fs::write(&file, page).unwrap();
+    let out = Command::new(&browser)
+        .args(["--headless", "--no-sandbox", "--disable-gpu", "--dump-dom"])
+        .arg(format!(
+            "--user-data-dir={}",
+            dir.join(format!("profile-{name}")).display()
+        ))
+        .arg(format!("file://{}{fragment}", file.display()))
+        .output()
+        .expect("chromium runs");
+    let dom = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        dom.contains("</html>"),
+        "no DOM; chromium said: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    dom
+}
+
+#[test]
+#[cfg_attr(
+    not(has_chromium),
+    ignore = "needs Chromium: Debian's package `chromium`, or set CHROMIUM"
+)]
+fn the_fragment_sets_the_dims_and_the_figures_follow() {
+    let dom = dump_dom(
+        "mobilenet",
+        &symbolic_page(),
+        "#batch=32&height=320&width=320",
+    );
+    // What `flopscope profile --dim batch=32 --dim height=320 --dim width=320` gives.
+    let r: Value = serde_json::from_str(&run(&[
+        "profile",
+        &model("mobilenet_v2"),
+        "--dim",
+        "batch=32",
+        "--dim",
+        "height=320",
+        "--dim",
+        "width=320",
+        "--format",
+        "json",
+    ]))
+    .unwrap();
+    let macs = r["totals"]["macs"].as_i64().unwrap();
+    assert_eq!(macs, 19_599_769_600);
+    let with_commas = |v: i64| {
+        let s = v.to_string();
+        let mut out = String::new();
+        for (i, c) in s.chars().enumerate() {
+            if i > 0 && (s.len() - i).is_multiple_of(3) {
+                out.push(',');
+            }
+            out.push(c);
+        }
+        out
+    };
+    for key in ["macs", "flops", "peak_activation_bytes"] {
+        let v = r["totals"][key].as_i64().unwrap();
+        let shown = if key == "peak_activation_bytes" {
+            format!("{:.2} MB", v as f64 / 1e6)
+        } else {
+            with_commas(v)
+        };
+        assert!(dom.contains(&shown), "{key}: {shown} not on the page");
+    }
+    assert!(dom.contains("19.60 GMACs"), "the MACs card");
+    // The controls show the fragment's values.
+    assert!(dom.contains("data-eval-ms"), "the script ran");
+}
+
+#[test]
+#[cfg_attr(
+    not(has_chromium),
+    ignore = "needs Chromium: Debian's package `chromium`, or set CHROMIUM"
+)]
+fn the_page_evaluates_formulas_as_the_rust_evaluator_does() {
+    // Every node formula of several symbolic reports (ceil, floor, min, max among them), at
+    // pseudo-random bindings, evaluated by the page's script and by flopscope_ir::Dim.
+    let mut cases: Vec<(String, BTreeMap<String, i64>)> = Vec::new();
+    let mut state: u64 = 11;
+    let mut next = |below: u64| {
+        state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        1 + i64::try_from((state >> 33) % below).unwrap()
+    };
+    for file in [
+        "models/mobilenet_v2.onnx",
+        "models/tiny_gpt2.onnx",
+        "models/tiny_llama_kv.onnx",
+        "exports/swin_t_legacy.onnx",
+        "exports/tiny_wav2vec2_dynamo.onnx",
+    ] {
+        let r: Value = serde_json::from_str(&run(&[
+            "profile",
+            &fixture(file).display().to_string(),
+            "--format",
+            "json",
+        ]))
+        .unwrap();
+        let mut formulas: Vec<String> = Vec::new();
+        for n in r["nodes"].as_array().unwrap() {
+            for key in ["macs", "flops", "bytes"] {
+                if let Some(f) = n[key].as_str() {
+                    formulas.push(f.to_owned());
+                }
+            }
+        }
+        for key in [
+            "macs",
+            "flops",
+            "bytes",
+            "peak_activation_bytes",
+            "activation_bytes",
+        ] {
+            if let Some(f) = r["totals"][key].as_str() {
+                formulas.push(f.to_owned());
+            }
+        }
+        formulas.sort();
+        formulas.dedup();
+        for f in formulas {
+            let dim = flopscope::ir::Dim::parse(&f).unwrap();
+            let binding: BTreeMap<String, i64> = dim
+                .symbols()
+                .iter()
+                .map(|s| (s.to_string(), next(600)))
+                .collect();
+            cases.push((f, binding));
+        }
+    }
+    assert!(cases.len() > 300, "{} cases", cases.len());
+    assert!(cases.iter().any(|(f, _)| f.contains("ceil(")));
+    assert!(cases.iter().any(|(f, _)| f.contains("max(")));
+    let json = serde_json::to_string(
+        &cases
+            .iter()
+            .map(|(f, b)| serde_json::json!([f, b]))
+            .collect::<Vec<_>>(),
+    )
+    .unwrap()
+    .replace('<', "\\u003c");
+    let page = symbolic_page().replace(
+        "</body>",
+        &format!(
+            "<pre id=\"results\"></pre><script>const cases = {json};\n\
+             document.getElementById('results').textContent = cases.map(([f, b]) => \
+             {{ try {{ return window.flopscope.value(f, b); }} catch (e) {{ return 'error ' + e; }} }}).join('\\n');\
+             </script>\n</body>"
+        ),
+    );
+    let dom = dump_dom("evaluator", &page, "");
+    let start = dom.find("<pre id=\"results\">").expect("results") + "<pre id=\"results\">".len();
+    let end = start + dom[start..].find("</pre>").expect("end of results");
+    let got: Vec<&str> = dom[start..end].lines().collect();
+    assert_eq!(got.len(), cases.len());
+    for ((f, b), g) in cases.iter().zip(got) {
+        let want = flopscope::ir::Dim::parse(f)
+            .unwrap()
+            .eval(&|s| b.get(s).copied())
+            .unwrap();
+        assert_eq!(g, want.to_string(), "{f} at {b:?}");
+    }
 }

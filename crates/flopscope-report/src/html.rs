@@ -303,12 +303,72 @@ table { border-collapse: collapse; background: #fff; font-size: 13px; margin: 4p
 th, td { border: 1px solid #e5e7eb; padding: 3px 8px; text-align: left; white-space: nowrap; }
 th { background: #f3f4f6; font-weight: 600; position: sticky; top: 0; }
 td.n, th.n { text-align: right; font-variant-numeric: tabular-nums; }
+.dims { display: flex; flex-wrap: wrap; gap: 16px; background: #fff; border: 1px solid #e5e7eb; border-radius: 8px; padding: 8px 12px; margin: 8px 0; position: sticky; top: 0; z-index: 2; }
+.dims[hidden] { display: none; }
+.dims label { font-size: 13px; font-weight: 600; }
+.dims input[type=number] { width: 6em; }
 td.tree { font-family: ui-monospace, 'SFMono-Regular', Menlo, Consolas, monospace; white-space: pre; }
 tr.heavy td { background: #fef3c7; font-weight: 600; }
 tbody tr:hover td { background: #eff6ff; }
 pre.notes { background: #fff; border: 1px solid #e5e7eb; padding: 8px; font-size: 12px; white-space: pre-wrap; }
 footer { margin: 32px 0 8px; color: #6b7280; font-size: 12px; }
 ";
+
+/// The page's script: re-evaluates every figure with a formula when a dim moves.
+const LIVE_JS: &str = include_str!("live.js");
+
+/// A dim left free in the report, with its control's start and range.
+struct FreeDim {
+    name: String,
+    start: i64,
+    min: i64,
+    max: i64,
+}
+
+/// The dims the totals depend on, sorted, each with a start value and a slider range: 224 for
+/// image sizes, 128 for sequence lengths, 1 otherwise.
+fn free_dims(report: &Report) -> Vec<FreeDim> {
+    let t = &report.totals;
+    let mut names: Vec<String> = [
+        &t.macs,
+        &t.flops,
+        &t.params,
+        &t.weight_bytes,
+        &t.peak_activation_bytes,
+        &t.bytes,
+    ]
+    .iter()
+    .flat_map(|d| d.symbols())
+    .map(|s| s.to_string())
+    .collect();
+    names.sort();
+    names.dedup();
+    names
+        .into_iter()
+        .map(|name| {
+            let lower = name.to_ascii_lowercase();
+            let (start, min, max) = if ["height", "width", "size"]
+                .iter()
+                .any(|k| lower.contains(k))
+            {
+                (224, 16, 1024)
+            } else if ["seq", "len", "token", "past", "position"]
+                .iter()
+                .any(|k| lower.contains(k))
+            {
+                (128, 1, 8192)
+            } else {
+                (1, 1, 256)
+            };
+            FreeDim {
+                name,
+                start,
+                min,
+                max,
+            }
+        })
+        .collect()
+}
 
 fn section_html(out: &mut String, s: &Section, tree: bool) {
     let _ = writeln!(out, "<h3>{}</h3>", esc(&s.title));
@@ -373,54 +433,104 @@ pub fn render_html(report: &Report, o: &ViewOptions) -> String {
         let _ = writeln!(out, "<p class=\"meta\">{}</p>", esc(line.trim()));
     }
 
+    // The dims left free: each gets a control, and every figure marked with its formula
+    // follows it (live.js). A page without free dims has no script.
+    let free = free_dims(report);
+    if !free.is_empty() {
+        out.push_str("<div id=\"dims\" class=\"dims\" hidden>\n");
+        for d in &free {
+            let _ = writeln!(
+                out,
+                "<label>{name} <input type=\"range\" id=\"dim-range-{name}\" min=\"{min}\" \
+                 max=\"{max}\" value=\"{start}\"> <input type=\"number\" id=\"dim-box-{name}\" \
+                 min=\"0\" value=\"{start}\"></label>",
+                name = esc(&d.name),
+                min = d.min,
+                max = d.max,
+                start = d.start
+            );
+        }
+        out.push_str("</div>\n");
+    }
+    // `data-f`: the formula a figure is; `data-u` its unit; `data-h` shown with an SI prefix;
+    // `data-p` a prefix (≥ for a lower bound).
+    let live = |d: &Dim, unit: &str, human: bool, prefix: &str| -> String {
+        if free.is_empty() || d.as_i64().is_some() {
+            return String::new();
+        }
+        format!(
+            " data-f=\"{}\" data-u=\"{}\"{}{}",
+            esc(&d.to_string()),
+            esc(unit),
+            if human { " data-h=\"1\"" } else { "" },
+            if prefix.is_empty() {
+                String::new()
+            } else {
+                format!(" data-p=\"{}\"", esc(prefix))
+            }
+        )
+    };
+
     out.push_str("<div class=\"cards\">\n");
-    let cards: [(&str, String, String); 6] = [
+    let cards: [(&str, String, String, String, String); 6] = [
         (
             "Params",
             human(&t.params, ""),
+            live(&t.params, "", true, ""),
             format!(
                 "{} trainable + {} buffers",
                 crate::units::exact(&t.params),
                 crate::units::exact(&t.buffers)
             ),
+            String::new(),
         ),
         (
             TotalKind::Macs.label(),
             format!("{bound}{}", human(&t.macs, TotalKind::Macs.unit())),
+            live(&t.macs, TotalKind::Macs.unit(), true, bound),
             crate::units::exact(&t.macs),
+            live(&t.macs, "", false, ""),
         ),
         (
             TotalKind::Flops.label(),
             format!("{bound}{}", human(&t.flops, TotalKind::Flops.unit())),
+            live(&t.flops, TotalKind::Flops.unit(), true, bound),
             crate::units::exact(&t.flops),
+            live(&t.flops, "", false, ""),
         ),
         (
             TotalKind::WeightBytes.label(),
             human(&t.weight_bytes, "B"),
+            live(&t.weight_bytes, "B", true, ""),
             format!("{} B", crate::units::exact(&t.weight_bytes)),
+            live(&t.weight_bytes, "B", false, ""),
         ),
         (
             TotalKind::PeakActivationBytes.label(),
             human(&t.peak_activation_bytes, "B"),
+            live(&t.peak_activation_bytes, "B", true, ""),
             t.peak_at
                 .as_deref()
                 .map_or(String::new(), |n| format!("at {n}")),
+            String::new(),
         ),
         (
             "Nodes counted",
             format!("{} / {}", t.counted_nodes, t.nodes),
+            String::new(),
             if t.lower_bound {
                 "some uncounted: totals are lower bounds".to_owned()
             } else {
                 "every node counted".to_owned()
             },
+            String::new(),
         ),
     ];
-    for (k, v, x) in &cards {
+    for (k, v, v_live, x, x_live) in &cards {
         let _ = writeln!(
             out,
-            "<div class=\"card\"><div class=\"k\">{}</div><div class=\"v\">{}</div>\
-             <div class=\"x\">{}</div></div>",
+            "<div class=\"card\"><div class=\"k\">{}</div><div class=\"v\"{v_live}>{}</div>\
+             <div class=\"x\"{x_live}>{}</div></div>",
             esc(k),
             esc(v),
             esc(x)
@@ -456,6 +566,26 @@ pub fn render_html(report: &Report, o: &ViewOptions) -> String {
         for s in sections(report, &opts) {
             section_html(&mut out, &s, view == View::Tree);
         }
+    }
+    if !free.is_empty() {
+        let payload = serde_json::json!({
+            "free": free
+                .iter()
+                .map(|d| serde_json::json!({"name": d.name, "start": d.start}))
+                .collect::<Vec<_>>(),
+            "bound": report
+                .bindings
+                .iter()
+                .filter_map(|(k, v)| Some((k.clone(), serde_json::json!(v.as_i64()?))))
+                .collect::<serde_json::Map<_, _>>(),
+        });
+        // `</` cannot end the script early: JSON escapes nothing there, so escape `<`.
+        let payload = payload.to_string().replace('<', "\\u003c");
+        let _ = writeln!(
+            out,
+            "<script type=\"application/json\" id=\"fs-data\">{payload}</script>\n\
+             <script>\n{LIVE_JS}</script>"
+        );
     }
     let _ = writeln!(
         out,

@@ -1,0 +1,164 @@
+// flopscope's live report: every figure marked with its formula (`data-f`) is evaluated again
+// when a dim's control moves. Exact: the formulas are evaluated over rationals of BigInts (the
+// report's expression syntax: integers, dims, + - * /, parentheses, floor, ceil, min, max), so
+// the integers shown are the Rust evaluator's. The dims' values live in the URL fragment
+// (#batch=32&height=320), so a link shares a view.
+"use strict";
+(function () {
+  // ---- exact rationals ----------------------------------------------------------------------
+  function gcd(a, b) {
+    if (a < 0n) a = -a;
+    while (b) { const t = a % b; a = b; b = t; }
+    return a || 1n;
+  }
+  function rat(n, d) {
+    if (d === undefined) d = 1n;
+    if (d === 0n) throw new Error("division by zero");
+    if (d < 0n) { n = -n; d = -d; }
+    const g = gcd(n, d);
+    return g === 1n ? { n, d } : { n: n / g, d: d / g };
+  }
+  const ops = {
+    "+": (a, b) => rat(a.n * b.d + b.n * a.d, a.d * b.d),
+    "-": (a, b) => rat(a.n * b.d - b.n * a.d, a.d * b.d),
+    "*": (a, b) => rat(a.n * b.n, a.d * b.d),
+    "/": (a, b) => rat(a.n * b.d, a.d * b.n),
+  };
+  function floorOf(a) {
+    let q = a.n / a.d;
+    if (a.n % a.d !== 0n && a.n < 0n) q -= 1n;
+    return q;
+  }
+  function cmp(a, b) {
+    const x = a.n * b.d, y = b.n * a.d;
+    return x < y ? -1 : x > y ? 1 : 0;
+  }
+
+  // ---- parsing: text → a tree evaluated many times -------------------------------------------
+  function parse(text) {
+    const toks = text.match(/\d+|[A-Za-z_][A-Za-z0-9_.]*|[-+*/(),]/g) || [];
+    let i = 0;
+    const peek = () => toks[i];
+    const next = () => toks[i++];
+    function expr() {
+      let v = term();
+      while (peek() === "+" || peek() === "-") { const o = next(); v = [o, v, term()]; }
+      return v;
+    }
+    function term() {
+      let v = unary();
+      while (peek() === "*" || peek() === "/") { const o = next(); v = [o, v, unary()]; }
+      return v;
+    }
+    function unary() {
+      if (peek() === "-") { next(); return ["-", ["n", rat(0n)], unary()]; }
+      const t = next();
+      if (t === undefined) throw new Error("unexpected end of " + text);
+      if (t === "(") { const v = expr(); next(); return v; }
+      if (/^\d/.test(t)) return ["n", rat(BigInt(t))];
+      if (peek() === "(" && ["floor", "ceil", "min", "max"].includes(t)) {
+        next();
+        const args = [expr()];
+        while (peek() === ",") { next(); args.push(expr()); }
+        next();
+        return ["f", t, args];
+      }
+      return ["s", t];
+    }
+    const tree = expr();
+    if (i !== toks.length) throw new Error("cannot read " + text);
+    return tree;
+  }
+  function evaluate(tree, env) {
+    switch (tree[0]) {
+      case "n": return tree[1];
+      case "s": {
+        const v = env[tree[1]];
+        if (v === undefined) throw new Error("unbound " + tree[1]);
+        return rat(v);
+      }
+      case "f": {
+        const args = tree[2].map((a) => evaluate(a, env));
+        switch (tree[1]) {
+          case "floor": return rat(floorOf(args[0]));
+          case "ceil": return rat(-floorOf(rat(-args[0].n, args[0].d)));
+          case "min": return args.reduce((a, b) => (cmp(a, b) <= 0 ? a : b));
+          default: return args.reduce((a, b) => (cmp(a, b) >= 0 ? a : b));
+        }
+      }
+      default: return ops[tree[0]](evaluate(tree[1], env), evaluate(tree[2], env));
+    }
+  }
+  const cache = new Map();
+  function value(text, env) {
+    let tree = cache.get(text);
+    if (!tree) { tree = parse(text); cache.set(text, tree); }
+    const r = evaluate(tree, env);
+    return r.d === 1n ? r.n : floorOf(r);
+  }
+
+  // ---- formatting, as the Rust report does ---------------------------------------------------
+  function exact(v) {
+    const s = (v < 0n ? -v : v).toString().replace(/\B(?=(\d{3})+(?!\d))/g, ",");
+    return (v < 0n ? "-" : "") + s;
+  }
+  const prefixes = [[10n ** 15n, "P"], [10n ** 12n, "T"], [10n ** 9n, "G"], [10n ** 6n, "M"], [10n ** 3n, "K"]];
+  function human(v, unit) {
+    const abs = v < 0n ? -v : v;
+    for (const [scale, p] of prefixes) {
+      if (abs >= scale) {
+        // Two decimals, rounded half to even as Rust's formatting of the f64 quotient.
+        const x = Number(v) / Number(scale);
+        return x.toFixed(2) + " " + p + unit;
+      }
+    }
+    return v.toString() + (unit ? " " + unit : "");
+  }
+
+  // ---- the page ------------------------------------------------------------------------------
+  const data = JSON.parse(document.getElementById("fs-data").textContent);
+  const env = {};
+  function readFragment() {
+    const out = {};
+    for (const part of location.hash.replace(/^#/, "").split("&")) {
+      const [k, v] = part.split("=");
+      if (k && /^\d+$/.test(v || "")) out[decodeURIComponent(k)] = BigInt(v);
+    }
+    return out;
+  }
+  function update() {
+    const t0 = performance.now();
+    for (const el of document.querySelectorAll("[data-f]")) {
+      try {
+        const v = value(el.dataset.f, env);
+        const unit = el.dataset.u || "";
+        el.textContent = (el.dataset.p || "") + (el.dataset.h ? human(v, unit) : exact(v) + (unit ? " " + unit : ""));
+      } catch (e) {
+        el.textContent = el.dataset.f;
+      }
+    }
+    const parts = data.free.map((d) => encodeURIComponent(d.name) + "=" + env[d.name]);
+    history.replaceState(null, "", "#" + parts.join("&"));
+    document.documentElement.dataset.evalMs = (performance.now() - t0).toFixed(2);
+  }
+  const given = readFragment();
+  for (const d of data.free) env[d.name] = given[d.name] !== undefined ? given[d.name] : BigInt(d.start);
+  for (const [k, v] of Object.entries(data.bound)) env[k] = BigInt(v);
+  for (const d of data.free) {
+    const range = document.getElementById("dim-range-" + d.name);
+    const box = document.getElementById("dim-box-" + d.name);
+    range.value = box.value = env[d.name].toString();
+    const set = (v) => {
+      if (!/^\d+$/.test(v)) return;
+      env[d.name] = BigInt(v);
+      range.value = box.value = v;
+      update();
+    };
+    range.addEventListener("input", () => set(range.value));
+    box.addEventListener("change", () => set(box.value));
+  }
+  document.getElementById("dims").hidden = data.free.length === 0;
+  window.flopscope = { value: (text, bindings) => value(text, Object.fromEntries(
+    Object.entries(bindings).map(([k, v]) => [k, BigInt(v)]))).toString(), update, env };
+  update();
+})();
