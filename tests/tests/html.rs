@@ -379,6 +379,20 @@ fn the_fragment_sets_the_dims_and_the_figures_follow() {
         assert!(dom.contains(&shown), "{key}: {shown} not on the page");
     }
     assert!(dom.contains("19.60 GMACs"), "the MACs card");
+    // Layer rows and module rows follow too: the first convolution's MACs, as the concrete
+    // profile has them, and the `features` module's share of the MACs.
+    let conv = r["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["op_type"] == "Conv")
+        .unwrap();
+    let conv_macs = conv["macs"].as_i64().unwrap();
+    assert_eq!(conv_macs, 32 * 160 * 160 * 32 * 3 * 9);
+    assert!(
+        dom.contains(&format!("{:.2} M</td>", conv_macs as f64 / 1e6)),
+        "the first Conv row"
+    );
     // The controls show the fragment's values.
     assert!(dom.contains("data-eval-ms"), "the script ran");
 }

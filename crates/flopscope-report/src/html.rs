@@ -317,6 +317,22 @@ footer { margin: 32px 0 8px; color: #6b7280; font-size: 12px; }
 /// The page's script: re-evaluates every figure with a formula when a dim moves.
 const LIVE_JS: &str = include_str!("live.js");
 
+/// The attributes live.js reads: `data-f` the formula, `data-w` the whole of a percentage,
+/// `data-u` the unit, `data-h` an SI prefix.
+fn live_attrs(cell: &crate::views::LiveCell) -> String {
+    let mut a = format!(" data-f=\"{}\"", esc(&cell.formula));
+    if let Some(w) = &cell.whole {
+        let _ = write!(a, " data-w=\"{}\"", esc(w));
+    }
+    if !cell.unit.is_empty() {
+        let _ = write!(a, " data-u=\"{}\"", esc(&cell.unit));
+    }
+    if cell.human {
+        a.push_str(" data-h=\"1\"");
+    }
+    a
+}
+
 /// A dim left free in the report, with its control's start and range.
 struct FreeDim {
     name: String,
@@ -397,7 +413,12 @@ fn section_html(out: &mut String, s: &Section, tree: bool) {
                 } else {
                     ""
                 };
-                let _ = write!(out, "<td{class}>{}</td>", esc(c));
+                let live = s
+                    .live
+                    .iter()
+                    .find(|(lr, lc, _)| *lr == r && *lc == i)
+                    .map_or_else(String::new, |(_, _, cell)| live_attrs(cell));
+                let _ = write!(out, "<td{class}{live}>{}</td>", esc(c));
             }
             out.push_str("</tr>\n");
         }

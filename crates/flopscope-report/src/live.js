@@ -131,6 +131,12 @@
     for (const el of document.querySelectorAll("[data-f]")) {
       try {
         const v = value(el.dataset.f, env);
+        if (el.dataset.w !== undefined) {
+          // A share: part / whole as a percentage with two decimals.
+          const w = value(el.dataset.w, env);
+          el.textContent = w === 0n ? "-" : (Number(v) / Number(w) * 100).toFixed(2) + "%";
+          continue;
+        }
         const unit = el.dataset.u || "";
         el.textContent = (el.dataset.p || "") + (el.dataset.h ? human(v, unit) : exact(v) + (unit ? " " + unit : ""));
       } catch (e) {

@@ -95,6 +95,46 @@ pub struct Section {
     pub notes: Vec<String>,
     /// Markdown: fold the section into a `<details>` block.
     pub collapse: bool,
+    /// Cells whose figure depends on free dims, by (row, column): what the HTML page
+    /// re-evaluates when a dim moves.
+    pub live: Vec<(usize, usize, LiveCell)>,
+}
+
+/// A cell's figure as a formula, for the live HTML page.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LiveCell {
+    /// The formula (the figure, or the part of a percentage).
+    pub formula: String,
+    /// The whole of a percentage (`part / whole` shown as `12.34%`).
+    pub whole: Option<String>,
+    pub unit: String,
+    /// With an SI prefix (`Units::Human`), else the exact integer.
+    pub human: bool,
+}
+
+impl Fmt {
+    /// The live form of a figure shown with `num` or `bytes`, when it depends on free dims
+    /// (and the units are human or raw).
+    fn live(&self, value: &Dim, unit: &str) -> Option<LiveCell> {
+        (value.as_i64().is_none() && self.units != Units::Plain).then(|| LiveCell {
+            formula: value.to_string(),
+            whole: None,
+            unit: unit.to_owned(),
+            human: self.units == Units::Human,
+        })
+    }
+
+    /// The live form of `percent(part, whole)` when either depends on free dims and the share
+    /// is not the same at every size.
+    fn live_share(&self, part: &Dim, whole: &Dim) -> Option<LiveCell> {
+        let free = part.as_i64().is_none() || whole.as_i64().is_none();
+        (free && crate::units::share(part, whole).is_none()).then(|| LiveCell {
+            formula: part.to_string(),
+            whole: Some(whole.to_string()),
+            unit: String::new(),
+            human: false,
+        })
+    }
 }
 
 /// A number in the report's units.
@@ -258,7 +298,19 @@ fn layers(report: &Report, o: &ViewOptions) -> Vec<Section> {
         .filter(|n| o.all_nodes || (!n.constant && !is_data_movement(n)))
         .collect();
     let mut rows = Vec::with_capacity(shown.len());
+    let mut live = Vec::new();
     for (i, n) in shown.iter().enumerate() {
+        if n.counted {
+            for (col, cell) in [
+                (5, f.live(&n.macs, "")),
+                (6, f.live(&n.flops, "")),
+                (7, f.live_share(&n.macs, &t.macs)),
+            ] {
+                if let Some(c) = cell {
+                    live.push((i, col, c));
+                }
+            }
+        }
         let shape = n
             .outputs
             .iter()
@@ -322,6 +374,7 @@ fn layers(report: &Report, o: &ViewOptions) -> Vec<Section> {
         header,
         rows,
         right,
+        live,
         ..Section::default()
     };
 
@@ -530,6 +583,7 @@ fn tree(report: &Report, o: &ViewOptions) -> Vec<Section> {
         total: &'a Module,
         rows: Vec<Vec<String>>,
         emphasis: Vec<usize>,
+        live: Vec<(usize, usize, LiveCell)>,
         /// CSV: depth and path columns instead of drawn branches, the heaviest child a column.
         plain: bool,
         path: Vec<String>,
@@ -564,6 +618,19 @@ fn tree(report: &Report, o: &ViewOptions) -> Vec<Section> {
                     if heaviest { " ★" } else { "" }
                 )]
             };
+            let first = row.len();
+            let r = self.rows.len();
+            for (col, cell) in [
+                (first, f.live(&m.params, "")),
+                (first + 1, f.live_share(&m.params, &self.total.params)),
+                (first + 2, f.live(&m.macs, "MACs")),
+                (first + 3, f.live_share(&m.macs, &self.total.macs)),
+                (first + 4, f.live(&m.flops, "FLOPs")),
+            ] {
+                if let Some(c) = cell {
+                    self.live.push((r, col, c));
+                }
+            }
             row.extend([
                 f.num(&m.params, ""),
                 percent(&m.params, &self.total.params),
@@ -595,12 +662,18 @@ fn tree(report: &Report, o: &ViewOptions) -> Vec<Section> {
         total: &root,
         rows: Vec::new(),
         emphasis: Vec::new(),
+        live: Vec::new(),
         plain,
         path: Vec::new(),
         convention: report.convention.is_some(),
     };
     w.walk(&root, "", true, 0, false);
-    let Walker { rows, emphasis, .. } = w;
+    let Walker {
+        rows,
+        emphasis,
+        live,
+        ..
+    } = w;
     let flat = root.children.is_empty();
     let mut notes = vec!["★ the heaviest child of its module (most MACs)".to_owned()];
     if flat {
@@ -627,6 +700,7 @@ fn tree(report: &Report, o: &ViewOptions) -> Vec<Section> {
         right: (first..columns).collect(),
         emphasis,
         notes,
+        live,
         ..Section::default()
     }]
 }
