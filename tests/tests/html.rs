@@ -393,6 +393,16 @@ fn the_fragment_sets_the_dims_and_the_figures_follow() {
         dom.contains(&format!("{:.2} M</td>", conv_macs as f64 / 1e6)),
         "the first Conv row"
     );
+    // The op types: every Conv together, the MACs but the classifier's Gemm (1280 · 1000 · 32).
+    let conv_total = macs - 1280 * 1000 * 32;
+    let conv_row = dom
+        .find("<td>Conv</td><td class=\"n\">")
+        .map(|i| &dom[i..dom[i..].find("</tr>").map_or(dom.len(), |e| i + e)])
+        .expect("the Conv row of the op types");
+    assert!(
+        conv_row.contains(&format!("{:.2} GMACs</td>", conv_total as f64 / 1e9)),
+        "the Conv op row: {conv_row}"
+    );
     // The controls show the fragment's values.
     assert!(dom.contains("data-eval-ms"), "the script ran");
 }

@@ -754,7 +754,24 @@ fn ops(report: &Report, o: &ViewOptions) -> Vec<Section> {
     let f = Fmt { units: o.units };
     let t = &report.totals;
     let convention = report.convention.as_ref();
-    let rows = op_summary(report)
+    let summary = op_summary(report);
+    let mut live = Vec::new();
+    for (r, s) in summary.iter().enumerate() {
+        for (col, cell) in [
+            (2, f.live(&s.params, "")),
+            (3, f.live(&s.macs, "MACs")),
+            (4, f.live_share(&s.macs, &t.macs)),
+            (5, f.live(&s.flops, "FLOPs")),
+            (6, f.live_share(&s.flops, &t.flops)),
+            (7, f.live(&s.bytes, "B")),
+            (8, f.live_share(&s.bytes, &t.bytes)),
+        ] {
+            if let Some(c) = cell {
+                live.push((r, col, c));
+            }
+        }
+    }
+    let rows = summary
         .iter()
         .map(|s| {
             let mut row = vec![
@@ -789,6 +806,7 @@ fn ops(report: &Report, o: &ViewOptions) -> Vec<Section> {
         rows,
         right: (1..columns).collect(),
         notes: closing_notes(report),
+        live,
         ..Section::default()
     }]
 }
