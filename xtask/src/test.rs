@@ -7,7 +7,6 @@
 //! `.ci/run`) makes that a failure. The pytest suite skips what needs PyTorch, ONNX Runtime or
 //! `../shared` the same way, under its own `FLOPSCOPE_REQUIRE_*` variables.
 
-use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -85,9 +84,12 @@ pub(crate) fn main(args: Args) -> Result<()> {
             return Ok(());
         }
     }
+    // `pip install` from the workspace root, its Rust builds in the workspace's target.
     let pip = |packages: &[&str]| -> Result<()> {
         status(
             Command::new(&python)
+                .current_dir(&root)
+                .env("CARGO_TARGET_DIR", root.join("target"))
                 .args([
                     "-m",
                     "pip",
@@ -101,20 +103,7 @@ pub(crate) fn main(args: Args) -> Result<()> {
     if !python_ok(&python, "import pytest, jsonschema") {
         pip(&["pytest", "jsonschema"])?;
     }
-    // The Rust build reuses the workspace's target directory.
-    status(
-        Command::new(&python)
-            .current_dir(&root)
-            .env("CARGO_TARGET_DIR", root.join("target"))
-            .args([
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "--disable-pip-version-check",
-            ])
-            .arg(OsStr::new("./crates/flopscope-py")),
-    )?;
+    pip(&["./crates/flopscope-py"])?;
     status(Command::new(&python).current_dir(&root).args([
         "-m",
         "pytest",

@@ -412,11 +412,7 @@ fn profile(
     convention: Option<String>,
     hardware: Option<String>,
 ) -> PyResult<Report> {
-    let hardware = hardware
-        .as_deref()
-        .map(flopscope::hardware::resolve)
-        .transpose()
-        .map_err(|e| Error::new_err(e.to_string()))?;
+    let hardware = resolve_hardware(hardware)?;
     enum Source {
         File(PathBuf),
         Bytes(Vec<u8>),
@@ -510,11 +506,7 @@ fn generate(
             "prompt, new_tokens and batch must be at least 1 (got {prompt}, {new_tokens}, {batch})"
         )));
     }
-    let hardware = hardware
-        .as_deref()
-        .map(flopscope::hardware::resolve)
-        .transpose()
-        .map_err(|e| Error::new_err(e.to_string()))?;
+    let hardware = resolve_hardware(hardware)?;
     let mut request = flopscope::generate::GenerateRequest {
         prompt,
         new_tokens,
@@ -540,6 +532,14 @@ fn generate(
         .map_err(|e| error(py, &e))
 }
 
+/// `hardware=`: a preset's name, `this-machine`, or a TOML file.
+fn resolve_hardware(spec: Option<String>) -> PyResult<Option<flopscope::report::Hardware>> {
+    spec.as_deref()
+        .map(flopscope::hardware::resolve)
+        .transpose()
+        .map_err(|e| Error::new_err(e.to_string()))
+}
+
 /// Any serializable result as Python values.
 fn data<T: serde::Serialize>(py: Python<'_>, value: &T) -> PyResult<Py<PyAny>> {
     let json = serde_json::to_value(value).map_err(|e| Error::new_err(e.to_string()))?;
@@ -560,11 +560,7 @@ fn sweep(
     op_costs: Option<Vec<PathBuf>>,
     hardware: Option<String>,
 ) -> PyResult<Py<PyAny>> {
-    let hardware = hardware
-        .as_deref()
-        .map(flopscope::hardware::resolve)
-        .transpose()
-        .map_err(|e| Error::new_err(e.to_string()))?;
+    let hardware = resolve_hardware(hardware)?;
     let mut request = flopscope::sweep::SweepRequest {
         sizes,
         hardware,

@@ -228,6 +228,27 @@ pub(crate) struct StyleArgs {
     pub(crate) no_color: bool,
 }
 
+/// `--hardware`: the machine roofline estimates are made for.
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct HardwareArgs {
+    /// Estimate times from the roofline on this machine: a preset (h100-sxm, h200, a100-80gb,
+    /// l4, rtx-4090, mi300x, apple-m1-max), this-machine (after `bench --calibrate`), or a
+    /// TOML file of the same format (FILE.toml, FILE.toml#NAME).
+    #[arg(long, value_name = "NAME|FILE.toml")]
+    pub(crate) hardware: Option<String>,
+}
+
+impl HardwareArgs {
+    /// The machine, when one was named.
+    pub(crate) fn resolve(&self) -> Result<Option<flopscope_report::Hardware>> {
+        Ok(self
+            .hardware
+            .as_deref()
+            .map(crate::hardware::resolve)
+            .transpose()?)
+    }
+}
+
 impl UnitsArg {
     pub(crate) fn units(self) -> Units {
         match self {

@@ -7,7 +7,7 @@ use anyhow::{Context, Result, bail};
 use clap::ValueEnum;
 
 use crate::cli::Terminal;
-use crate::cli::args::{ShapeArgs, profile_options, write};
+use crate::cli::args::{HardwareArgs, ShapeArgs, profile_options, write};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub(crate) enum ProviderArg {
@@ -66,10 +66,9 @@ pub(crate) struct Args {
     /// Show every kernel, not the 15 slowest.
     #[arg(long)]
     pub(crate) all: bool,
-    /// Also estimate the model's time on this machine from the roofline, to set beside the
-    /// measured latency: a preset, this-machine (after --calibrate), or FILE.toml[#NAME].
-    #[arg(long, value_name = "NAME|FILE.toml")]
-    pub(crate) hardware: Option<String>,
+    /// The estimated time, beside the measured latency.
+    #[command(flatten)]
+    pub(crate) hardware: HardwareArgs,
 }
 
 pub(crate) fn run(args: Args, out: &mut dyn Write, term: Terminal) -> Result<()> {
@@ -140,8 +139,8 @@ pub(crate) fn run(args: Args, out: &mut dyn Write, term: Terminal) -> Result<()>
             e => e.into(),
         },
     )?;
-    let report = match &args.hardware {
-        Some(spec) => report.with_hardware(crate::hardware::resolve(spec)?)?,
+    let report = match args.hardware.resolve()? {
+        Some(hardware) => report.with_hardware(hardware)?,
         None => report,
     };
     let bench = report.bench.as_ref().context("the bench section")?;

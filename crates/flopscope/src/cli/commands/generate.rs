@@ -8,7 +8,7 @@ use clap::ValueEnum;
 use flopscope_ir::Dim;
 
 use crate::cli::UsageError;
-use crate::cli::args::{check_sizes, parse_dim, write};
+use crate::cli::args::{HardwareArgs, check_sizes, parse_dim, write};
 use crate::generate::{GenerateError, GenerateRequest};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -54,11 +54,10 @@ pub(crate) struct Args {
     /// Custom ops declared in a TOML file (docs/op-costs.md). May be given more than once.
     #[arg(long = "op-costs", value_name = "FILE.toml")]
     pub(crate) op_costs: Vec<PathBuf>,
-    /// Estimate time to first token, time per token and tokens/s from the roofline, and
-    /// whether weights, cache and activations fit in memory: a preset (h100-sxm, h200,
-    /// a100-80gb, l4, rtx-4090, mi300x, apple-m1-max), this-machine, or FILE.toml[#NAME].
-    #[arg(long, value_name = "NAME|FILE.toml")]
-    pub(crate) hardware: Option<String>,
+    /// Time to first token, time per token, tokens/s, and whether weights, cache and
+    /// activations fit in memory.
+    #[command(flatten)]
+    pub(crate) hardware: HardwareArgs,
 }
 
 pub(crate) fn run(args: Args, out: &mut dyn Write) -> Result<()> {
@@ -84,11 +83,7 @@ pub(crate) fn run(args: Args, out: &mut dyn Write) -> Result<()> {
         };
         dims.push((name.clone(), v));
     }
-    let hardware = args
-        .hardware
-        .as_deref()
-        .map(crate::hardware::resolve)
-        .transpose()?;
+    let hardware = args.hardware.resolve()?;
     let model = flopscope_onnx::load(&args.model)?;
     let declared = flopscope_op_costs::load_all(&args.op_costs)?;
     let request = GenerateRequest {

@@ -10,7 +10,7 @@ use flopscope_report::{
 };
 
 use crate::cli::Terminal;
-use crate::cli::args::{ModelArgs, StyleArgs, parse_convention, report, write};
+use crate::cli::args::{HardwareArgs, ModelArgs, StyleArgs, parse_convention, report, write};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub(crate) enum ReportFormat {
@@ -56,11 +56,9 @@ pub(crate) struct Args {
     /// in total): flopscope, thop, ptflops, ptflops-aten, fvcore, torch or onnx-tool.
     #[arg(long, value_name = "TOOL", value_parser = parse_convention)]
     pub(crate) convention: Option<Convention>,
-    /// Estimate each node's time on this machine from the roofline: a preset (h100-sxm, h200,
-    /// a100-80gb, l4, rtx-4090, mi300x, apple-m1-max), this-machine (after `bench
-    /// --calibrate`), or a TOML file of the same format (FILE.toml, FILE.toml#NAME).
-    #[arg(long, value_name = "NAME|FILE.toml")]
-    pub(crate) hardware: Option<String>,
+    /// Each node's estimated time, and the total.
+    #[command(flatten)]
+    pub(crate) hardware: HardwareArgs,
     /// With --hardware: draw the roofline (each node by FLOPs per byte and estimated rate).
     #[arg(long, value_name = "FILE.svg", requires = "hardware")]
     pub(crate) roofline: Option<std::path::PathBuf>,
@@ -71,8 +69,7 @@ pub(crate) fn run(args: Args, out: &mut dyn Write, term: Terminal) -> Result<()>
     if let Some(convention) = args.convention {
         report = report.with_convention(convention);
     }
-    if let Some(spec) = &args.hardware {
-        let hardware = crate::hardware::resolve(spec)?;
+    if let Some(hardware) = args.hardware.resolve()? {
         report = report.with_hardware(hardware)?;
     }
     if let Some(path) = &args.roofline {

@@ -9,7 +9,7 @@ use flopscope_ir::Dim;
 
 use crate::cli::Terminal;
 use crate::cli::UsageError;
-use crate::cli::args::{check_sizes, parse_input_shapes, write};
+use crate::cli::args::{HardwareArgs, check_sizes, parse_input_shapes, write};
 use crate::sweep::parse_dim_values;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -43,10 +43,9 @@ pub(crate) struct Args {
     /// May be given more than once.
     #[arg(long = "op-costs", value_name = "FILE.toml")]
     pub(crate) op_costs: Vec<PathBuf>,
-    /// Also estimate every point's time on this machine from the roofline: a preset
-    /// (h100-sxm, l4, ...), this-machine, or FILE.toml[#NAME].
-    #[arg(long, value_name = "NAME|FILE.toml")]
-    pub(crate) hardware: Option<String>,
+    /// Every point's estimated time.
+    #[command(flatten)]
+    pub(crate) hardware: HardwareArgs,
 }
 
 pub(crate) fn run(args: Args, out: &mut dyn Write, term: Terminal) -> Result<()> {
@@ -71,11 +70,7 @@ pub(crate) fn run(args: Args, out: &mut dyn Write, term: Terminal) -> Result<()>
         sizes: args.size,
         inputs: args.inputs,
         declared_ops: flopscope_op_costs::declared(&declared),
-        hardware: args
-            .hardware
-            .as_deref()
-            .map(crate::hardware::resolve)
-            .transpose()?,
+        hardware: args.hardware.resolve()?,
     };
     let report = crate::sweep::sweep(&args.model, &model, &request).map_err(with_flags)?;
     if let Some(plot) = &args.plot {
