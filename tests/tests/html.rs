@@ -168,8 +168,16 @@ fn the_page_is_self_contained() {
     ] {
         let page = html(m, input);
         assert!(page.starts_with("<!DOCTYPE html>"));
-        // Every dim is bound: nothing to move, no script.
-        for banned in ["<script", "<link", " src=", "url(", "@import", "<iframe"] {
+        // Scripts are inline (the layer table sorts and filters), nothing is fetched.
+        for banned in [
+            "<link",
+            " src=",
+            "url(",
+            "@import",
+            "<iframe",
+            "fetch(",
+            "XMLHttpRequest",
+        ] {
             assert!(!page.contains(banned), "{m}: {banned}");
         }
         // The only address is the SVG namespace.
@@ -500,4 +508,60 @@ fn the_page_evaluates_formulas_as_the_rust_evaluator_does() {
             .unwrap();
         assert_eq!(g, want.to_string(), "{f} at {b:?}");
     }
+}
+
+#[test]
+#[cfg_attr(
+    not(has_chromium),
+    ignore = "needs Chromium: Debian's package `chromium`, or set CHROMIUM"
+)]
+fn the_layer_table_sorts_and_filters() {
+    // Filter the concrete MobileNetV2 page's layers to the Conv nodes ("(conv)": the op in the
+    // layer cell; "conv" alone also matches module names), sort them by MACs
+    // (descending): the first row is the heaviest Conv of the JSON report.
+    let page = html("mobilenet_v2", MOBILENET).replace(
+        "</body>",
+        "<script>const t = document.querySelector('table.sortable');\n\
+         window.flopscope.filterTable(t, '(conv)');\n\
+         t.tHead.rows[0].cells[5].click();\n\
+         const shown = Array.from(t.tBodies[0].rows).filter((r) => !r.hidden);\n\
+         document.body.dataset.shown = shown.length;\n\
+         document.body.dataset.first = shown[0].cells[1].textContent;\n\
+         document.body.dataset.ops = [...new Set(shown.map((r) => r.cells[1].textContent.replace(/.*\\(/, '')))].join(' ');\n\
+         </script>\n</body>",
+    );
+    assert!(page.contains("class=\"sortable\""));
+    let dom = dump_dom("sortable", &page, "");
+    let attr = |name: &str| {
+        let key = format!("data-{name}=\"");
+        let i = dom.find(&key).unwrap_or_else(|| panic!("no {key}")) + key.len();
+        dom[i..i + dom[i..].find('"').unwrap()].to_owned()
+    };
+    let r: Value = serde_json::from_str(&run(&[
+        "profile",
+        &model("mobilenet_v2"),
+        "--input",
+        MOBILENET,
+        "--format",
+        "json",
+    ]))
+    .unwrap();
+    let convs: Vec<&Value> = r["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|n| n["op_type"] == "Conv")
+        .collect();
+    assert_eq!(attr("shown"), convs.len().to_string());
+    assert_eq!(attr("ops"), "Conv)");
+    let heaviest = convs
+        .iter()
+        .max_by_key(|n| n["macs"].as_i64().unwrap())
+        .unwrap();
+    let name = heaviest["name"].as_str().unwrap();
+    assert!(
+        attr("first").starts_with(name),
+        "{} vs {name}",
+        attr("first")
+    );
 }

@@ -307,6 +307,9 @@ td.n, th.n { text-align: right; font-variant-numeric: tabular-nums; }
 .dims[hidden] { display: none; }
 .dims label { font-size: 13px; font-weight: 600; }
 .dims input[type=number] { width: 6em; }
+input.filter { margin: 4px 0; padding: 3px 6px; width: 22em; }
+th[data-sorted=desc]::after { content: ' ▼'; }
+th[data-sorted=asc]::after { content: ' ▲'; }
 td.tree { font-family: ui-monospace, 'SFMono-Regular', Menlo, Consolas, monospace; white-space: pre; }
 tr.heavy td { background: #fef3c7; font-weight: 600; }
 tbody tr:hover td { background: #eff6ff; }
@@ -386,10 +389,14 @@ fn free_dims(report: &Report) -> Vec<FreeDim> {
         .collect()
 }
 
-fn section_html(out: &mut String, s: &Section, tree: bool) {
+fn section_html(out: &mut String, s: &Section, tree: bool, sortable: bool) {
     let _ = writeln!(out, "<h3>{}</h3>", esc(&s.title));
     if !s.rows.is_empty() {
-        out.push_str("<div class=\"scroll\"><table>\n<thead><tr>");
+        out.push_str(if sortable {
+            "<div class=\"scroll\"><table class=\"sortable\">\n<thead><tr>"
+        } else {
+            "<div class=\"scroll\"><table>\n<thead><tr>"
+        });
         for (i, h) in s.header.iter().enumerate() {
             let class = if s.right.contains(&i) {
                 " class=\"n\""
@@ -455,7 +462,7 @@ pub fn render_html(report: &Report, o: &ViewOptions) -> String {
     }
 
     // The dims left free: each gets a control, and every figure marked with its formula
-    // follows it (live.js). A page without free dims has no script.
+    // follows it (live.js, which also sorts and filters the layer table).
     let free = free_dims(report);
     if !free.is_empty() {
         out.push_str("<div id=\"dims\" class=\"dims\" hidden>\n");
@@ -584,11 +591,17 @@ pub fn render_html(report: &Report, o: &ViewOptions) -> String {
             color: false,
             ..*o
         };
-        for s in sections(report, &opts) {
-            section_html(&mut out, &s, view == View::Tree);
+        for (i, s) in sections(report, &opts).iter().enumerate() {
+            // The layer table (the view's first section) sorts and filters.
+            section_html(
+                &mut out,
+                s,
+                view == View::Tree,
+                view == View::Layers && i == 0,
+            );
         }
     }
-    if !free.is_empty() {
+    {
         let payload = serde_json::json!({
             "free": free
                 .iter()

@@ -115,6 +115,54 @@
     return v.toString() + (unit ? " " + unit : "");
   }
 
+  // ---- tables: sort by a column, filter by text -----------------------------------------------
+  // A cell's number: its exact value once evaluated (data-v), else its text read back
+  // (`300.77 M`, `12.34%`, `1,024`); text that is no number sorts as text.
+  const scale = { K: 1e3, M: 1e6, G: 1e9, T: 1e12, P: 1e15 };
+  function cellKey(td) {
+    if (td.dataset.v !== undefined) return Number(td.dataset.v);
+    const m = td.textContent.trim().replace(/^≥ /, "").match(/^(-?[\d,]+(?:\.\d+)?)\s*([KMGTP])?/);
+    if (!m) return null;
+    return parseFloat(m[1].replace(/,/g, "")) * (m[2] ? scale[m[2]] : 1);
+  }
+  function sortTable(table, col, descending) {
+    const body = table.tBodies[0];
+    const rows = Array.from(body.rows).map((r, i) => [r, i]);
+    rows.sort(([a, ia], [b, ib]) => {
+      const x = cellKey(a.cells[col]), y = cellKey(b.cells[col]);
+      let c;
+      if (x !== null && y !== null) c = x - y;
+      else c = a.cells[col].textContent.localeCompare(b.cells[col].textContent);
+      return (descending ? -c : c) || ia - ib;
+    });
+    for (const [r] of rows) body.appendChild(r);
+  }
+  function filterTable(table, text) {
+    const needle = text.trim().toLowerCase();
+    for (const r of table.tBodies[0].rows) {
+      const hay = (r.cells[1] ? r.cells[1].textContent : r.textContent).toLowerCase();
+      r.hidden = needle !== "" && !hay.includes(needle);
+    }
+  }
+  for (const table of document.querySelectorAll("table.sortable")) {
+    Array.from(table.tHead.rows[0].cells).forEach((th, col) => {
+      th.title = "sort";
+      th.style.cursor = "pointer";
+      th.addEventListener("click", () => {
+        const descending = th.dataset.sorted !== "desc";
+        for (const other of table.tHead.rows[0].cells) delete other.dataset.sorted;
+        th.dataset.sorted = descending ? "desc" : "asc";
+        sortTable(table, col, descending);
+      });
+    });
+    const box = document.createElement("input");
+    box.type = "search";
+    box.placeholder = "filter by layer name or op type";
+    box.className = "filter";
+    box.addEventListener("input", () => filterTable(table, box.value));
+    table.parentNode.parentNode.insertBefore(box, table.parentNode);
+  }
+
   // ---- the page ------------------------------------------------------------------------------
   const data = JSON.parse(document.getElementById("fs-data").textContent);
   const env = {};
@@ -134,17 +182,21 @@
         if (el.dataset.w !== undefined) {
           // A share: part / whole as a percentage with two decimals.
           const w = value(el.dataset.w, env);
+          el.dataset.v = w === 0n ? "0" : String(Number(v) / Number(w) * 100);
           el.textContent = w === 0n ? "-" : (Number(v) / Number(w) * 100).toFixed(2) + "%";
           continue;
         }
         const unit = el.dataset.u || "";
+        el.dataset.v = v.toString();
         el.textContent = (el.dataset.p || "") + (el.dataset.h ? human(v, unit) : exact(v) + (unit ? " " + unit : ""));
       } catch (e) {
         el.textContent = el.dataset.f;
       }
     }
-    const parts = data.free.map((d) => encodeURIComponent(d.name) + "=" + env[d.name]);
-    history.replaceState(null, "", "#" + parts.join("&"));
+    if (data.free.length > 0) {
+      const parts = data.free.map((d) => encodeURIComponent(d.name) + "=" + env[d.name]);
+      history.replaceState(null, "", "#" + parts.join("&"));
+    }
     document.documentElement.dataset.evalMs = (performance.now() - t0).toFixed(2);
   }
   const given = readFragment();
@@ -163,8 +215,10 @@
     range.addEventListener("input", () => set(range.value));
     box.addEventListener("change", () => set(box.value));
   }
-  document.getElementById("dims").hidden = data.free.length === 0;
+  const dims = document.getElementById("dims");
+  if (dims) dims.hidden = data.free.length === 0;
   window.flopscope = { value: (text, bindings) => value(text, Object.fromEntries(
-    Object.entries(bindings).map(([k, v]) => [k, BigInt(v)]))).toString(), update, env };
+    Object.entries(bindings).map(([k, v]) => [k, BigInt(v)]))).toString(), update, env,
+    sortTable, filterTable };
   update();
 })();
