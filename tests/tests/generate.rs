@@ -300,3 +300,34 @@ fn a_model_without_a_cache_is_told_about_recompute() {
     let bad = flopscope(&["generate", model, "--prompt", "0", "--new-tokens", "4"]);
     assert_eq!(bad.code, ExitCode::from(2), "{}", bad.stderr);
 }
+
+#[test]
+fn named_dims_can_be_given_and_a_wrong_name_is_refused() {
+    let path = fixture(LLAMA);
+    let model = flopscope::onnx::load(&path).expect("loads");
+    let (p, n, b) = (40, 6, 2);
+    let named = generate(
+        &path,
+        &model,
+        &GenerateRequest {
+            seq_dim: Some("seq".into()),
+            past_dim: Some("past_seq".into()),
+            ..request(p, n, b)
+        },
+    )
+    .expect("prices");
+    let g = named.generation.expect("a generation");
+    let decode: i64 = (1..n).map(|i| llama_pass(b, 1, p + i - 1)).sum();
+    assert_eq!(concrete(&g.decode.macs), decode);
+    let e = generate(
+        &path,
+        &model,
+        &GenerateRequest {
+            past_dim: Some("cache_len".into()),
+            ..request(p, n, b)
+        },
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("--past-dim cache_len"), "{e}");
+}

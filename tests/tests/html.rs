@@ -27,6 +27,17 @@ fn run(args: &[&str]) -> String {
 
 const MOBILENET: &str = "input=1x3x224x224";
 
+/// What would make a page fetch something (scripts and styles are inline).
+const FETCHES: [&str; 7] = [
+    "<link",
+    " src=",
+    "url(",
+    "@import",
+    "<iframe",
+    "fetch(",
+    "XMLHttpRequest",
+];
+
 /// (label, exact value, bar width) of each bar of the chart.
 fn bars(svg: &str) -> Vec<(String, i64, f64)> {
     let doc = roxmltree::Document::parse(svg).expect("the SVG is well-formed XML");
@@ -169,15 +180,7 @@ fn the_page_is_self_contained() {
         let page = html(m, input);
         assert!(page.starts_with("<!DOCTYPE html>"));
         // Scripts are inline (the layer table sorts and filters), nothing is fetched.
-        for banned in [
-            "<link",
-            " src=",
-            "url(",
-            "@import",
-            "<iframe",
-            "fetch(",
-            "XMLHttpRequest",
-        ] {
+        for banned in FETCHES {
             assert!(!page.contains(banned), "{m}: {banned}");
         }
         // The only address is the SVG namespace.
@@ -298,15 +301,7 @@ fn a_symbolic_page_carries_its_dims_and_its_script_inline() {
         assert!(page.contains(&format!("id=\"dim-range-{d}\"")), "{d}");
     }
     // Self-contained: inline scripts only, nothing fetched.
-    for banned in [
-        "<link",
-        " src=",
-        "url(",
-        "@import",
-        "<iframe",
-        "fetch(",
-        "XMLHttpRequest",
-    ] {
+    for banned in FETCHES {
         assert!(!page.contains(banned), "{banned}");
     }
     assert!(page.contains("data-f=\""));

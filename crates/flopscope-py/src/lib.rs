@@ -2,7 +2,7 @@
 //! engine (`flopscope-counters`) and every rendering by `flopscope-report`; this module only
 //! converts arguments in and results out, and releases the GIL while the engine works.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use flopscope::counters::{ProfileError, ProfileOptions};
 use flopscope::ir::Dim;
@@ -450,24 +450,24 @@ fn profile(
         .map_err(|e: flopscope::report::UnknownConvention| PyValueError::new_err(e.to_string()))?;
 
     let result = py.detach(move || -> Result<RustReport, flopscope::Error> {
-        let (label, model) = match &source {
-            Source::File(path) => (path.display().to_string(), flopscope::onnx::load(path)?),
+        // The bytes move into the loader: the model (weights included) is not copied again.
+        let (path, model) = match source {
+            Source::File(path) => {
+                let model = flopscope::onnx::load(&path)?;
+                (path, model)
+            }
             Source::Bytes(bytes) => {
-                let label = Path::new("<bytes>");
-                let model = flopscope::onnx::load_bytes(bytes.clone().into(), label)?;
-                (label.display().to_string(), model)
+                let path = PathBuf::from("<bytes>");
+                let model = flopscope::onnx::load_bytes(bytes.into(), &path)?;
+                (path, model)
             }
         };
         for (name, file) in &values {
             let value = flopscope::load_input_value(&model, name, file)?;
             options.input_values.insert(name.clone(), value);
         }
-        let path = match &source {
-            Source::File(path) => path.clone(),
-            Source::Bytes(_) => PathBuf::from("<bytes>"),
-        };
         let profile = flopscope::profile_model(&path, &model, &options)?;
-        let report = RustReport::new(&label, &model, &profile);
+        let report = RustReport::new(&path.display().to_string(), &model, &profile);
         Ok(match convention {
             Some(c) => report.with_convention(c),
             None => report,

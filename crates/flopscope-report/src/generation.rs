@@ -337,17 +337,7 @@ impl GenerationSpec<'_> {
             past_dim: self.pass.past_dim,
             fixed: &fixed,
         };
-        let recompute = self.mode == GenerationMode::Recompute;
-        let (p, n) = (self.prompt, self.new_tokens);
-        let last = if n > 1 {
-            if recompute {
-                (p + n - 1, 0)
-            } else {
-                (1, p + n - 2)
-            }
-        } else {
-            (p, 0)
-        };
+        let last = self.last_pass();
         let overflow = || GenerationError::Overflow {
             what: "kv_cache_bytes".into(),
         };
@@ -367,11 +357,23 @@ impl GenerationSpec<'_> {
                 "peak_activation_bytes",
             )
         };
-        let mut top = peak(p, 0)?;
-        if n > 1 {
-            top = top.max(peak(last.0, last.1)?);
-        }
+        let (seq, past) = self.pass_at(0);
+        let top = peak(seq, past)?.max(peak(last.0, last.1)?);
         Ok((kv, top))
+    }
+
+    /// `(seq, past)` of pass `i`: the prefill for 0, decode step `i` after it.
+    fn pass_at(&self, i: i64) -> (i64, i64) {
+        match (i, self.mode) {
+            (0, _) => (self.prompt, 0),
+            (_, GenerationMode::Recompute) => (self.prompt + i, 0),
+            (_, GenerationMode::Cache) => (1, self.prompt + i - 1),
+        }
+    }
+
+    /// `(seq, past)` of the generation's last pass.
+    fn last_pass(&self) -> (i64, i64) {
+        self.pass_at(self.new_tokens - 1)
     }
 
     fn memory(
@@ -434,15 +436,8 @@ impl GenerationReport {
         let pass = &spec.pass;
         let t = spec.totals;
         let recompute = spec.mode == GenerationMode::Recompute;
-        // (seq, past) of the prefill and of decode step i.
-        let prefill_at = (p, 0);
-        let step_at = |i: i64| -> (i64, i64) {
-            if recompute {
-                (p + i, 0)
-            } else {
-                (1, p + i - 1)
-            }
-        };
+        let prefill_at = spec.pass_at(0);
+        let step_at = |i: i64| spec.pass_at(i);
         let lookup = pass.bind(prefill_at.0, prefill_at.1);
         let prefill = totals_at(t, &lookup)?;
         let steps = n - 1;
@@ -500,28 +495,8 @@ impl GenerationReport {
                 bytes: eval(&t.bytes, &lookup, "bytes")?,
             });
         }
-        // The cache after the last pass: the last step's cache outputs (or the prefill's).
-        let last = if steps > 0 {
-            step_at(steps)
-        } else {
-            prefill_at
-        };
-        let lookup = pass.bind(last.0, last.1);
-        let mut kv_cache_bytes: i64 = 0;
-        for (shape, size) in &spec.cache_outputs {
-            let numel: Dim = shape.iter().product();
-            let bytes = eval(&numel, &lookup, "kv_cache_bytes")?
-                .checked_mul(*size)
-                .ok_or_else(|| GenerationError::Overflow {
-                    what: "kv_cache_bytes".into(),
-                })?;
-            kv_cache_bytes =
-                kv_cache_bytes
-                    .checked_add(bytes)
-                    .ok_or_else(|| GenerationError::Overflow {
-                        what: "kv_cache_bytes".into(),
-                    })?;
-        }
+        // The cache after the last pass: its cache outputs.
+        let (kv_cache_bytes, _) = spec.kv_and_peak(spec.batch)?;
         let weight_bytes = prefill.weight_bytes.as_i64().unwrap_or(0);
         let (time, memory) = match spec.hardware {
             None => (None, None),

@@ -208,20 +208,32 @@ pub fn pass_time(
     hardware: &Hardware,
     lookup: &dyn Fn(&str) -> Option<i64>,
 ) -> Result<f64, String> {
-    let mut total = 0.0;
-    for n in nodes.iter().filter(|n| n.counted && !n.constant) {
-        let value = |d: &Dim| -> Option<f64> { d.eval(lookup).ok().map(|v| v as f64) };
-        let e = hardware.node_estimate(n, &value).ok_or_else(|| {
-            n.flops
-                .symbols()
-                .into_iter()
-                .chain(n.bytes.symbols())
-                .find(|s| lookup(s).is_none())
-                .map_or_else(|| n.name.clone(), |s| s.to_string())
-        })?;
-        total += e.time_s;
-    }
-    Ok(total)
+    running(nodes).try_fold(0.0, |total, n| {
+        Ok(total + estimate_at(n, hardware, lookup)?.time_s)
+    })
+}
+
+/// The nodes that run: counted, and not folded before the model runs (constants).
+fn running(nodes: &[NodeReport]) -> impl Iterator<Item = &NodeReport> {
+    nodes.iter().filter(|n| n.counted && !n.constant)
+}
+
+/// A node's estimate with its formulas evaluated by `lookup`; `Err` names a dim it leaves
+/// free.
+fn estimate_at(
+    n: &NodeReport,
+    hardware: &Hardware,
+    lookup: &dyn Fn(&str) -> Option<i64>,
+) -> Result<Estimate, String> {
+    let value = |d: &Dim| -> Option<f64> { d.eval(lookup).ok().map(|v| v as f64) };
+    hardware.node_estimate(n, &value).ok_or_else(|| {
+        n.flops
+            .symbols()
+            .into_iter()
+            .chain(n.bytes.symbols())
+            .find(|s| lookup(s).is_none())
+            .map_or_else(|| n.name.clone(), |s| s.to_string())
+    })
 }
 
 /// Which roof limits a node.
@@ -267,17 +279,7 @@ impl Report {
             if !node.counted || node.constant {
                 continue;
             }
-            let value = |d: &Dim| d.as_i64().map(|v| v as f64);
-            let Some(e) = hardware.node_estimate(node, &value) else {
-                let free = node
-                    .flops
-                    .symbols()
-                    .into_iter()
-                    .chain(node.bytes.symbols())
-                    .next()
-                    .map_or_else(|| "a dim".to_owned(), |s| s.to_string());
-                return Err(HardwareError::Unbound(free));
-            };
+            let e = estimate_at(node, &hardware, &|_| None).map_err(HardwareError::Unbound)?;
             time_s += e.time_s;
             match e.bound {
                 Bound::Compute => compute += 1,

@@ -192,6 +192,22 @@ def _dynamic_axes(dynamic_shapes, args, kwargs, input_names, module):
     return axes
 
 
+def _without_weights(model, module):
+    """The module's parameters and buffers as external data in a file that does not exist:
+    flopscope reads their dims and element types only, so the weights are neither serialized
+    nor copied. (Other initializers, shape tensors among them, keep their values.)"""
+    import onnx_ir
+
+    names = {n for n, _ in module.named_parameters()} | {n for n, _ in module.named_buffers()}
+    for name, v in model.graph.initializers.items():
+        t = v.const_value
+        if name in names and t is not None:
+            v.const_value = onnx_ir.ExternalTensor(
+                "weights-not-written", offset=0, length=t.nbytes, dtype=t.dtype,
+                shape=t.shape, name=name)
+    return model
+
+
 def export(
     module: Any,
     example_inputs: Any,
@@ -200,10 +216,16 @@ def export(
     input_names: Sequence[str] | None = None,
     exporter: str = "auto",
 ) -> bytes:
-    """The module as ONNX bytes, in the form profiled by :func:`profile` (nothing is written to
-    disk). ``exporter`` is ``"dynamo"`` (``torch.onnx.export(..., dynamo=True)``), ``"legacy"``
-    (the TorchScript exporter) or ``"auto"``: dynamo, and the legacy exporter with an
-    :class:`ExportWarning` when dynamo fails."""
+    """The module as ONNX bytes, weights included, in the form profiled by :func:`profile`
+    (nothing is written to disk). ``exporter`` is ``"dynamo"`` (``torch.onnx.export(...,
+    dynamo=True)``), ``"legacy"`` (the TorchScript exporter) or ``"auto"``: dynamo, and the
+    legacy exporter with an :class:`ExportWarning` when dynamo fails."""
+    return _export(module, example_inputs, dynamic_shapes, input_names, exporter, weights=True)
+
+
+def _export(module, example_inputs, dynamic_shapes, input_names, exporter, weights):
+    """:func:`export`; without ``weights`` (dynamo) the parameters and buffers are written as
+    absent external data, as :func:`profile` needs them."""
     torch = _torch()
     if exporter not in EXPORTERS:
         raise ValueError(f"unknown exporter {exporter!r} (known: {', '.join(EXPORTERS)})")
@@ -223,6 +245,8 @@ def export(
                         verbose=False,
                     )
                     model = _faithful(program.model)
+                    if not weights:
+                        model = _without_weights(model, module)
                     import onnx_ir
 
                     return onnx_ir.serde.serialize_model(model).SerializeToString()
@@ -265,18 +289,13 @@ def profile(
 ) -> flopscope.Report:
     """Profile a ``torch.nn.Module`` on ``example_inputs`` (a tensor, a tuple, or a dict of
     named inputs): :func:`export`, then :func:`flopscope.profile` with ``profile_kwargs``
-    (``inputs``, ``dims``, ``op_costs``, ``convention``).
+    (``inputs``, ``dims``, ``op_costs``, ``convention``, ``hardware``). The weights are not
+    serialized (the dynamo exporter's graph): flopscope reads their dims only.
 
     ``dynamic_shapes`` is torch.export's: ``{"x": {0: torch.export.Dim("batch")}}`` leaves the
     batch free, and the report's counts are then formulas in ``batch``.
     """
-    onnx = export(
-        module,
-        example_inputs,
-        dynamic_shapes=dynamic_shapes,
-        input_names=input_names,
-        exporter=exporter,
-    )
+    onnx = _export(module, example_inputs, dynamic_shapes, input_names, exporter, weights=False)
     return flopscope.profile(onnx, **profile_kwargs)
 
 
