@@ -329,5 +329,19 @@ fn named_dims_can_be_given_and_a_wrong_name_is_refused() {
     )
     .unwrap_err()
     .to_string();
-    assert!(e.contains("--past-dim cache_len"), "{e}");
+    // The library names the dim; the command line adds the flag.
+    assert!(e.contains("cached positions `cache_len`"), "{e}");
+    assert!(!e.contains("--"), "a library error names no flag: {e}");
+    let run = flopscope(&[
+        "generate",
+        path.to_str().expect("utf-8 path"),
+        "--prompt",
+        "40",
+        "--new-tokens",
+        "6",
+        "--past-dim",
+        "cache_len",
+    ]);
+    assert_eq!(run.code, ExitCode::from(1), "{}", run.stderr);
+    assert!(run.stderr.contains("check --past-dim"), "{}", run.stderr);
 }

@@ -246,7 +246,7 @@ def test_generate_prices_prefill_and_decode():
     assert g["kv_cache_bytes"] == 2 * 2 * b * 2 * (p + n - 1) * 32 * 4
     assert len(g["decode_steps"]) == n - 1
     assert flopscope.profile(llama).generation is None
-    with pytest.raises(flopscope.Error, match="--recompute"):
+    with pytest.raises(flopscope.Error, match="recomputes every step"):
         flopscope.generate(FIXTURES / "models" / "tiny_gpt2.onnx", prompt=8, new_tokens=4)
 
 

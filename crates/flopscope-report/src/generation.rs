@@ -118,13 +118,11 @@ pub struct GenerationMemory {
 /// Why a generation could not be priced.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum GenerationError {
-    #[error("the totals depend on `{0}`, which a generation does not set (bind it with --dim)")]
+    #[error("the totals depend on `{0}`, which a generation does not set (give it a value)")]
     Unbound(String),
     #[error("{what}: the value does not fit in 64 bits")]
     Overflow { what: String },
-    #[error(
-        "--prompt must be at least 1 and --new-tokens at least 1 (got {prompt} and {new_tokens})"
-    )]
+    #[error("the prompt and the new tokens must be at least 1 (got {prompt} and {new_tokens})")]
     Empty { prompt: i64, new_tokens: i64 },
 }
 

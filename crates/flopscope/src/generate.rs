@@ -54,31 +54,32 @@ pub struct GenerateRequest {
 pub enum GenerateError {
     #[error(
         "the model has no key/value cache inputs (float inputs named past…, such as \
-         past_key_values.0.key); --recompute prices a generation without a cache"
+         past_key_values.0.key); a generation without a cache recomputes every step"
     )]
     NoCache,
     #[error(
-        "no token input: no `input_ids` and no single integer input of rank 2 (name the \
-         dim of a pass's new positions with --seq-dim)"
+        "no token input: no `input_ids` and no single integer input of rank 2, so the dim of \
+         a pass's new positions must be named"
     )]
     NoTokens,
     #[error(
-        "the token input `{input}` has no named dim for the new positions (axis 1); name it with --seq-dim"
+        "the token input `{input}` has no named dim for the new positions (axis 1): it must be \
+         named"
     )]
     NoSeq { input: String },
     #[error(
-        "the cache inputs have no named dim for the cached positions besides the batch; \
-         name it with --past-dim"
+        "the cache inputs have no named dim for the cached positions besides the batch: it \
+         must be named"
     )]
     NoPast,
     #[error(
-        "the cache inputs have several named dims besides the batch ({0}); name the cached \
-         positions with --past-dim"
+        "the cache inputs have several named dims besides the batch ({0}): the one of the \
+         cached positions must be named"
     )]
     SeveralPast(String),
-    #[error("--{flag} {name}: no input of the model has a dim named so")]
-    UnknownDim { flag: &'static str, name: String },
-    #[error("--batch {asked}: the model's batch is fixed at {fixed}")]
+    #[error("the dim of the {what} `{name}`: no input of the model has a dim named so")]
+    UnknownDim { what: &'static str, name: String },
+    #[error("batch {asked}: the model's batch is fixed at {fixed}")]
     FixedBatch { asked: i64, fixed: i64 },
     #[error(transparent)]
     Generation(#[from] GenerationError),
@@ -142,15 +143,15 @@ pub fn generate(path: &Path, model: &Model, request: &GenerateRequest) -> Result
             .iter()
             .any(|i| i.shape.iter().any(|d| symbol(d).as_deref() == Some(name)))
     };
-    for (flag, name) in [
-        ("seq-dim", &request.seq_dim),
-        ("past-dim", &request.past_dim),
+    for (what, name) in [
+        ("new positions", &request.seq_dim),
+        ("cached positions", &request.past_dim),
     ] {
         if let Some(name) = name
             && !has(name)
         {
             return Err(fail(GenerateError::UnknownDim {
-                flag,
+                what,
                 name: name.clone(),
             }));
         }

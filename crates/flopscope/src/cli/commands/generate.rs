@@ -114,12 +114,30 @@ pub(crate) fn run(args: Args, out: &mut dyn Write) -> Result<()> {
 
 /// The library's error with the flag that would fix it.
 fn with_flags(e: crate::Error) -> anyhow::Error {
-    let hint = match &e {
-        crate::Error::Generate {
-            source: GenerateError::Generation(flopscope_report::GenerationError::Unbound(s)),
-            ..
-        } => format!("add --dim {s}=VALUE"),
-        _ => return e.into(),
+    let crate::Error::Generate { source, .. } = &e else {
+        return e.into();
+    };
+    let hint = match source {
+        GenerateError::Generation(flopscope_report::GenerationError::Unbound(s)) => {
+            format!("add --dim {s}=VALUE")
+        }
+        GenerateError::NoCache => "--recompute prices it".to_owned(),
+        GenerateError::NoTokens | GenerateError::NoSeq { .. } => {
+            "name it with --seq-dim".to_owned()
+        }
+        GenerateError::NoPast | GenerateError::SeveralPast(_) => {
+            "name it with --past-dim".to_owned()
+        }
+        GenerateError::UnknownDim { what, .. } => format!(
+            "check --{}",
+            if *what == "new positions" {
+                "seq-dim"
+            } else {
+                "past-dim"
+            }
+        ),
+        GenerateError::FixedBatch { .. } => "leave --batch out".to_owned(),
+        GenerateError::Generation(_) => return e.into(),
     };
     anyhow::anyhow!("{e}: {hint}")
 }
