@@ -24,6 +24,7 @@ pub fn fixture(relative: &str) -> PathBuf {
     workspace_root().join("fixtures").join(relative)
 }
 
+pub mod browser;
 mod prereq;
 
 /// `../shared`, for the tests marked `#[cfg_attr(not(has_shared), ignore = ...)]`: they run
@@ -35,6 +36,11 @@ pub fn shared_dir() -> PathBuf {
 /// A Chromium binary, for the tests marked `#[cfg_attr(not(has_chromium), ignore = ...)]`.
 pub fn chromium() -> PathBuf {
     prereq::chromium().unwrap_or_else(|why| panic!("{why}"))
+}
+
+/// A Chromium binary, or why there is none (for the benchmarks, which skip without one).
+pub fn find_chromium() -> Result<PathBuf, String> {
+    prereq::chromium()
 }
 
 /// What a CLI run printed.

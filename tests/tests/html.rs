@@ -254,7 +254,7 @@ fn the_page_renders_in_headless_chromium() {
             "--disable-gpu",
             "--hide-scrollbars",
             "--force-device-scale-factor=1",
-            "--window-size=1280,1400",
+            "--window-size=1280,3600",
         ])
         .arg(format!("--user-data-dir={}", dir.join("profile").display()))
         .arg(format!("--screenshot={}", shot.display()))

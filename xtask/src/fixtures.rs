@@ -253,6 +253,20 @@ fn models(zoo: &Path) -> Result<Vec<Fixture>> {
             ),
         });
     }
+    // The light models fix every dim; one DenseNet-121 with its batch and image size named
+    // gives the live HTML page a model with a thousand nodes to move (its size and speed
+    // budget is measured on it).
+    fixtures.push(Fixture {
+        path: "models/light_densenet121_dyn.onnx".to_owned(),
+        bytes: named_dims(
+            &read("light_densenet121.onnx")?,
+            "data_0",
+            &[Some("batch"), None, Some("height"), Some("width")],
+        )?,
+        about: "DenseNet-121: `zoo/light_densenet121.onnx` with input `data_0` [batch, 3, height, \
+                width], the output's first dim `batch` and no value_info (built by the xtask)"
+            .to_owned(),
+    });
     let exports = crate::workspace_root().join("fixtures/exports");
     for (name, about) in EXPORTS {
         let path = exports.join(name);
@@ -326,6 +340,41 @@ fn models(zoo: &Path) -> Result<Vec<Fixture>> {
             .to_owned(),
     });
     Ok(fixtures)
+}
+
+/// `model` with the dims of input `input` named where `names` has a name, the first dim of
+/// every output named like the input's first, and its value_info dropped (the shapes it records
+/// were inferred at the fixed sizes).
+fn named_dims(model: &[u8], input: &str, names: &[Option<&str>]) -> Result<Vec<u8>> {
+    let mut m = ModelProto::parse_from_bytes(model).context("not a valid ONNX model")?;
+    let graph = m.graph.as_mut().context("the model has no graph")?;
+    let rename = |v: &mut onnx_protobuf::ValueInfoProto, names: &[Option<&str>]| -> Result<()> {
+        let Some(type_proto::Value::TensorType(tensor)) =
+            v.type_.as_mut().and_then(|t| t.value.as_mut())
+        else {
+            bail!("`{}` is not a tensor", v.name);
+        };
+        let shape = tensor.shape.as_mut().context("no shape")?;
+        for (d, name) in shape.dim.iter_mut().zip(names) {
+            if let Some(name) = name {
+                let mut named = Dimension::new();
+                named.set_dim_param((*name).to_owned());
+                *d = named;
+            }
+        }
+        Ok(())
+    };
+    let v = graph
+        .input
+        .iter_mut()
+        .find(|v| v.name == input)
+        .with_context(|| format!("no input `{input}`"))?;
+    rename(v, names)?;
+    for v in &mut graph.output {
+        rename(v, &names[..1])?;
+    }
+    graph.value_info.clear();
+    Ok(m.write_to_bytes()?)
 }
 
 /// `bad/`: hostile inputs. `models` must hold `models/light_bvlc_alexnet.onnx`.

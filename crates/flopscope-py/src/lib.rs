@@ -235,6 +235,7 @@ impl Report {
             dict.set_item("buffers", count(py, &m.buffers)?)?;
             dict.set_item("macs", count(py, &m.macs)?)?;
             dict.set_item("flops", count(py, &m.flops)?)?;
+            dict.set_item("bytes", count(py, &m.bytes)?)?;
             dict.set_item("nodes", m.nodes)?;
             let children = PyList::empty(py);
             for c in &m.children {
@@ -317,9 +318,10 @@ impl Report {
             .unbind())
     }
 
-    /// The HTML report, so that a notebook shows it.
+    /// The HTML report, so that a notebook shows it: the page `save("x.html")` writes, in an
+    /// iframe of its own (its styles, ids and script stay apart from the notebook's).
     fn _repr_html_(&self) -> String {
-        render_html(&self.inner, &ViewOptions::default())
+        flopscope::report::html::embed(&render_html(&self.inner, &ViewOptions::default()))
     }
 
     /// Writes the report in the format its extension names: .json, .html, .csv, .md, .svg.

@@ -5,6 +5,7 @@ tools' counts recorded in ../shared/zoo/ANCHORS.json (tests that need ../shared 
 with the reason, where it is missing; .ci/run sets FLOPSCOPE_REQUIRE_SHARED=1 to fail instead).
 """
 
+import html
 import json
 import os
 import subprocess
@@ -131,12 +132,18 @@ def test_a_node_error_names_the_node_and_op():
     assert f"`{info.value.node}`" in str(info.value)
 
 
-def test_renderings():
+def test_renderings(tmp_path):
     r = flopscope.profile(MOBILENET, inputs={"input": (1, 3, 224, 224)})
     assert "300.77 MMACs" in r.table()
     assert r.table(view="tree", format="csv").startswith("Depth,Path,Module")
     assert r.table(view="ops", format="markdown").count("|") > 10
-    assert "<html" in r._repr_html_()
+    # A notebook shows the page `save` writes, in an iframe of its own.
+    frame = r._repr_html_()
+    assert frame.startswith('<iframe srcdoc="') and frame.endswith("></iframe>")
+    srcdoc = frame[len('<iframe srcdoc="') : frame.index('" title=')]
+    page = tmp_path / "page.html"
+    r.save(page)
+    assert html.unescape(srcdoc) == page.read_text()
     with pytest.raises(ValueError, match="unknown view"):
         r.table(view="nope")
 

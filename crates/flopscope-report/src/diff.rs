@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use crate::model::{NodeReport, Report, TensorReport};
 use crate::totals::{TotalKind, percent_change, percent_change_text};
 use crate::units::{exact, human};
-use crate::views::{Section, Units};
+use crate::views::{LiveCell, Section, Units};
 
 /// How an entry differs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -358,7 +358,7 @@ impl ReportDiff {
         )
     }
 
-    fn preamble(&self) -> Vec<String> {
+    pub(crate) fn preamble(&self) -> Vec<String> {
         let mut lines = vec![format!("Diff    {} → {}", self.old.path, self.new.path)];
         let describe = |s: &DiffSide| {
             let mut parts: Vec<String> = s
@@ -392,7 +392,7 @@ impl ReportDiff {
         lines
     }
 
-    fn sections(&self, units: Units, collapse: bool) -> Vec<Section> {
+    pub(crate) fn sections(&self, units: Units, collapse: bool) -> Vec<Section> {
         if self.is_empty() {
             return Vec::new();
         }
@@ -407,13 +407,32 @@ impl ReportDiff {
             None => format!("{} ({})", num(v, unit), v.factored()),
         };
         let mut out = Vec::new();
+        // On the live page, a total that depends on free dims follows them.
+        let mut live = Vec::new();
         let totals = self
             .totals
             .iter()
             .filter(|t| !(t.key == "quant_params" && t.old == Dim::zero() && t.new == Dim::zero()))
-            .map(|t| {
+            .enumerate()
+            .map(|(row, t)| {
                 let kind = TotalKind::from_key(&t.key);
                 let (label, unit) = kind.map_or(("", ""), |k| (k.label(), k.unit()));
+                let cell = |d: &Dim, whole: Option<&Dim>| LiveCell {
+                    formula: d.to_string(),
+                    whole: whole.map(Dim::to_string),
+                    unit: if whole.is_some() { "" } else { unit }.to_owned(),
+                    human: whole.is_none() && units == Units::Human,
+                    signed: whole.is_some(),
+                };
+                let symbolic = [&t.old, &t.new, &t.delta]
+                    .iter()
+                    .any(|d| d.as_i64().is_none());
+                if symbolic && units != Units::Plain {
+                    live.push((row, 1, cell(&t.old, None)));
+                    live.push((row, 2, cell(&t.new, None)));
+                    live.push((row, 3, signed_cell(&t.delta, unit, units)));
+                    live.push((row, 4, cell(&t.delta, Some(&t.old))));
+                }
                 vec![
                     label.to_owned(),
                     num(&t.old, unit),
@@ -430,6 +449,7 @@ impl ReportDiff {
                 .to_vec(),
             rows: totals,
             right: vec![1, 2, 3, 4],
+            live,
             ..Section::default()
         });
 
@@ -438,25 +458,43 @@ impl ReportDiff {
             let (o, n) = (o.map_or(&zero, f), n.map_or(&zero, f));
             n - o
         };
+        // The Δ params, buffers, MACs and FLOPs cells of a row from column `col` on, each live
+        // when it depends on free dims.
+        let deltas = |o: Option<&Costs>,
+                      n: Option<&Costs>,
+                      row: usize,
+                      col: usize,
+                      live: &mut Vec<(usize, usize, LiveCell)>| {
+            let fields: [(CostField, &str); 4] = [
+                (|c| &c.params, ""),
+                (|c| &c.buffers, ""),
+                (|c| &c.macs, "MACs"),
+                (|c| &c.flops, "FLOPs"),
+            ];
+            fields
+                .iter()
+                .enumerate()
+                .map(|(k, (field, unit))| {
+                    let d = delta_of(o, n, *field);
+                    if d.as_i64().is_none() && units != Units::Plain {
+                        live.push((row, col + k, signed_cell(&d, unit, units)));
+                    }
+                    signed(&d, unit)
+                })
+                .collect::<Vec<String>>()
+        };
         let (ma, mr, mc) = self.module_counts();
-        let modules = self
-            .modules
-            .iter()
-            .map(|m| {
-                let (o, n) = (
-                    m.old.as_ref().map(|s| &s.costs),
-                    m.new.as_ref().map(|s| &s.costs),
-                );
-                vec![
-                    m.change.marker().to_owned(),
-                    m.path.clone(),
-                    signed(&delta_of(o, n, |c| &c.params), ""),
-                    signed(&delta_of(o, n, |c| &c.buffers), ""),
-                    signed(&delta_of(o, n, |c| &c.macs), "MACs"),
-                    signed(&delta_of(o, n, |c| &c.flops), "FLOPs"),
-                ]
-            })
-            .collect();
+        let mut live = Vec::new();
+        let mut modules = Vec::new();
+        for (row, m) in self.modules.iter().enumerate() {
+            let (o, n) = (
+                m.old.as_ref().map(|s| &s.costs),
+                m.new.as_ref().map(|s| &s.costs),
+            );
+            let mut cells = vec![m.change.marker().to_owned(), m.path.clone()];
+            cells.extend(deltas(o, n, row, 2, &mut live));
+            modules.push(cells);
+        }
         out.push(Section {
             title: format!(
                 "Modules (depth {}): {ma} added, {mr} removed, {mc} changed",
@@ -475,14 +513,15 @@ impl ReportDiff {
             rows: modules,
             right: vec![2, 3, 4, 5],
             collapse,
+            live,
             ..Section::default()
         });
 
         let (na, nr, nc) = self.node_counts();
-        let nodes = self
-            .nodes
-            .iter()
-            .map(|c| {
+        let mut live = Vec::new();
+        let mut nodes = Vec::new();
+        for (row, c) in self.nodes.iter().enumerate() {
+            {
                 let (o, n) = (c.old.as_ref(), c.new.as_ref());
                 let op = match (o, n) {
                     (Some(o), Some(n)) if o.op_type != n.op_type => {
@@ -500,18 +539,11 @@ impl ReportDiff {
                     (None, None) => String::new(),
                 };
                 let (oc, nc) = (o.map(|s| &s.costs), n.map(|s| &s.costs));
-                vec![
-                    c.change.marker().to_owned(),
-                    c.name.clone(),
-                    op,
-                    output,
-                    signed(&delta_of(oc, nc, |c| &c.params), ""),
-                    signed(&delta_of(oc, nc, |c| &c.buffers), ""),
-                    signed(&delta_of(oc, nc, |c| &c.macs), "MACs"),
-                    signed(&delta_of(oc, nc, |c| &c.flops), "FLOPs"),
-                ]
-            })
-            .collect();
+                let mut cells = vec![c.change.marker().to_owned(), c.name.clone(), op, output];
+                cells.extend(deltas(oc, nc, row, 4, &mut live));
+                nodes.push(cells);
+            }
+        }
         out.push(Section {
             title: format!("Nodes: {na} added, {nr} removed, {nc} changed"),
             header: [
@@ -529,9 +561,24 @@ impl ReportDiff {
             rows: nodes,
             right: vec![4, 5, 6, 7],
             collapse,
+            live,
             ..Section::default()
         });
         out
+    }
+}
+
+/// One of a node's or module's costs.
+type CostField = fn(&Costs) -> &Dim;
+
+/// A change's live cell: shown with its sign (`+1.20 GMACs`).
+fn signed_cell(delta: &Dim, unit: &str, units: Units) -> LiveCell {
+    LiveCell {
+        formula: delta.to_string(),
+        whole: None,
+        unit: unit.to_owned(),
+        human: units == Units::Human,
+        signed: true,
     }
 }
 
@@ -590,6 +637,7 @@ mod tests {
             bytes: Dim::zero(),
             params: Dim::zero(),
             buffers: Dim::zero(),
+            live_activation_bytes: Dim::zero(),
             module: Vec::new(),
             counted: true,
             constant: false,

@@ -6,19 +6,24 @@ use std::fmt::Write as _;
 
 use flopscope_ir::Dim;
 
+use crate::diff::ReportDiff;
 use crate::model::Report;
 use crate::totals::TotalKind;
 use crate::units::human;
-use crate::views::{Module, Section, View, ViewOptions, header_lines, module_tree, sections};
+use crate::views::{
+    Module, Section, Units, View, ViewOptions, header_lines, module_tree, sections,
+};
 
 /// Bars the chart shows at most.
 pub const MAX_BARS: usize = 20;
 
-/// One bar: a module (or node) and its cost.
+/// One bar: a module (or node) and its cost, as a number at the chart's binding and as the
+/// formula it is (which the live page re-evaluates).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Bar {
     pub label: String,
     pub value: i64,
+    pub formula: Dim,
 }
 
 /// What the chart shows: its title, the unit of its values, the total they are shares of, and
@@ -54,6 +59,12 @@ const OWN: &str = "(own ops)";
 /// is followed to its end, and modules that cost nothing are left out. A report without
 /// module scopes charts its heaviest nodes instead.
 pub fn heaviest(report: &Report) -> Chart {
+    heaviest_at(report, &|_| None)
+}
+
+/// [`heaviest`] with the report's free dims valued by `lookup` (the live page charts its
+/// dims' start values, then re-weighs the same bars as they move).
+pub fn heaviest_at(report: &Report, lookup: &dyn Fn(&str) -> Option<i64>) -> Chart {
     let t = &report.totals;
     let (metric, unit): (fn(&Module) -> &Dim, _) = if t.macs == Dim::zero() {
         (|m| &m.flops, "FLOPs")
@@ -61,7 +72,7 @@ pub fn heaviest(report: &Report) -> Chart {
         (|m| &m.macs, "MACs")
     };
     let total_dim = if unit == "MACs" { &t.macs } else { &t.flops };
-    let Some(total) = total_dim.as_i64() else {
+    let Ok(total) = total_dim.eval(lookup) else {
         return Chart {
             title: format!("Heaviest modules by {unit}"),
             unit,
@@ -73,18 +84,19 @@ pub fn heaviest(report: &Report) -> Chart {
             )),
         };
     };
-    let value = |m: &Module| metric(m).as_i64().unwrap_or(0);
+    let value = |m: &Module| metric(m).eval(lookup).unwrap_or(0);
     let root = module_tree(report);
     if root.children.is_empty() {
         let mut bars: Vec<Bar> = report
             .nodes
             .iter()
             .filter_map(|n| {
-                let v = if unit == "MACs" { &n.macs } else { &n.flops };
-                let v = v.as_i64().filter(|v| *v > 0)?;
+                let formula = if unit == "MACs" { &n.macs } else { &n.flops };
+                let value = formula.eval(lookup).ok().filter(|v| *v > 0)?;
                 Some(Bar {
                     label: format!("{} ({})", n.name, n.op_type),
-                    value: v,
+                    value,
+                    formula: formula.clone(),
                 })
             })
             .collect();
@@ -148,6 +160,7 @@ pub fn heaviest(report: &Report) -> Chart {
         .map(|(label, _, m)| Bar {
             label,
             value: value(&m),
+            formula: metric(&m).clone(),
         })
         .collect();
     // Stable: equal values keep the model's order.
@@ -298,7 +311,7 @@ h3 { font-size: 15px; margin: 20px 0 6px; }
 nav { margin: 16px 0; font-size: 14px; }
 nav a { margin-right: 14px; color: #2563eb; text-decoration: none; }
 .chart { background: #fff; border: 1px solid #e5e7eb; border-radius: 8px; padding: 8px; overflow-x: auto; }
-.scroll { overflow-x: auto; }
+.scroll { overflow-x: auto; content-visibility: auto; contain-intrinsic-size: auto 600px; }
 table { border-collapse: collapse; background: #fff; font-size: 13px; margin: 4px 0; }
 th, td { border: 1px solid #e5e7eb; padding: 3px 8px; text-align: left; white-space: nowrap; }
 th { background: #f3f4f6; font-weight: 600; position: sticky; top: 0; }
@@ -307,6 +320,11 @@ td.n, th.n { text-align: right; font-variant-numeric: tabular-nums; }
 .dims[hidden] { display: none; }
 .dims label { font-size: 13px; font-weight: 600; }
 .dims input[type=number] { width: 6em; }
+.controls { font-size: 13px; margin: 6px 0; display: flex; flex-wrap: wrap; gap: 12px; align-items: center; }
+.controls input[type=number] { width: 6em; }
+#crumbs a { color: #2563eb; text-decoration: none; }
+.sides { display: grid; grid-template-columns: 1fr 1fr; gap: 12px; }
+.sides h3 { margin: 6px 0; }
 input.filter { margin: 4px 0; padding: 3px 6px; width: 22em; }
 th[data-sorted=desc]::after { content: ' ▼'; }
 th[data-sorted=asc]::after { content: ' ▲'; }
@@ -319,6 +337,9 @@ footer { margin: 32px 0 8px; color: #6b7280; font-size: 12px; }
 
 /// The page's script: re-evaluates every figure with a formula when a dim moves.
 const LIVE_JS: &str = include_str!("live.js");
+/// The charts the script draws: the module icicle, the heaviest bars, memory along the
+/// execution order and the sweep.
+const CHARTS_JS: &str = include_str!("charts.js");
 
 /// The attributes live.js reads: `data-f` the formula, `data-w` the whole of a percentage,
 /// `data-u` the unit, `data-h` an SI prefix.
@@ -333,60 +354,10 @@ fn live_attrs(cell: &crate::views::LiveCell) -> String {
     if cell.human {
         a.push_str(" data-h=\"1\"");
     }
+    if cell.signed {
+        a.push_str(" data-s=\"1\"");
+    }
     a
-}
-
-/// A dim left free in the report, with its control's start and range.
-struct FreeDim {
-    name: String,
-    start: i64,
-    min: i64,
-    max: i64,
-}
-
-/// The dims the totals depend on, sorted, each with a start value and a slider range: 224 for
-/// image sizes, 128 for sequence lengths, 1 otherwise.
-fn free_dims(report: &Report) -> Vec<FreeDim> {
-    let t = &report.totals;
-    let mut names: Vec<String> = [
-        &t.macs,
-        &t.flops,
-        &t.params,
-        &t.weight_bytes,
-        &t.peak_activation_bytes,
-        &t.bytes,
-    ]
-    .iter()
-    .flat_map(|d| d.symbols())
-    .map(|s| s.to_string())
-    .collect();
-    names.sort();
-    names.dedup();
-    names
-        .into_iter()
-        .map(|name| {
-            let lower = name.to_ascii_lowercase();
-            let (start, min, max) = if ["height", "width", "size"]
-                .iter()
-                .any(|k| lower.contains(k))
-            {
-                (224, 16, 1024)
-            } else if ["seq", "len", "token", "past", "position"]
-                .iter()
-                .any(|k| lower.contains(k))
-            {
-                (128, 1, 8192)
-            } else {
-                (1, 1, 256)
-            };
-            FreeDim {
-                name,
-                start,
-                min,
-                max,
-            }
-        })
-        .collect()
 }
 
 fn section_html(out: &mut String, s: &Section, tree: bool, sortable: bool) {
@@ -440,12 +411,8 @@ fn section_html(out: &mut String, s: &Section, tree: bool, sortable: bool) {
     }
 }
 
-/// The whole report as one self-contained HTML page: the model, headline totals, the chart of
-/// the heaviest modules, then the layers, tree, ops and memory views.
-pub fn render_html(report: &Report, o: &ViewOptions) -> String {
-    let t = &report.totals;
-    let bound = if t.lower_bound { "≥ " } else { "" };
-    let mut out = String::new();
+/// The page's head: its title and the inline styles.
+fn head(out: &mut String, report: &Report, title: &str) {
     let _ = write!(
         out,
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
@@ -454,8 +421,49 @@ pub fn render_html(report: &Report, o: &ViewOptions) -> String {
          <style>\n{STYLE}</style>\n</head>\n<body>\n",
         esc(&report.tool.name),
         esc(&report.tool.version),
-        esc(&report.model.path)
+        esc(title)
     );
+}
+
+/// A slider and a number box for each free dim (hidden until the script runs).
+fn dim_controls(out: &mut String, free: &[crate::live::FreeDim]) {
+    if free.is_empty() {
+        return;
+    }
+    out.push_str("<div id=\"dims\" class=\"dims\" hidden>\n");
+    for d in free {
+        let _ = writeln!(
+            out,
+            "<label>{name} <input type=\"range\" id=\"dim-range-{name}\" min=\"{min}\" \
+             max=\"{max}\" value=\"{start}\"> <input type=\"number\" id=\"dim-box-{name}\" \
+             min=\"0\" value=\"{start}\"></label>",
+            name = esc(&d.name),
+            min = d.min,
+            max = d.max,
+            start = d.start
+        );
+    }
+    out.push_str("</div>\n");
+}
+
+/// The page's data and its scripts.
+fn scripts(out: &mut String, payload: &serde_json::Value) {
+    // `</` cannot end the script early: JSON escapes nothing there, so escape `<`.
+    let payload = payload.to_string().replace('<', "\\u003c");
+    let _ = writeln!(
+        out,
+        "<script type=\"application/json\" id=\"fs-data\">{payload}</script>\n\
+         <script>\n{LIVE_JS}\n{CHARTS_JS}</script>"
+    );
+}
+
+/// The whole report as one self-contained HTML page: the model, headline totals, the chart of
+/// the heaviest modules, then the layers, tree, ops and memory views.
+pub fn render_html(report: &Report, o: &ViewOptions) -> String {
+    let t = &report.totals;
+    let bound = if t.lower_bound { "≥ " } else { "" };
+    let mut out = String::new();
+    head(&mut out, report, &report.model.path);
     let _ = writeln!(out, "<h1>{}</h1>", esc(&report.model.path));
     for line in header_lines(report).lines().skip(1) {
         let _ = writeln!(out, "<p class=\"meta\">{}</p>", esc(line.trim()));
@@ -463,23 +471,8 @@ pub fn render_html(report: &Report, o: &ViewOptions) -> String {
 
     // The dims left free: each gets a control, and every figure marked with its formula
     // follows it (live.js, which also sorts and filters the layer table).
-    let free = free_dims(report);
-    if !free.is_empty() {
-        out.push_str("<div id=\"dims\" class=\"dims\" hidden>\n");
-        for d in &free {
-            let _ = writeln!(
-                out,
-                "<label>{name} <input type=\"range\" id=\"dim-range-{name}\" min=\"{min}\" \
-                 max=\"{max}\" value=\"{start}\"> <input type=\"number\" id=\"dim-box-{name}\" \
-                 min=\"0\" value=\"{start}\"></label>",
-                name = esc(&d.name),
-                min = d.min,
-                max = d.max,
-                start = d.start
-            );
-        }
-        out.push_str("</div>\n");
-    }
+    let free = crate::live::free_dims(&[report]);
+    dim_controls(&mut out, &free);
     // `data-f`: the formula a figure is; `data-u` its unit; `data-h` shown with an SI prefix;
     // `data-p` a prefix (≥ for a lower bound).
     let live = |d: &Dim, unit: &str, human: bool, prefix: &str| -> String {
@@ -572,8 +565,22 @@ pub fn render_html(report: &Report, o: &ViewOptions) -> String {
         (View::Ops, "ops", "Op types"),
         (View::Memory, "memory", "Memory"),
     ];
+    // The start values of the free dims: the live chart's bars are chosen there.
+    let start = |name: &str| free.iter().find(|d| d.name == name).map(|d| d.start);
+    let live_chart = heaviest_at(report, &start);
+    let roofline = report.hardware.is_some() || report.bench.is_some();
+    // Sections the script draws are hidden without it (their links too): the page without
+    // scripts is the static report.
     out.push_str("<nav>");
     out.push_str("<a href=\"#chart\">Chart</a>");
+    out.push_str("<a href=\"#modules\" class=\"js\" hidden>Modules</a>");
+    out.push_str("<a href=\"#timeline\" class=\"js\" hidden>Memory over time</a>");
+    if !free.is_empty() {
+        out.push_str("<a href=\"#sweep\" class=\"js\" hidden>Sweep</a>");
+    }
+    if roofline {
+        out.push_str("<a href=\"#roofline\">Roofline</a>");
+    }
     for (_, id, title) in &views {
         let _ = write!(out, "<a href=\"#{id}\">{title}</a>");
     }
@@ -581,9 +588,61 @@ pub fn render_html(report: &Report, o: &ViewOptions) -> String {
 
     let _ = writeln!(
         out,
-        "<h2 id=\"chart\">Where the cost is</h2>\n<div class=\"chart\">\n{}</div>",
+        "<h2 id=\"chart\">Where the cost is</h2>\n<div class=\"chart\" id=\"static-chart\">\n{}</div>\n\
+         <div class=\"chart\" id=\"live-chart\" hidden></div>",
         chart_svg(&heaviest(report), false)
     );
+    out.push_str(
+        "<section id=\"modules\" class=\"js\" hidden>\n<h2>Modules</h2>\n\
+         <p class=\"meta\">Each module is as wide as its share of its parent; click one to zoom \
+         in, a name in the path to zoom out.</p>\n\
+         <div class=\"controls\"><label>by <select id=\"icicle-by\"></select></label> \
+         <span id=\"crumbs\"></span></div>\n<div class=\"chart\" id=\"icicle\"></div>\n</section>\n\
+         <section id=\"timeline\" class=\"js\" hidden>\n<h2>Memory along the execution order</h2>\n\
+         <p class=\"meta\">Activation bytes live while each node runs (inputs, outputs and every \
+         value still to be read); weights are not included.</p>\n\
+         <div class=\"chart\" id=\"memory-chart\"></div>\n<p class=\"meta\" id=\"memory-at\"></p>\n\
+         </section>\n",
+    );
+    if !free.is_empty() {
+        out.push_str(
+            "<section id=\"sweep\" class=\"js\" hidden>\n<h2>Sweep</h2>\n\
+             <p class=\"meta\">A total along one dim, one line per value of another; the other \
+             dims stay at their controls' values.</p>\n\
+             <div class=\"controls\"><label>total <select id=\"sweep-total\"></select></label> \
+             <label>along <select id=\"sweep-x\"></select></label> \
+             <label>from <input type=\"number\" id=\"sweep-from\" min=\"0\"></label> \
+             <label>to <input type=\"number\" id=\"sweep-to\" min=\"0\"></label> \
+             <label>one line per <select id=\"sweep-series\"></select></label> \
+             <label>at <input type=\"text\" id=\"sweep-values\" size=\"14\"></label></div>\n\
+             <div class=\"chart\" id=\"sweep-chart\"></div>\n</section>\n",
+        );
+    }
+    if roofline {
+        out.push_str("<h2 id=\"roofline\">Roofline</h2>\n");
+        if let Some(hw) = &report.hardware {
+            let _ = writeln!(
+                out,
+                "<p class=\"meta\">{}: {} estimated ({}).</p>\n<div class=\"chart\">\n{}</div>",
+                esc(&hw.hardware.label),
+                esc(&crate::hardware::seconds(hw.time_s)),
+                esc(&hw.note),
+                crate::hardware::render_roofline_svg(report)
+            );
+        }
+        if let Some(bench) = &report.bench {
+            let _ = writeln!(
+                out,
+                "<p class=\"meta\">Measured on {}: each kernel by its FLOPs per byte and the rate \
+                 it reached.</p>\n<div class=\"chart\">\n{}</div>",
+                esc(&format!(
+                    "{} ({})",
+                    bench.runtime.name, bench.runtime.provider
+                )),
+                crate::bench::render_roofline_svg(bench)
+            );
+        }
+    }
     for (view, id, title) in views {
         let _ = writeln!(out, "<h2 id=\"{id}\">{title}</h2>");
         let opts = ViewOptions {
@@ -602,24 +661,8 @@ pub fn render_html(report: &Report, o: &ViewOptions) -> String {
         }
     }
     {
-        let payload = serde_json::json!({
-            "free": free
-                .iter()
-                .map(|d| serde_json::json!({"name": d.name, "start": d.start}))
-                .collect::<Vec<_>>(),
-            "bound": report
-                .bindings
-                .iter()
-                .filter_map(|(k, v)| Some((k.clone(), serde_json::json!(v.as_i64()?))))
-                .collect::<serde_json::Map<_, _>>(),
-        });
-        // `</` cannot end the script early: JSON escapes nothing there, so escape `<`.
-        let payload = payload.to_string().replace('<', "\\u003c");
-        let _ = writeln!(
-            out,
-            "<script type=\"application/json\" id=\"fs-data\">{payload}</script>\n\
-             <script>\n{LIVE_JS}</script>"
-        );
+        let payload = crate::live::payload(report, &free, &live_chart);
+        scripts(&mut out, &payload);
     }
     let _ = writeln!(
         out,
@@ -628,6 +671,116 @@ pub fn render_html(report: &Report, o: &ViewOptions) -> String {
         esc(&report.tool.name),
         esc(&report.tool.version),
         report.schema_version
+    );
+    out
+}
+
+/// A page inside an `<iframe srcdoc>`, for notebooks (a report's `_repr_html_` in Python): the
+/// page keeps its own styles, element ids, script and fragment, so that several reports on one
+/// notebook page do not mix, and the notebook's styles do not reach it.
+pub fn embed(page: &str) -> String {
+    format!(
+        "<iframe srcdoc=\"{}\" title=\"flopscope report\" \
+         style=\"width: 100%; height: 720px; border: 1px solid #e5e7eb; border-radius: 8px;\"\
+         ></iframe>",
+        esc(page)
+    )
+}
+
+/// A diff as one self-contained HTML page: both models side by side (headline totals old → new
+/// with Δ, and their module icicles zoomed together), then the totals, modules and nodes that
+/// changed. Free dims get controls, as on a report's page, and move both sides at once.
+pub fn render_diff_html(diff: &ReportDiff, old: &Report, new: &Report, units: Units) -> String {
+    let mut out = String::new();
+    let title = format!("{} → {}", old.model.path, new.model.path);
+    head(&mut out, new, &format!("diff {title}"));
+    let _ = writeln!(out, "<h1>flopscope diff: {}</h1>", esc(&title));
+    for line in diff.preamble().iter().skip(1) {
+        let _ = writeln!(out, "<p class=\"meta\">{}</p>", esc(line.trim()));
+    }
+    let free = crate::live::free_dims(&[old, new]);
+    dim_controls(&mut out, &free);
+
+    // Each headline total: old → new, then the change with its sign (live when it depends on
+    // free dims).
+    let signed = |d: &Dim, unit: &str| match d.as_i64() {
+        Some(v) if v > 0 => format!("+{}", human(d, unit)),
+        _ => human(d, unit),
+    };
+    let live = |d: &Dim, unit: &str, whole: Option<&Dim>, sign: bool| -> String {
+        if free.is_empty() || (d.as_i64().is_some() && whole.is_none_or(|w| w.as_i64().is_some())) {
+            return String::new();
+        }
+        let mut a = format!(" data-f=\"{}\"", esc(&d.to_string()));
+        match whole {
+            Some(w) => {
+                let _ = write!(a, " data-w=\"{}\"", esc(&w.to_string()));
+            }
+            None => {
+                let _ = write!(a, " data-u=\"{}\" data-h=\"1\"", esc(unit));
+            }
+        }
+        if sign {
+            a.push_str(" data-s=\"1\"");
+        }
+        a
+    };
+    out.push_str("<div class=\"cards\">\n");
+    for kind in [
+        TotalKind::Params,
+        TotalKind::Macs,
+        TotalKind::Flops,
+        TotalKind::WeightBytes,
+        TotalKind::PeakActivationBytes,
+    ] {
+        let Some(t) = diff.total(kind.key()) else {
+            continue;
+        };
+        let unit = kind.unit();
+        let _ = writeln!(
+            out,
+            "<div class=\"card\" data-total=\"{key}\"><div class=\"k\">{label}</div>\
+             <div class=\"v\"><span class=\"old\"{lo}>{old}</span> → <span class=\"new\"{ln}>{new}</span></div>\
+             <div class=\"x\">Δ <span class=\"delta\"{ld}>{delta}</span> \
+             (<span class=\"pct\"{lp}>{pct}</span>)</div></div>",
+            key = kind.key(),
+            label = esc(kind.label()),
+            old = esc(&human(&t.old, unit)),
+            new = esc(&human(&t.new, unit)),
+            delta = esc(&signed(&t.delta, unit)),
+            pct = esc(&crate::totals::percent_change_text(&t.old, &t.delta)),
+            lo = live(&t.old, unit, None, false),
+            ln = live(&t.new, unit, None, false),
+            ld = live(&t.delta, unit, None, true),
+            lp = live(&t.delta, "", Some(&t.old), true),
+        );
+    }
+    out.push_str("</div>\n");
+    let _ = writeln!(
+        out,
+        "<section id=\"modules\" class=\"js\" hidden>\n<h2>Modules side by side</h2>\n\
+         <p class=\"meta\">Each module is as wide as its share of its parent; click one to zoom \
+         both sides in, a name in the path to zoom out.</p>\n\
+         <div class=\"controls\"><label>by <select id=\"icicle-by\"></select></label> \
+         <span id=\"crumbs\"></span></div>\n<div class=\"sides\">\n\
+         <div><h3>old: {}</h3><div class=\"chart\" id=\"icicle-old\"></div></div>\n\
+         <div><h3>new: {}</h3><div class=\"chart\" id=\"icicle-new\"></div></div>\n</div>\n</section>",
+        esc(&old.model.path),
+        esc(&new.model.path)
+    );
+    if diff.is_empty() {
+        out.push_str("<p>No differences: every total, module and node is the same.</p>\n");
+    }
+    for s in &diff.sections(units, false) {
+        section_html(&mut out, s, false, false);
+    }
+    scripts(&mut out, &crate::live::diff_payload(old, new, &free));
+    let _ = writeln!(
+        out,
+        "<footer>{} {} · every number here is in the JSON diff (<code>--format json</code>)\
+         </footer>\n</body>\n</html>",
+        esc(&new.tool.name),
+        esc(&new.tool.version),
     );
     out
 }

@@ -17,6 +17,7 @@ pub mod generation;
 pub mod hardware;
 pub mod html;
 mod json;
+mod live;
 mod model;
 mod sweep;
 mod totals;
@@ -35,7 +36,7 @@ pub use generation::{
     DecodeStep, GenerationError, GenerationMode, GenerationReport, GenerationSpec, Pass,
 };
 pub use hardware::{Bound, Estimate, Hardware, HardwareError, HardwareReport};
-pub use html::{render_html, render_svg};
+pub use html::{render_diff_html, render_html, render_svg};
 pub use model::{
     AttrReport, DataDependentDim, DerivedDim, FlopsByKindReport, MAX_REPORTED_ELEMENTS, ModelInfo,
     NodeReport, Report, SCHEMA_VERSION, TensorReport, ToolInfo, TotalsReport, UncountedReport,

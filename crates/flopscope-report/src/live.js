@@ -96,6 +96,13 @@
     const r = evaluate(tree, env);
     return r.d === 1n ? r.n : floorOf(r);
   }
+  // Values at the current dims, each formula evaluated once per update (pages repeat them).
+  let memo = new Map();
+  function current(text) {
+    let v = memo.get(text);
+    if (v === undefined) { v = value(text, env); memo.set(text, v); }
+    return v;
+  }
 
   // ---- formatting, as the Rust report does ---------------------------------------------------
   function exact(v) {
@@ -166,42 +173,67 @@
   // ---- the page ------------------------------------------------------------------------------
   const data = JSON.parse(document.getElementById("fs-data").textContent);
   const env = {};
+  // View state the charts keep in the fragment beside the dims (`zoom`, `by`).
+  const view = {};
   function readFragment() {
     const out = {};
     for (const part of location.hash.replace(/^#/, "").split("&")) {
       const [k, v] = part.split("=");
-      if (k && /^\d+$/.test(v || "")) out[decodeURIComponent(k)] = BigInt(v);
+      if (k && v !== undefined) out[decodeURIComponent(k)] = decodeURIComponent(v);
     }
     return out;
   }
+  function save() {
+    const parts = data.free.map((d) => encodeURIComponent(d.name) + "=" + env[d.name]);
+    for (const [k, v] of Object.entries(view).sort(([a], [b]) => (a < b ? -1 : 1))) {
+      if (v !== undefined && v !== null && v !== "") parts.push(encodeURIComponent(k) + "=" + encodeURIComponent(v));
+    }
+    if (parts.length === 0) return;
+    try {
+      history.replaceState(null, "", "#" + parts.join("&"));
+    } catch (e) {
+      // A page that cannot change its address (sandboxed frames) still works, unshared.
+    }
+  }
+  // Drawers the charts register: called after the cells on every update.
+  const drawers = [];
   function update() {
     const t0 = performance.now();
+    memo = new Map();
     for (const el of document.querySelectorAll("[data-f]")) {
       try {
-        const v = value(el.dataset.f, env);
+        const v = current(el.dataset.f);
         if (el.dataset.w !== undefined) {
           // A share: part / whole as a percentage with two decimals.
-          const w = value(el.dataset.w, env);
+          const w = current(el.dataset.w);
+          const text = w === 0n ? "-" : (el.dataset.s && v > 0n ? "+" : "") + (Number(v) / Number(w) * 100).toFixed(2) + "%";
           el.dataset.v = w === 0n ? "0" : String(Number(v) / Number(w) * 100);
-          el.textContent = w === 0n ? "-" : (Number(v) / Number(w) * 100).toFixed(2) + "%";
+          if (el.textContent !== text) el.textContent = text;
           continue;
         }
         const unit = el.dataset.u || "";
+        const text = (el.dataset.p || "") + (el.dataset.s && v > 0n ? "+" : "") +
+          (el.dataset.h ? human(v, unit) : exact(v) + (unit ? " " + unit : ""));
         el.dataset.v = v.toString();
-        el.textContent = (el.dataset.p || "") + (el.dataset.h ? human(v, unit) : exact(v) + (unit ? " " + unit : ""));
+        if (el.textContent !== text) el.textContent = text;
       } catch (e) {
         el.textContent = el.dataset.f;
       }
     }
-    if (data.free.length > 0) {
-      const parts = data.free.map((d) => encodeURIComponent(d.name) + "=" + env[d.name]);
-      history.replaceState(null, "", "#" + parts.join("&"));
-    }
-    document.documentElement.dataset.evalMs = (performance.now() - t0).toFixed(2);
+    for (const draw of drawers) draw();
+    save();
+    // The script's time, then the time until the browser has drawn the result (style, layout
+    // and paint of the next frame included).
+    const root = document.documentElement;
+    root.dataset.evalMs = (performance.now() - t0).toFixed(2);
+    requestAnimationFrame(() => setTimeout(() => {
+      root.dataset.frameMs = (performance.now() - t0).toFixed(2);
+    }, 0));
   }
   const given = readFragment();
-  for (const d of data.free) env[d.name] = given[d.name] !== undefined ? given[d.name] : BigInt(d.start);
+  for (const d of data.free) env[d.name] = /^\d+$/.test(given[d.name] || "") ? BigInt(given[d.name]) : BigInt(d.start);
   for (const [k, v] of Object.entries(data.bound)) env[k] = BigInt(v);
+  for (const [k, v] of Object.entries(given)) if (!(k in env)) view[k] = v;
   for (const d of data.free) {
     const range = document.getElementById("dim-range-" + d.name);
     const box = document.getElementById("dim-box-" + d.name);
@@ -217,8 +249,15 @@
   }
   const dims = document.getElementById("dims");
   if (dims) dims.hidden = data.free.length === 0;
-  window.flopscope = { value: (text, bindings) => value(text, Object.fromEntries(
-    Object.entries(bindings).map(([k, v]) => [k, BigInt(v)]))).toString(), update, env,
-    sortTable, filterTable };
-  update();
+  for (const el of document.querySelectorAll(".js[hidden]")) el.hidden = false;
+  window.flopscope = {
+    // For tests and the console: a formula's value at the given dims, as a decimal string.
+    value: (text, bindings) => value(text, Object.fromEntries(
+      Object.entries(bindings).map(([k, v]) => [k, BigInt(v)]))).toString(),
+    // For the charts: the payload, a formula (by index) at the current dims or at `at`.
+    data, env, view, drawers, update, save, exact, human, sortTable, filterTable,
+    f: (i) => current(data.f[i]),
+    at: (i, at) => value(data.f[i], at),
+    cmp: (a, b) => (a < b ? -1 : a > b ? 1 : 0),
+  };
 })();

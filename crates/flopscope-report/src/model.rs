@@ -221,6 +221,10 @@ pub struct NodeReport {
     /// parameters.
     #[serde(default)]
     pub buffers: Dim,
+    /// Activation bytes live while the node runs, in execution order: its inputs and outputs and
+    /// every earlier value still to be read (the curve whose maximum is the totals' peak).
+    #[serde(default)]
+    pub live_activation_bytes: Dim,
     /// The module the node belongs to, outermost scope first (empty: the model itself). From
     /// the exporter's scope metadata, else from a `/`-separated node name.
     #[serde(default)]
@@ -369,7 +373,7 @@ pub fn module_of(scope: &[String], name: &str) -> Vec<String> {
     parts
 }
 
-fn node_report(graph: &Graph, profile: &Profile, np: &NodeProfile) -> NodeReport {
+fn node_report(graph: &Graph, profile: &Profile, np: &NodeProfile, live: &Dim) -> NodeReport {
     let node = graph.node(np.id);
     NodeReport {
         name: np.name.clone(),
@@ -390,6 +394,7 @@ fn node_report(graph: &Graph, profile: &Profile, np: &NodeProfile) -> NodeReport
         bytes: np.bytes.clone(),
         params: np.params.clone(),
         buffers: np.buffers.clone(),
+        live_activation_bytes: live.clone(),
         module: module_of(&node.scope, &node.name),
         counted: np.uncounted.is_none(),
         constant: np.constant,
@@ -483,7 +488,11 @@ impl Report {
             nodes: profile
                 .nodes
                 .iter()
-                .map(|np| node_report(graph, profile, np))
+                .enumerate()
+                .map(|(i, np)| {
+                    let live = profile.live_activation_steps.get(i);
+                    node_report(graph, profile, np, live.unwrap_or(&Dim::zero()))
+                })
                 .collect(),
             data_dependent_dims: profile
                 .nodes

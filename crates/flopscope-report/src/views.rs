@@ -110,6 +110,8 @@ pub struct LiveCell {
     pub unit: String,
     /// With an SI prefix (`Units::Human`), else the exact integer.
     pub human: bool,
+    /// A change: `+` before a positive value.
+    pub signed: bool,
 }
 
 impl Fmt {
@@ -121,6 +123,7 @@ impl Fmt {
             whole: None,
             unit: unit.to_owned(),
             human: self.units == Units::Human,
+            signed: false,
         })
     }
 
@@ -133,6 +136,7 @@ impl Fmt {
             whole: Some(whole.to_string()),
             unit: String::new(),
             human: false,
+            signed: false,
         })
     }
 }
@@ -489,6 +493,8 @@ pub struct Module {
     pub buffers: Dim,
     pub macs: Dim,
     pub flops: Dim,
+    /// Memory traffic: the bytes the module's nodes read and write.
+    pub bytes: Dim,
     /// What the report's convention (`--convention`) counts for the module's nodes.
     pub convention: Dim,
     pub nodes: usize,
@@ -501,6 +507,7 @@ impl Module {
         self.buffers += &n.buffers;
         self.macs += &n.macs;
         self.flops += &n.flops;
+        self.bytes += &n.bytes;
         if let Some(c) = &n.convention {
             self.convention += c;
         }
@@ -872,6 +879,32 @@ fn memory(report: &Report, o: &ViewOptions) -> Vec<Section> {
         .collect();
     largest.sort_by(|(_, _, a), (_, _, b)| magnitude(b).total_cmp(&magnitude(a)));
     largest.truncate(10);
+    // On the live page, the figures that depend on free dims follow them.
+    let live_of = |cells: &[(usize, usize, Option<LiveCell>)]| -> Vec<(usize, usize, LiveCell)> {
+        cells
+            .iter()
+            .filter_map(|(r, c, cell)| Some((*r, *c, cell.clone()?)))
+            .collect()
+    };
+    let summary_live = live_of(
+        &[
+            &t.weight_bytes,
+            &t.activation_bytes,
+            &t.peak_activation_bytes,
+            &t.bytes,
+        ]
+        .iter()
+        .enumerate()
+        .map(|(r, d)| (r, 1, f.live(d, "B")))
+        .collect::<Vec<_>>(),
+    );
+    let largest_live = live_of(
+        &largest
+            .iter()
+            .enumerate()
+            .map(|(r, (_, _, bytes))| (r, 3, f.live(bytes, "B")))
+            .collect::<Vec<_>>(),
+    );
     let top = largest
         .iter()
         .map(|(n, out, bytes)| {
@@ -889,6 +922,7 @@ fn memory(report: &Report, o: &ViewOptions) -> Vec<Section> {
             header: vec!["".into(), "bytes".into()],
             rows: summary,
             right: vec![1],
+            live: summary_live,
             ..Section::default()
         },
         Section {
@@ -908,6 +942,7 @@ fn memory(report: &Report, o: &ViewOptions) -> Vec<Section> {
             ],
             rows: top,
             right: vec![3],
+            live: largest_live,
             notes: {
                 let mut notes = closing_notes(report);
                 if let Some(c) = &report.convention {

@@ -47,6 +47,7 @@ impl N {
             bytes: Dim::zero(),
             params: Dim::zero(),
             buffers: Dim::zero(),
+            live_activation_bytes: Dim::zero(),
             module: Vec::new(),
             counted: true,
             constant: false,

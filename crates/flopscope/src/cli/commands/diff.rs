@@ -16,6 +16,8 @@ pub(crate) enum DiffFormat {
     Table,
     Markdown,
     Json,
+    /// One self-contained page: both models side by side, live when dims are free
+    Html,
 }
 
 #[derive(Debug, clap::Args)]
@@ -89,6 +91,10 @@ pub(crate) fn run(args: Args, out: &mut dyn Write, term: Terminal) -> Result<()>
         }
         DiffFormat::Markdown => write(out, &diff.render_markdown(units))?,
         DiffFormat::Json => write(out, &(diff.to_json()? + "\n"))?,
+        DiffFormat::Html => write(
+            out,
+            &flopscope_report::render_diff_html(&diff, &old, &new, units),
+        )?,
     }
     let Some(limit) = args.fail_above else {
         return Ok(());

@@ -1,0 +1,340 @@
+// flopscope's live charts, drawn from the formulas the page carries (`fs-data`) at the dims'
+// current values and drawn again whenever a dim moves: the heaviest modules' bars, the module
+// icicle (click to zoom, the path to zoom out), live activation memory along the execution
+// order with its peak, and the sweep of a total along one dim for a few values of another.
+"use strict";
+(function (fs) {
+  const data = fs.data;
+  const NS = "http://www.w3.org/2000/svg";
+  const FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, Helvetica, Arial, sans-serif";
+
+  function svg(width, height, label) {
+    const s = document.createElementNS(NS, "svg");
+    for (const [k, v] of Object.entries({ width, height, viewBox: `0 0 ${width} ${height}`,
+      role: "img", "aria-label": label, "font-family": FONT, "font-size": 12 })) s.setAttribute(k, v);
+    return s;
+  }
+  function add(parent, tag, attrs, text) {
+    const e = document.createElementNS(NS, tag);
+    for (const [k, v] of Object.entries(attrs || {})) e.setAttribute(k, v);
+    if (text !== undefined) e.textContent = text;
+    parent.appendChild(e);
+    return e;
+  }
+  function title(parent, text) { add(parent, "title", {}, text); }
+  const pct = (part, whole) => (whole === 0n ? 0 : Number(part) / Number(whole) * 100);
+  // Chart widths follow their boxes. Read once and on resize, never while drawing: reading a
+  // layout value after the cells changed would lay the whole page out again on every update.
+  const widths = new Map();
+  function measure() {
+    for (const id of ["icicle", "icicle-old", "icicle-new", "memory-chart", "sweep-chart"]) {
+      const el = document.getElementById(id);
+      if (el) widths.set(id, el.clientWidth);
+    }
+  }
+  const width = (el, fallback) => Math.max(480, Math.min(widths.get(el.id) || fallback, 1600) - 18);
+  // Text cut to fit `px` pixels at 12 px (about 6.6 px a character).
+  function fit(text, px) {
+    const n = Math.floor(px / 6.6);
+    return n >= text.length ? text : n < 4 ? "" : text.slice(0, n - 1) + "…";
+  }
+
+  // ---- the heaviest modules: the bars the report chose, re-weighed and re-sorted -------------
+  // Only on pages with free dims: with every dim bound the static chart is already exact.
+  function drawBars() {
+    const c = data.chart;
+    const box = document.getElementById("live-chart");
+    if (!box || !c || data.free.length === 0 || c.bars.length === 0) return;
+    document.getElementById("static-chart").hidden = true;
+    box.hidden = false;
+    const total = fs.f(c.total);
+    const bars = c.bars.map(([label, i]) => ({ label, v: fs.f(i) }))
+      .sort((a, b) => fs.cmp(b.v, a.v));
+    const values = bars.map((b) => `${fs.human(b.v, c.unit)} · ${pct(b.v, total).toFixed(2)}%`);
+    const labelW = Math.min(420, Math.max(120, ...bars.map((b) => b.label.length * 6.6)));
+    const valueW = Math.max(140, ...values.map((t) => t.length * 6.6));
+    const x0 = 16 + labelW + 8, barW = 420, row = 22, top = 40;
+    const W = Math.ceil(x0 + barW + 8 + valueW + 16), H = Math.ceil(top + bars.length * row + 16);
+    const max = bars.reduce((m, b) => (b.v > m ? b.v : m), 1n);
+    const s = svg(W, H, c.title);
+    add(s, "rect", { width: W, height: H, fill: "#ffffff" });
+    add(s, "text", { x: 16, y: 24, "font-size": 15, "font-weight": 600, fill: "#1f2937" }, c.title);
+    bars.forEach((b, i) => {
+      const y = top + i * row, w = Math.max(1, Number(b.v) / Number(max) * barW);
+      const g = add(s, "g", { "data-v": b.v.toString() });
+      title(g, `${b.label}: ${fs.exact(b.v)} ${c.unit} (${pct(b.v, total).toFixed(2)}%)`);
+      add(g, "text", { x: x0 - 8, y: y + 15, "text-anchor": "end", fill: "#374151" }, b.label);
+      add(g, "rect", { x: x0, y: y + 4, width: w.toFixed(1), height: row - 6, rx: 2,
+        fill: i === 0 ? "#d97706" : "#3b82f6" });
+      add(g, "text", { x: (x0 + w + 6).toFixed(1), y: y + 15, fill: "#111827" }, values[i]);
+    });
+    box.replaceChildren(s);
+  }
+
+  // ---- the module icicles --------------------------------------------------------------------
+  // One per report (two side by side on a diff page), all zoomed to the same module path.
+  const METRICS = [["macs", "MACs", "MACs", 2], ["flops", "FLOPs", "FLOPs", 3],
+    ["params", "params", "", 4], ["bytes", "memory traffic", "B", 5]];
+  const PALETTE = ["#3b82f6", "#10b981", "#f59e0b", "#8b5cf6", "#ef4444", "#06b6d4", "#84cc16",
+    "#ec4899", "#6366f1", "#14b8a6"];
+  // Each tree from its preorder rows: a module's parent is the last module one level up. Its
+  // key is its path below the model, scopes joined by `/`.
+  const icicles = (data.icicles || []).map((ic) => {
+    const mods = ic.tree.map((r, i) => ({ i, name: r[0], depth: r[1], row: r, kids: [], parent: null, key: "" }));
+    const stack = [];
+    for (const m of mods) {
+      stack.length = m.depth;
+      if (m.depth > 0) {
+        m.parent = stack[m.depth - 1];
+        m.parent.kids.push(m);
+        m.key = m.parent.key ? m.parent.key + "/" + m.name : m.name;
+      }
+      stack.push(m);
+    }
+    return Object.assign({}, ic, { mods, byKey: new Map(mods.map((m) => [m.key, m])) });
+  });
+  const path = (m) => { const p = []; for (let a = m; a; a = a.parent) p.unshift(a); return p; };
+  // The module at the zoom path, or its nearest ancestor this tree has.
+  function zoomed(ic) {
+    let key = fs.view.zoom || "";
+    while (key && !ic.byKey.has(key)) key = key.includes("/") ? key.slice(0, key.lastIndexOf("/")) : "";
+    return ic.byKey.get(key) || ic.mods[0];
+  }
+  function zoomTo(m) {
+    fs.view.zoom = m.key || undefined;
+    drawIcicles();
+    fs.save();
+  }
+  function metric() {
+    const select = document.getElementById("icicle-by");
+    if (select.options.length === 0) {
+      select.replaceChildren(...METRICS.map(([key, label]) => new Option(label, key)));
+      const chartUnit = data.chart ? data.chart.unit : "MACs";
+      select.value = METRICS.some(([k]) => k === fs.view.by) ? fs.view.by : (chartUnit === "FLOPs" ? "flops" : "macs");
+      select.addEventListener("change", () => { fs.view.by = select.value; drawIcicles(); fs.save(); });
+    }
+    return METRICS.find(([k]) => k === select.value);
+  }
+  function drawIcicles() {
+    if (icicles.length === 0) return;
+    const [key, label, unit, col] = metric();
+    fs.view.by = key === "macs" ? undefined : key;
+    // The path back up, from the first tree: each name zooms out to it.
+    const crumbs = document.getElementById("crumbs");
+    crumbs.replaceChildren();
+    path(zoomed(icicles[0])).forEach((m, k, all) => {
+      if (k > 0) crumbs.append(" › ");
+      if (k === all.length - 1) { const b = document.createElement("b"); b.textContent = m.name; crumbs.append(b); return; }
+      const a = document.createElement("a");
+      a.href = "#"; a.textContent = m.name; a.dataset.key = m.key;
+      a.addEventListener("click", (e) => { e.preventDefault(); zoomTo(m); });
+      crumbs.append(a);
+    });
+    for (const ic of icicles) drawIcicle(ic, label, unit, col);
+  }
+  function drawIcicle(ic, label, unit, col) {
+    const box = document.getElementById(ic.id);
+    if (!box) return;
+    const zoom = zoomed(ic);
+    const v = (m) => fs.f(m.row[col]);
+    const rootV = v(zoom), modelV = v(ic.mods[0]);
+    const W = width(box, 1200), ROW = 26, LEVELS = 7;
+    const rects = [];
+    (function layout(m, x, w, level, hue) {
+      rects.push({ m, x, w, level, hue });
+      if (level + 1 >= LEVELS) return;
+      const whole = v(m);
+      if (whole <= 0n) return;
+      let at = x;
+      m.kids.forEach((k, n) => {
+        const kw = w * Number(v(k)) / Number(whole);
+        if (kw >= 1) layout(k, at, kw, level + 1, level === 0 ? n : hue);
+        at += kw;
+      });
+    })(zoom, 0, W, 0, 0);
+    const levels = rects.reduce((l, r) => Math.max(l, r.level + 1), 1);
+    const s = svg(W, levels * ROW + 2, `modules by ${label}`);
+    for (const r of rects) {
+      const value = v(r.m);
+      const g = add(s, "g", { "data-key": r.m.key, "data-v": value.toString(), style: "cursor:pointer" });
+      title(g, `${path(r.m).map((m) => m.name).join(" / ")}: ${fs.exact(value)}${unit ? " " + unit : ""}` +
+        ` (${pct(value, rootV).toFixed(2)}% of ${zoom.name}, ${pct(value, modelV).toFixed(2)}% of the model)`);
+      add(g, "rect", { x: r.x.toFixed(1), y: r.level * ROW + 1, width: Math.max(0.5, r.w - 1).toFixed(1),
+        height: ROW - 2, rx: 2, fill: r.level === 0 ? "#9ca3af" : PALETTE[r.hue % PALETTE.length],
+        "fill-opacity": r.level === 0 ? 1 : Math.max(0.35, 1 - 0.12 * (r.level - 1)) });
+      const text = fit(`${r.m.name} ${fs.human(value, unit)}`, r.w - 8);
+      if (text) add(g, "text", { x: (r.x + 4).toFixed(1), y: r.level * ROW + 18, fill: "#111827" }, text);
+      // A click zooms in; on the zoomed module itself, it zooms out a level.
+      g.addEventListener("click", () => zoomTo(r.m === zoom && zoom.parent ? zoom.parent : r.m));
+    }
+    box.replaceChildren(s);
+  }
+
+  // ---- live activation memory along the execution order --------------------------------------
+  function drawMemory() {
+    const box = document.getElementById("memory-chart");
+    const mem = data.memory;
+    if (!box || !mem || mem.live.length === 0) return;
+    const steps = mem.live.map((i) => fs.f(i));
+    let peak = 0;
+    steps.forEach((s, i) => { if (s > steps[peak]) peak = i; });
+    const max = steps[peak] > 0n ? steps[peak] : 1n;
+    const W = width(box, 1200), H = 220, L = 70, T = 16, B = 28, R = 16;
+    const x = (i) => L + (steps.length === 1 ? 0 : i / (steps.length - 1)) * (W - L - R);
+    const y = (v) => T + (1 - Number(v) / Number(max)) * (H - T - B);
+    const s = svg(W, H, "live activation memory along the execution order");
+    add(s, "rect", { width: W, height: H, fill: "#ffffff" });
+    for (const f of [0, 0.5, 1]) {
+      const v = BigInt(Math.round(Number(max) * f));
+      add(s, "line", { x1: L, x2: W - R, y1: y(v), y2: y(v), stroke: "#e5e7eb" });
+      add(s, "text", { x: L - 6, y: y(v) + 4, "text-anchor": "end", fill: "#6b7280" }, fs.human(v, "B"));
+    }
+    let d = `M${x(0).toFixed(1)},${y(0n).toFixed(1)}`;
+    steps.forEach((v, i) => { d += `L${x(i).toFixed(1)},${y(v).toFixed(1)}`; });
+    d += `L${x(steps.length - 1).toFixed(1)},${y(0n).toFixed(1)}Z`;
+    add(s, "path", { d, fill: "#bfdbfe", stroke: "#3b82f6", "stroke-width": 1 });
+    add(s, "text", { x: L, y: H - 8, fill: "#6b7280" }, "first node");
+    add(s, "text", { x: W - R, y: H - 8, "text-anchor": "end", fill: "#6b7280" }, `node ${steps.length}`);
+    const g = add(s, "g", { id: "memory-peak", "data-v": steps[peak].toString(), "data-step": peak });
+    add(g, "circle", { cx: x(peak), cy: y(steps[peak]), r: 4, fill: "#d97706" });
+    const right = x(peak) > W / 2;
+    add(g, "text", { x: x(peak) + (right ? -8 : 8), y: Math.max(T + 10, y(steps[peak]) + 4),
+      "text-anchor": right ? "end" : "start", "font-weight": 600, fill: "#92400e" },
+      `peak ${fs.human(steps[peak], "B")} at ${mem.names[peak]}`);
+    const cursor = add(s, "line", { y1: T, y2: H - B, stroke: "#6b7280", "stroke-dasharray": "3 3", visibility: "hidden" });
+    const at = document.getElementById("memory-at");
+    const show = (i) => {
+      at.textContent = `node ${i + 1} of ${steps.length}, ${mem.names[i]}: ${fs.exact(steps[i])} B live` +
+        (i === peak ? " (the peak)" : "");
+    };
+    show(peak);
+    s.addEventListener("mousemove", (e) => {
+      const r = s.getBoundingClientRect();
+      const i = Math.round((e.clientX - r.left - L) / (W - L - R) * (steps.length - 1));
+      if (i < 0 || i >= steps.length) return;
+      cursor.setAttribute("x1", x(i)); cursor.setAttribute("x2", x(i));
+      cursor.setAttribute("visibility", "visible");
+      show(i);
+    });
+    s.addEventListener("mouseleave", () => { cursor.setAttribute("visibility", "hidden"); show(peak); });
+    box.replaceChildren(s);
+  }
+
+  // ---- the sweep -----------------------------------------------------------------------------
+  const kind = (name) => {
+    const n = name.toLowerCase();
+    return ["height", "width", "size"].some((k) => n.includes(k)) ? "size"
+      : ["seq", "len", "token", "past", "position"].some((k) => n.includes(k)) ? "seq" : "count";
+  };
+  const DEFAULTS = { size: [[64, 512], [224, 320]], seq: [[1, 2048], [128, 512, 2048]], count: [[1, 64], [1, 8, 32]] };
+  function sweepAxes() {
+    // Each free dim, and height and width together when both are free.
+    const names = data.free.map((d) => d.name);
+    const axes = names.map((n) => [n, [n]]);
+    const h = names.find((n) => /height/i.test(n)), w = names.find((n) => /width/i.test(n));
+    if (h && w) axes.unshift([`${h} = ${w}`, [h, w]]);
+    return axes;
+  }
+  function setupSweep() {
+    const total = document.getElementById("sweep-total");
+    if (!total) return false;
+    if (total.options.length > 0) return true;
+    data.totals.forEach(([label], i) => total.add(new Option(label, i)));
+    const axes = sweepAxes();
+    const xs = document.getElementById("sweep-x"), series = document.getElementById("sweep-series");
+    axes.forEach(([label]) => xs.add(new Option(label, label)));
+    const fill = () => {
+      const taken = axes.find(([l]) => l === xs.value)[1];
+      const keep = series.value;
+      series.replaceChildren(new Option("(none)", ""));
+      axes.filter(([, ns]) => !ns.some((n) => taken.includes(n))).forEach(([l]) => series.add(new Option(l, l)));
+      // Keep the series the user chose if it still applies, else the first one there is.
+      const kept = keep !== "" && [...series.options].some((o) => o.value === keep);
+      series.value = kept ? keep : (series.options[1] ? series.options[1].value : "");
+      const k = kind(taken[0]);
+      document.getElementById("sweep-from").value = DEFAULTS[k][0][0];
+      document.getElementById("sweep-to").value = DEFAULTS[k][0][1];
+      const sk = series.value ? kind(axes.find(([l]) => l === series.value)[1][0]) : null;
+      document.getElementById("sweep-values").value = sk ? DEFAULTS[sk][1].join(", ") : "";
+    };
+    // Batch along x and the image size as the series when there are both, else the first.
+    xs.value = axes.some(([l]) => kind(l) === "count") ? axes.find(([l]) => kind(l) === "count")[0] : axes[0][0];
+    fill();
+    xs.addEventListener("change", () => { fill(); drawSweep(); });
+    series.addEventListener("change", () => {
+      const sk = series.value ? kind(axes.find(([l]) => l === series.value)[1][0]) : null;
+      document.getElementById("sweep-values").value = sk ? DEFAULTS[sk][1].join(", ") : "";
+      drawSweep();
+    });
+    for (const id of ["sweep-total", "sweep-from", "sweep-to", "sweep-values"]) {
+      document.getElementById(id).addEventListener("change", drawSweep);
+    }
+    return true;
+  }
+  function drawSweep() {
+    if (!setupSweep()) return;
+    const axes = sweepAxes();
+    const [label, unit, formula] = data.totals[Number(document.getElementById("sweep-total").value)];
+    const xAxis = axes.find(([l]) => l === document.getElementById("sweep-x").value);
+    const sLabel = document.getElementById("sweep-series").value;
+    const sAxis = axes.find(([l]) => l === sLabel);
+    let from = Math.max(0, parseInt(document.getElementById("sweep-from").value, 10) || 0);
+    let to = Math.max(0, parseInt(document.getElementById("sweep-to").value, 10) || 0);
+    if (to < from) [from, to] = [to, from];
+    const xsV = [...new Set(Array.from({ length: 25 }, (_, k) => Math.round(from + (to - from) * k / 24)))];
+    const seriesV = sAxis ? document.getElementById("sweep-values").value.split(/[ ,]+/)
+      .filter((t) => /^\d+$/.test(t)).map(Number) : [null];
+    const lines = seriesV.map((sv) => ({
+      sv,
+      pts: xsV.map((xv) => {
+        const at = Object.assign({}, fs.env);
+        for (const n of xAxis[1]) at[n] = BigInt(xv);
+        if (sAxis && sv !== null) for (const n of sAxis[1]) at[n] = BigInt(sv);
+        try { return [xv, fs.at(formula, at)]; } catch (e) { return [xv, null]; }
+      }).filter(([, v]) => v !== null),
+    }));
+    const box = document.getElementById("sweep-chart");
+    const W = Math.min(width(box, 960), 960), H = 340, L = 90, R = 200, T = 20, B = 44;
+    let max = 1n;
+    for (const l of lines) for (const [, v] of l.pts) if (v > max) max = v;
+    const x = (xv) => L + (to === from ? 0 : (xv - from) / (to - from)) * (W - L - R);
+    const y = (v) => T + (1 - Number(v) / Number(max)) * (H - T - B);
+    const s = svg(W, H, `${label} along ${xAxis[0]}`);
+    add(s, "rect", { width: W, height: H, fill: "#ffffff" });
+    for (let k = 0; k <= 4; k++) {
+      const v = BigInt(Math.round(Number(max) * k / 4));
+      add(s, "line", { x1: L, x2: W - R, y1: y(v), y2: y(v), stroke: "#e5e7eb" });
+      add(s, "text", { x: L - 6, y: y(v) + 4, "text-anchor": "end", fill: "#6b7280" }, fs.human(v, unit));
+    }
+    for (let k = 0; k <= 4; k++) {
+      const xv = Math.round(from + (to - from) * k / 4);
+      add(s, "text", { x: x(xv), y: H - B + 16, "text-anchor": "middle", fill: "#6b7280" }, String(xv));
+    }
+    add(s, "text", { x: (L + W - R) / 2, y: H - 8, "text-anchor": "middle", fill: "#374151" }, xAxis[0]);
+    lines.forEach((l, n) => {
+      const color = PALETTE[n % PALETTE.length];
+      const name = sAxis && l.sv !== null ? `${sAxis[0]} = ${l.sv}` : label;
+      const g = add(s, "g", { "data-series": l.sv === null ? "" : l.sv });
+      if (l.pts.length > 0) {
+        add(g, "polyline", { points: l.pts.map(([xv, v]) => `${x(xv).toFixed(1)},${y(v).toFixed(1)}`).join(" "),
+          fill: "none", stroke: color, "stroke-width": 2 });
+      }
+      for (const [xv, v] of l.pts) {
+        const c = add(g, "circle", { cx: x(xv).toFixed(1), cy: y(v).toFixed(1), r: 3, fill: color,
+          "data-x": xv, "data-v": v.toString() });
+        title(c, `${name}, ${xAxis[0]} = ${xv}: ${fs.exact(v)}${unit ? " " + unit : ""}`);
+      }
+      add(s, "text", { x: W - R + 10, y: T + 14 + n * 18, fill: color, "font-weight": 600 }, name);
+    });
+    box.replaceChildren(s);
+  }
+
+  fs.drawers.push(drawBars, drawIcicles, drawMemory, drawSweep);
+  let resize;
+  window.addEventListener("resize", () => {
+    clearTimeout(resize);
+    resize = setTimeout(() => { measure(); fs.update(); }, 150);
+  });
+  measure();
+  fs.update();
+})(window.flopscope);

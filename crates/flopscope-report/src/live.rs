@@ -1,0 +1,204 @@
+//! What the live HTML page carries for its script (`live.js`, `charts.js`): the dims left free
+//! with their controls' ranges, and every formula the charts re-evaluate when a dim moves (the
+//! module tree, the chart's bars, the live activation memory along the execution order and the
+//! totals). Formulas are stored once in a table and referred to by index, so that a page with a
+//! thousand nodes stays small.
+
+use std::collections::HashMap;
+
+use flopscope_ir::Dim;
+use serde_json::{Value, json};
+
+use crate::html::Chart;
+use crate::model::Report;
+use crate::totals::TotalKind;
+use crate::views::{Module, module_tree};
+
+/// A dim left free in the report, with its control's start value and range.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct FreeDim {
+    pub(crate) name: String,
+    pub(crate) start: i64,
+    pub(crate) min: i64,
+    pub(crate) max: i64,
+}
+
+/// The dims the reports' totals depend on, sorted, each with a start value and a slider range:
+/// 224 in 16..=1024 for image sizes, 128 in 1..=8192 for sequence lengths, 1 in 1..=256
+/// otherwise.
+pub(crate) fn free_dims(reports: &[&Report]) -> Vec<FreeDim> {
+    let mut names: Vec<String> = reports
+        .iter()
+        .flat_map(|r| {
+            let t = &r.totals;
+            [
+                &t.macs,
+                &t.flops,
+                &t.params,
+                &t.weight_bytes,
+                &t.peak_activation_bytes,
+                &t.bytes,
+            ]
+            .into_iter()
+            .flat_map(|d| d.symbols())
+        })
+        .map(|s| s.to_string())
+        .collect();
+    names.sort();
+    names.dedup();
+    names
+        .into_iter()
+        .map(|name| {
+            let lower = name.to_ascii_lowercase();
+            let (start, min, max) = if ["height", "width", "size"]
+                .iter()
+                .any(|k| lower.contains(k))
+            {
+                (224, 16, 1024)
+            } else if ["seq", "len", "token", "past", "position"]
+                .iter()
+                .any(|k| lower.contains(k))
+            {
+                (128, 1, 8192)
+            } else {
+                (1, 1, 256)
+            };
+            FreeDim {
+                name,
+                start,
+                min,
+                max,
+            }
+        })
+        .collect()
+}
+
+/// Formulas by index, each stored once.
+#[derive(Debug, Default)]
+struct Formulas {
+    list: Vec<String>,
+    index: HashMap<String, usize>,
+}
+
+impl Formulas {
+    fn id(&mut self, d: &Dim) -> usize {
+        let text = d.to_string();
+        if let Some(&i) = self.index.get(&text) {
+            return i;
+        }
+        self.list.push(text.clone());
+        self.index.insert(text, self.list.len() - 1);
+        self.list.len() - 1
+    }
+}
+
+/// The module tree in preorder: `[name, depth, macs, flops, params, bytes]` per module, the
+/// costs as formula indices. A module's children follow it at depth + 1 and add up to it.
+fn tree_rows(m: &Module, depth: usize, f: &mut Formulas, out: &mut Vec<Value>) {
+    out.push(json!([
+        m.name,
+        depth,
+        f.id(&m.macs),
+        f.id(&m.flops),
+        f.id(&m.params),
+        f.id(&m.bytes)
+    ]));
+    for c in &m.children {
+        tree_rows(c, depth + 1, f, out);
+    }
+}
+
+/// The controls' dims and the values bound on the command line.
+fn dims(free: &[FreeDim], bound: &[&Report]) -> (Value, Value) {
+    (
+        free.iter()
+            .map(|d| json!({"name": d.name, "start": d.start, "min": d.min, "max": d.max}))
+            .collect(),
+        bound
+            .iter()
+            .flat_map(|r| &r.bindings)
+            .filter_map(|(k, v)| Some((k.clone(), json!(v.as_i64()?))))
+            .collect::<serde_json::Map<_, _>>()
+            .into(),
+    )
+}
+
+/// An icicle of a report's module tree, drawn into the element `id`.
+fn icicle(id: &str, title: &str, report: &Report, f: &mut Formulas) -> Value {
+    let mut tree = Vec::new();
+    tree_rows(&module_tree(report), 0, f, &mut tree);
+    json!({"id": id, "title": title, "tree": tree})
+}
+
+/// The report page's data (`<script type="application/json" id="fs-data">`).
+pub(crate) fn payload(report: &Report, free: &[FreeDim], chart: &Chart) -> Value {
+    let mut f = Formulas::default();
+    let icicles = vec![icicle("icicle", "", report, &mut f)];
+    let t = &report.totals;
+    let totals: Vec<Value> = [
+        TotalKind::Macs,
+        TotalKind::Flops,
+        TotalKind::Params,
+        TotalKind::WeightBytes,
+        TotalKind::PeakActivationBytes,
+        TotalKind::Bytes,
+    ]
+    .iter()
+    .map(|k| json!([k.label(), k.unit(), f.id(&k.of(t))]))
+    .collect();
+    let chart = json!({
+        "title": chart.title,
+        "unit": chart.unit,
+        "total": f.id(if chart.unit == "MACs" { &t.macs } else { &t.flops }),
+        "bars": chart
+            .bars
+            .iter()
+            .map(|b| json!([b.label, f.id(&b.formula)]))
+            .collect::<Vec<_>>(),
+    });
+    let memory = json!({
+        "names": report.nodes.iter().map(|n| n.name.as_str()).collect::<Vec<_>>(),
+        "live": report
+            .nodes
+            .iter()
+            .map(|n| f.id(&n.live_activation_bytes))
+            .collect::<Vec<_>>(),
+    });
+    let (free, bound) = dims(free, &[report]);
+    json!({
+        "free": free,
+        "bound": bound,
+        "icicles": icicles,
+        "chart": chart,
+        "memory": memory,
+        "totals": totals,
+        "f": f.list,
+    })
+}
+
+/// The diff page's data: both module trees, side by side.
+pub(crate) fn diff_payload(old: &Report, new: &Report, free: &[FreeDim]) -> Value {
+    let mut f = Formulas::default();
+    let icicles = vec![
+        icicle("icicle-old", &old.model.path, old, &mut f),
+        icicle("icicle-new", &new.model.path, new, &mut f),
+    ];
+    let (free, bound) = dims(free, &[old, new]);
+    json!({"free": free, "bound": bound, "icicles": icicles, "f": f.list})
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formulas_are_stored_once() {
+        let mut f = Formulas::default();
+        let batch = Dim::sym("batch");
+        let a = f.id(&(batch.clone() * 3));
+        let b = f.id(&Dim::from_i64(7));
+        assert_eq!(f.id(&(batch * 3)), a);
+        assert_ne!(a, b);
+        assert_eq!(f.list, vec!["3*batch".to_owned(), "7".to_owned()]);
+    }
+}
