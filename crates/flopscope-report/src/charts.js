@@ -179,6 +179,17 @@
     let peak = 0;
     steps.forEach((s, i) => { if (s > steps[peak]) peak = i; });
     const max = steps[peak] > 0n ? steps[peak] : 1n;
+    // The headline's peak is this one: every step's largest at the current dims.
+    if (data.free.length > 0) {
+      for (const el of document.querySelectorAll("[data-peak]")) {
+        if (el.dataset.peak === "node") {
+          el.textContent = "at " + mem.names[peak];
+        } else {
+          el.dataset.v = steps[peak].toString();
+          el.textContent = fs.human(steps[peak], "B");
+        }
+      }
+    }
     const W = width(box, 1200), H = 220, L = 70, T = 16, B = 28, R = 16;
     const x = (i) => L + (steps.length === 1 ? 0 : i / (steps.length - 1)) * (W - L - R);
     const y = (v) => T + (1 - Number(v) / Number(max)) * (H - T - B);

@@ -529,11 +529,25 @@ pub fn render_html(report: &Report, o: &ViewOptions) -> String {
         (
             TotalKind::PeakActivationBytes.label(),
             human(&t.peak_activation_bytes, "B"),
-            live(&t.peak_activation_bytes, "B", true, ""),
+            // The report's peak formula is the largest of the steps that peak at sample sizes;
+            // the page takes the largest of every step at the dims shown (charts.js), as
+            // `profile --dim` does, and the node where it is reached.
+            if free.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    "{} data-peak=\"value\"",
+                    live(&t.peak_activation_bytes, "B", true, "")
+                )
+            },
             t.peak_at
                 .as_deref()
                 .map_or(String::new(), |n| format!("at {n}")),
-            String::new(),
+            if free.is_empty() {
+                String::new()
+            } else {
+                " data-peak=\"node\"".to_owned()
+            },
         ),
         (
             "Nodes counted",
