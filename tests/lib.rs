@@ -57,6 +57,25 @@ impl Run {
     }
 }
 
+/// The path of `fixtures/models/NAME.onnx`, as an argument.
+pub fn model(name: &str) -> String {
+    fixture(&format!("models/{name}.onnx"))
+        .display()
+        .to_string()
+}
+
+/// What `flopscope ARGS...` printed, which must succeed (its stderr is the failure).
+pub fn run_ok(args: &[&str]) -> String {
+    let run = flopscope(args);
+    assert!(
+        run.success(),
+        "flopscope {}: {}",
+        args.join(" "),
+        run.stderr
+    );
+    run.stdout
+}
+
 /// Runs `flopscope ARGS...` in-process.
 pub fn flopscope(args: &[&str]) -> Run {
     let mut out = Vec::new();

@@ -9,13 +9,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use serde_json::Value;
-use tests::{Run, fixture, flopscope};
-
-fn model(name: &str) -> String {
-    fixture(&format!("models/{name}.onnx"))
-        .display()
-        .to_string()
-}
+use tests::{Run, flopscope, model};
 
 fn json(run: &Run) -> Value {
     assert!(run.success(), "stderr: {}", run.stderr);

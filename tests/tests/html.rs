@@ -11,19 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde_json::Value;
-use tests::{fixture, flopscope};
-
-fn model(name: &str) -> String {
-    fixture(&format!("models/{name}.onnx"))
-        .display()
-        .to_string()
-}
-
-fn run(args: &[&str]) -> String {
-    let run = flopscope(args);
-    assert!(run.success(), "{}", run.stderr);
-    run.stdout
-}
+use tests::{fixture, model, run_ok};
 
 const MOBILENET: &str = "input=1x3x224x224";
 
@@ -72,7 +60,7 @@ fn bars(svg: &str) -> Vec<(String, i64, f64)> {
 
 #[test]
 fn the_chart_shows_the_heaviest_modules_with_their_macs() {
-    let svg = run(&[
+    let svg = run_ok(&[
         "profile",
         &model("mobilenet_v2"),
         "--input",
@@ -83,7 +71,7 @@ fn the_chart_shows_the_heaviest_modules_with_their_macs() {
     let chart = bars(&svg);
     // Independently: the MACs of each block, summed over the nodes of the JSON report whose
     // module path is features/features.N (or classifier/...).
-    let report: Value = serde_json::from_str(&run(&[
+    let report: Value = serde_json::from_str(&run_ok(&[
         "profile",
         &model("mobilenet_v2"),
         "--input",
@@ -136,7 +124,7 @@ fn the_chart_shows_the_heaviest_modules_with_their_macs() {
 
 #[test]
 fn a_model_without_scopes_charts_its_heaviest_nodes() {
-    let svg = run(&[
+    let svg = run_ok(&[
         "profile",
         &model("light_resnet50"),
         "--input",
@@ -155,13 +143,13 @@ fn a_model_without_scopes_charts_its_heaviest_nodes() {
 
 #[test]
 fn a_symbolic_report_says_what_to_give_instead_of_a_chart() {
-    let svg = run(&["profile", &model("mobilenet_v2"), "--format", "svg"]);
+    let svg = run_ok(&["profile", &model("mobilenet_v2"), "--format", "svg"]);
     assert!(bars(&svg).is_empty());
     assert!(svg.contains("give --input or --dim"), "{svg}");
 }
 
 fn html(model_name: &str, input: &str) -> String {
-    run(&[
+    run_ok(&[
         "profile",
         &model(model_name),
         "--input",
@@ -197,7 +185,7 @@ fn the_page_is_self_contained() {
     }
     // Every layer of the layers view is a row of the page's layer table.
     let page = html("mobilenet_v2", MOBILENET);
-    let layers = run(&[
+    let layers = run_ok(&[
         "profile",
         &model("mobilenet_v2"),
         "--input",
@@ -291,7 +279,7 @@ fn the_page_renders_in_headless_chromium() {
 
 /// The page of the symbolic MobileNetV2: controls for its free dims, its script inline.
 fn symbolic_page() -> String {
-    run(&["profile", &model("mobilenet_v2"), "--format", "html"])
+    run_ok(&["profile", &model("mobilenet_v2"), "--format", "html"])
 }
 
 #[test]
@@ -307,6 +295,18 @@ fn a_symbolic_page_carries_its_dims_and_its_script_inline() {
     assert!(page.contains("data-f=\""));
     // Readable without scripts: the controls are hidden and the figures are the formulas.
     assert!(page.contains("id=\"dims\" class=\"dims\" hidden"));
+    // A dim bound on the command line has no control; the page says its value.
+    let bound = run_ok(&[
+        "profile",
+        &model("mobilenet_v2"),
+        "--dim",
+        "batch=8",
+        "--format",
+        "html",
+    ]);
+    assert!(!bound.contains("id=\"dim-range-batch\""));
+    assert!(bound.contains("id=\"dim-range-height\""));
+    assert!(bound.contains(">batch = 8</span>"));
 }
 
 /// Chromium's DOM of `page` after its scripts ran, opened at `fragment`.
@@ -346,7 +346,7 @@ fn the_fragment_sets_the_dims_and_the_figures_follow() {
         "#batch=32&height=320&width=320",
     );
     // What `flopscope profile --dim batch=32 --dim height=320 --dim width=320` gives.
-    let r: Value = serde_json::from_str(&run(&[
+    let r: Value = serde_json::from_str(&run_ok(&[
         "profile",
         &model("mobilenet_v2"),
         "--dim",
@@ -433,7 +433,7 @@ fn the_page_evaluates_formulas_as_the_rust_evaluator_does() {
         "exports/swin_t_legacy.onnx",
         "exports/tiny_wav2vec2_dynamo.onnx",
     ] {
-        let r: Value = serde_json::from_str(&run(&[
+        let r: Value = serde_json::from_str(&run_ok(&[
             "profile",
             &fixture(file).display().to_string(),
             "--format",
@@ -532,7 +532,7 @@ fn the_layer_table_sorts_and_filters() {
         let i = dom.find(&key).unwrap_or_else(|| panic!("no {key}")) + key.len();
         dom[i..i + dom[i..].find('"').unwrap()].to_owned()
     };
-    let r: Value = serde_json::from_str(&run(&[
+    let r: Value = serde_json::from_str(&run_ok(&[
         "profile",
         &model("mobilenet_v2"),
         "--input",
@@ -559,4 +559,36 @@ fn the_layer_table_sorts_and_filters() {
         "{} vs {name}",
         attr("first")
     );
+}
+
+#[test]
+fn a_page_with_hardware_shows_its_roofline() {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("html-report");
+    std::fs::create_dir_all(&dir).unwrap();
+    let svg = dir.join("mobilenet_v2_h100.svg");
+    let page = run_ok(&[
+        "profile",
+        &model("mobilenet_v2"),
+        "--input",
+        MOBILENET,
+        "--hardware",
+        "h100-sxm",
+        "--roofline",
+        &svg.display().to_string(),
+        "--format",
+        "html",
+    ]);
+    // The roofline `--roofline` draws, in the page after its estimate.
+    let roofline = &page[page
+        .find("<h2 id=\"roofline\">")
+        .expect("a roofline section")..];
+    let drawn = std::fs::read_to_string(&svg).unwrap();
+    assert!(
+        roofline.contains(drawn.trim()),
+        "the page's roofline is --roofline's"
+    );
+    assert!(roofline.contains("estimated"));
+    assert!(page.contains("<a href=\"#roofline\">"));
+    // Without hardware (or bench data) there is none.
+    assert!(!html("mobilenet_v2", MOBILENET).contains("id=\"roofline\""));
 }

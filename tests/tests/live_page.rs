@@ -14,19 +14,7 @@ use std::path::PathBuf;
 
 use serde_json::Value;
 use tests::browser::{Browser, Page};
-use tests::{fixture, flopscope};
-
-fn model(name: &str) -> String {
-    fixture(&format!("models/{name}.onnx"))
-        .display()
-        .to_string()
-}
-
-fn run(args: &[&str]) -> String {
-    let run = flopscope(args);
-    assert!(run.success(), "{}", run.stderr);
-    run.stdout
-}
+use tests::{model, run_ok};
 
 /// `flopscope profile MODEL --format html`, every dim left free, written to `NAME.html` (a file
 /// per test: tests run in parallel).
@@ -34,21 +22,14 @@ fn symbolic_page(name: &str, model_name: &str) -> PathBuf {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("live-page");
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join(format!("{name}.html"));
-    let page = run(&["profile", &model(model_name), "--format", "html"]);
+    let page = run_ok(&["profile", &model(model_name), "--format", "html"]);
     std::fs::write(&file, page).unwrap();
     file
 }
 
 /// `totals` of `flopscope profile MODEL --dim NAME=VALUE... --format json`.
 fn totals(model_name: &str, dims: &[(&str, u64)]) -> Value {
-    let model = model(model_name);
-    let dims: Vec<String> = dims.iter().map(|(d, v)| format!("{d}={v}")).collect();
-    let mut args = vec!["profile", model.as_str(), "--format", "json"];
-    for d in &dims {
-        args.extend(["--dim", d]);
-    }
-    let report: Value = serde_json::from_str(&run(&args)).unwrap();
-    report["totals"].clone()
+    report(model_name, dims)["totals"].clone()
 }
 
 /// The headline cards, by their label, and the JSON totals they show.
@@ -104,8 +85,20 @@ fn controls(page: &Page<'_>) -> Vec<(String, String, String)> {
     )
 }
 
-fn control(dim: &str, value: u64) -> (String, String, String) {
-    (dim.to_owned(), value.to_string(), value.to_string())
+/// Asserts that the page is at `dims` (every free dim, in page order): its sliders and boxes,
+/// its address, and every headline card at the JSON report's totals there.
+fn assert_at(page: &Page<'_>, model_name: &str, dims: &[(&str, u64)]) {
+    let want: Vec<(String, String, String)> = dims
+        .iter()
+        .map(|(d, v)| ((*d).to_owned(), v.to_string(), v.to_string()))
+        .collect();
+    assert_eq!(controls(page), want);
+    let hash: Vec<String> = dims.iter().map(|(d, v)| format!("{d}={v}")).collect();
+    assert_eq!(
+        page.eval::<String>("location.hash"),
+        format!("#{}", hash.join("&"))
+    );
+    assert_headline(page, model_name, dims);
 }
 
 #[test]
@@ -117,23 +110,11 @@ fn without_a_fragment_the_dims_start_at_their_defaults() {
     let file = symbolic_page("mobilenet_symbolic", "mobilenet_v2");
     let browser = Browser::launch();
     let page = browser.open(&file, "");
-    assert_eq!(
-        controls(&page),
-        [
-            control("batch", 1),
-            control("height", 224),
-            control("width", 224)
-        ]
-    );
-    assert_headline(
+    // The page writes its dims into the fragment, so that the address shares the view.
+    assert_at(
         &page,
         "mobilenet_v2",
         &[("batch", 1), ("height", 224), ("width", 224)],
-    );
-    // The page writes its dims into the fragment, so that the address shares the view.
-    assert_eq!(
-        page.eval::<String>("location.hash"),
-        "#batch=1&height=224&width=224"
     );
     let shot = page.screenshot("mobilenet_symbolic");
     let _ = writeln!(std::io::stderr(), "screenshot: {}", shot.display());
@@ -148,17 +129,9 @@ fn the_fragment_sets_the_dims_and_the_headline_follows() {
     let file = symbolic_page("mobilenet_b32_320", "mobilenet_v2");
     let browser = Browser::launch();
     let page = browser.open(&file, "batch=32&height=320&width=320");
-    assert_eq!(
-        controls(&page),
-        [
-            control("batch", 32),
-            control("height", 320),
-            control("width", 320)
-        ]
-    );
     let dims = [("batch", 32), ("height", 320), ("width", 320)];
     assert_eq!(totals("mobilenet_v2", &dims)["macs"], 19_599_769_600_i64);
-    assert_headline(&page, "mobilenet_v2", &dims);
+    assert_at(&page, "mobilenet_v2", &dims);
     // Every figure with a formula was evaluated, not only the headline's.
     let (formulas, unevaluated): (usize, usize) = page.eval(
         "[document.querySelectorAll('[data-f]').length, \
@@ -182,25 +155,13 @@ fn a_key_on_a_slider_and_a_value_typed_in_a_box_move_the_figures() {
     // A step right on the batch slider, as a user's key: the browser moves the slider and fires
     // `input`, and the page re-evaluates every figure.
     page.press_key("#dim-range-batch", "ArrowRight");
-    assert_eq!(
-        controls(&page),
-        [
-            control("batch", 33),
-            control("height", 320),
-            control("width", 320)
-        ]
-    );
-    assert_headline(
+    assert_at(
         &page,
         "mobilenet_v2",
         &[("batch", 33), ("height", 320), ("width", 320)],
     );
-    assert_eq!(
-        page.eval::<String>("location.hash"),
-        "#batch=33&height=320&width=320"
-    );
-    // How long that evaluation took, for a person to read: timings are the benchmarks' to
-    // judge, not a test's.
+    // How long that evaluation took, for a person to read: timings are the benchmark's to
+    // judge (`cargo bench -p tests --bench live_page`), not a test's.
     let eval_ms: String = page.eval("document.documentElement.dataset.evalMs");
     let _ = writeln!(
         std::io::stderr(),
@@ -209,42 +170,18 @@ fn a_key_on_a_slider_and_a_value_typed_in_a_box_move_the_figures() {
     // A height typed into its box, committed with Enter (`change`): the slider follows.
     page.type_into("#dim-box-height", "256");
     page.press_key("#dim-box-height", "Enter");
-    assert_eq!(
-        controls(&page),
-        [
-            control("batch", 33),
-            control("height", 256),
-            control("width", 320)
-        ]
-    );
-    assert_headline(
+    assert_at(
         &page,
         "mobilenet_v2",
         &[("batch", 33), ("height", 256), ("width", 320)],
     );
-    assert_eq!(
-        page.eval::<String>("location.hash"),
-        "#batch=33&height=256&width=320"
-    );
     // A width typed into its box, committed by clicking elsewhere (the box loses the focus).
     page.type_into("#dim-box-width", "300");
     page.click("h1");
-    assert_eq!(
-        controls(&page),
-        [
-            control("batch", 33),
-            control("height", 256),
-            control("width", 300)
-        ]
-    );
-    assert_headline(
+    assert_at(
         &page,
         "mobilenet_v2",
         &[("batch", 33), ("height", 256), ("width", 300)],
-    );
-    assert_eq!(
-        page.eval::<String>("location.hash"),
-        "#batch=33&height=256&width=300"
     );
 }
 
@@ -258,9 +195,7 @@ fn tiny_gpt2_at_a_longer_sequence() {
     let browser = Browser::launch();
     // Only `seq` in the fragment: `batch` keeps its default.
     let page = browser.open(&file, "seq=512");
-    assert_eq!(controls(&page), [control("batch", 1), control("seq", 512)]);
-    assert_headline(&page, "tiny_gpt2", &[("batch", 1), ("seq", 512)]);
-    assert_eq!(page.eval::<String>("location.hash"), "#batch=1&seq=512");
+    assert_at(&page, "tiny_gpt2", &[("batch", 1), ("seq", 512)]);
     let shot = page.screenshot("tiny_gpt2_seq512");
     let _ = writeln!(std::io::stderr(), "screenshot: {}", shot.display());
 }
@@ -286,7 +221,7 @@ fn report(model_name: &str, dims: &[(&str, u64)]) -> Value {
     for d in &dims {
         args.extend(["--dim", d]);
     }
-    serde_json::from_str(&run(&args)).unwrap()
+    serde_json::from_str(&run_ok(&args)).unwrap()
 }
 
 /// The sum of `field` over the report's nodes inside the module at `key` (scopes joined by
@@ -431,7 +366,7 @@ fn the_charts_follow_the_dims() {
     );
     assert_eq!(json["nodes"][step]["name"], json["totals"]["peak_at"]);
     // The bars: the chart Rust draws at these dims (`--format svg`), re-weighed in the page.
-    let svg = run(&[
+    let svg = run_ok(&[
         "profile",
         &model("mobilenet_v2"),
         "--dim",
@@ -492,10 +427,10 @@ fn a_diff_page_puts_both_models_side_by_side() {
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("diff_mobilenet_bn.html");
     let (old, new) = (model("mobilenet_v2"), model("mobilenet_v2_bn"));
-    std::fs::write(&file, run(&["diff", &old, &new, "--format", "html"])).unwrap();
+    std::fs::write(&file, run_ok(&["diff", &old, &new, "--format", "html"])).unwrap();
     let browser = Browser::launch();
-    let page = browser.open(&file, "batch=32&height=320&width=320");
-    let diff: Value = serde_json::from_str(&run(&[
+    let page = browser.open(&file, "batch=32&height=320&width=320&by=flops");
+    let diff: Value = serde_json::from_str(&run_ok(&[
         "diff",
         &old,
         &new,
@@ -511,7 +446,7 @@ fn a_diff_page_puts_both_models_side_by_side() {
     .unwrap();
     // The same diff with the dims free: what the page was made from.
     let symbolic: Value =
-        serde_json::from_str(&run(&["diff", &old, &new, "--format", "json"])).unwrap();
+        serde_json::from_str(&run_ok(&["diff", &old, &new, "--format", "json"])).unwrap();
     let total = |diff: &Value, key: &str, side: &str| -> Value {
         diff["totals"]
             .as_array()
@@ -548,6 +483,23 @@ fn a_diff_page_puts_both_models_side_by_side() {
     }
     // MACs and FLOPs old and new, their FLOPs delta, and the peaks.
     assert!(evaluated >= 6, "{cards:?}");
+    // By FLOPs, the modules that gained a BatchNorm are outlined on both sides, and the
+    // classifier (no BatchNorm) is not.
+    let changed: Vec<String> = page.eval(
+        "Array.from(document.querySelectorAll('#icicle-new g[data-changed]'), (g) => g.dataset.key)",
+    );
+    assert!(
+        changed.contains(&"features/features.1".to_owned()),
+        "{changed:?}"
+    );
+    assert!(
+        changed.contains(&"features/features.0/features.0.1".to_owned()),
+        "{changed:?}"
+    );
+    assert!(
+        !changed.iter().any(|k| k.starts_with("classifier")),
+        "{changed:?}"
+    );
     // One click zooms both sides to the same module.
     page.click("#icicle-new g[data-key='features/features.1']");
     let (old_side, new_side) = (icicle(&page, "icicle-old"), icicle(&page, "icicle-new"));
@@ -592,8 +544,8 @@ fn two_embedded_pages_keep_apart() {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("live-page");
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("notebook.html");
-    let mobilenet = run(&["profile", &model("mobilenet_v2"), "--format", "html"]);
-    let gpt2 = run(&["profile", &model("tiny_gpt2"), "--format", "html"]);
+    let mobilenet = run_ok(&["profile", &model("mobilenet_v2"), "--format", "html"]);
+    let gpt2 = run_ok(&["profile", &model("tiny_gpt2"), "--format", "html"]);
     std::fs::write(
         &file,
         format!(

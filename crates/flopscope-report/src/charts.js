@@ -154,6 +154,13 @@
     })(zoom, 0, W, 0, 0);
     const levels = rects.reduce((l, r) => Math.max(l, r.level + 1), 1);
     const s = svg(W, levels * ROW + 2, `modules by ${label}`);
+    // Side by side, a module the other side lacks, or weighs differently, is outlined.
+    const other = icicles.find((o) => o !== ic);
+    const differs = (m) => {
+      if (!other) return false;
+      const o = other.byKey.get(m.key);
+      return !o || fs.f(o.row[col]) !== v(m);
+    };
     for (const r of rects) {
       const value = v(r.m);
       const g = add(s, "g", { "data-key": r.m.key, "data-v": value.toString(), style: "cursor:pointer" });
@@ -162,6 +169,11 @@
       add(g, "rect", { x: r.x.toFixed(1), y: r.level * ROW + 1, width: Math.max(0.5, r.w - 1).toFixed(1),
         height: ROW - 2, rx: 2, fill: r.level === 0 ? "#9ca3af" : PALETTE[r.hue % PALETTE.length],
         "fill-opacity": r.level === 0 ? 1 : Math.max(0.35, 1 - 0.12 * (r.level - 1)) });
+      if (differs(r.m)) {
+        g.dataset.changed = "1";
+        add(g, "rect", { x: (r.x + 1).toFixed(1), y: r.level * ROW + 2, width: Math.max(0.5, r.w - 3).toFixed(1),
+          height: ROW - 4, rx: 2, fill: "none", stroke: "#d97706", "stroke-width": 2 });
+      }
       const text = fit(`${r.m.name} ${fs.human(value, unit)}`, r.w - 8);
       if (text) add(g, "text", { x: (r.x + 4).toFixed(1), y: r.level * ROW + 18, fill: "#111827" }, text);
       // A click zooms in; on the zoomed module itself, it zooms out a level.
@@ -305,7 +317,7 @@
       }).filter(([, v]) => v !== null),
     }));
     const box = document.getElementById("sweep-chart");
-    const W = Math.min(width(box, 960), 960), H = 340, L = 90, R = 200, T = 20, B = 44;
+    const W = Math.min(width(box, 980), 980), H = 340, L = 110, R = 200, T = 20, B = 44;
     let max = 1n;
     for (const l of lines) for (const [, v] of l.pts) if (v > max) max = v;
     const x = (xv) => L + (to === from ? 0 : (xv - from) / (to - from)) * (W - L - R);

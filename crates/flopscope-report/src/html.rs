@@ -320,6 +320,7 @@ td.n, th.n { text-align: right; font-variant-numeric: tabular-nums; }
 .dims[hidden] { display: none; }
 .dims label { font-size: 13px; font-weight: 600; }
 .dims input[type=number] { width: 6em; }
+.dims .bound { font-size: 13px; color: #4b5563; align-self: center; }
 .controls { font-size: 13px; margin: 6px 0; display: flex; flex-wrap: wrap; gap: 12px; align-items: center; }
 .controls input[type=number] { width: 6em; }
 #crumbs a { color: #2563eb; text-decoration: none; }
@@ -425,8 +426,13 @@ fn head(out: &mut String, report: &Report, title: &str) {
     );
 }
 
-/// A slider and a number box for each free dim (hidden until the script runs).
-fn dim_controls(out: &mut String, free: &[crate::live::FreeDim]) {
+/// A slider and a number box for each free dim (hidden until the script runs), then the dims
+/// the command line bound, which profiling fixed (to move one, leave it free).
+fn dim_controls(
+    out: &mut String,
+    free: &[crate::live::FreeDim],
+    bound: &std::collections::BTreeMap<String, Dim>,
+) {
     if free.is_empty() {
         return;
     }
@@ -441,6 +447,15 @@ fn dim_controls(out: &mut String, free: &[crate::live::FreeDim]) {
             min = d.min,
             max = d.max,
             start = d.start
+        );
+    }
+    for (name, value) in bound {
+        let _ = writeln!(
+            out,
+            "<span class=\"bound\" title=\"bound on the command line (--input or --dim)\">\
+             {} = {}</span>",
+            esc(name),
+            esc(&value.to_string())
         );
     }
     out.push_str("</div>\n");
@@ -472,7 +487,7 @@ pub fn render_html(report: &Report, o: &ViewOptions) -> String {
     // The dims left free: each gets a control, and every figure marked with its formula
     // follows it (live.js, which also sorts and filters the layer table).
     let free = crate::live::free_dims(&[report]);
-    dim_controls(&mut out, &free);
+    dim_controls(&mut out, &free, &report.bindings);
     // `data-f`: the formula a figure is; `data-u` its unit; `data-h` shown with an SI prefix;
     // `data-p` a prefix (≥ for a lower bound).
     let live = |d: &Dim, unit: &str, human: bool, prefix: &str| -> String {
@@ -713,7 +728,7 @@ pub fn render_diff_html(diff: &ReportDiff, old: &Report, new: &Report, units: Un
         let _ = writeln!(out, "<p class=\"meta\">{}</p>", esc(line.trim()));
     }
     let free = crate::live::free_dims(&[old, new]);
-    dim_controls(&mut out, &free);
+    dim_controls(&mut out, &free, &new.bindings);
 
     // Each headline total: old → new, then the change with its sign (live when it depends on
     // free dims).
@@ -774,7 +789,8 @@ pub fn render_diff_html(diff: &ReportDiff, old: &Report, new: &Report, units: Un
         out,
         "<section id=\"modules\" class=\"js\" hidden>\n<h2>Modules side by side</h2>\n\
          <p class=\"meta\">Each module is as wide as its share of its parent; click one to zoom \
-         both sides in, a name in the path to zoom out.</p>\n\
+         both sides in, a name in the path to zoom out. Outlined: a module the other side does \
+         not have, or weighs differently.</p>\n\
          <div class=\"controls\"><label>by <select id=\"icicle-by\"></select></label> \
          <span id=\"crumbs\"></span></div>\n<div class=\"sides\">\n\
          <div><h3>old: {}</h3><div class=\"chart\" id=\"icicle-old\"></div></div>\n\
