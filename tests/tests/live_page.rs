@@ -579,3 +579,58 @@ fn two_embedded_pages_keep_apart() {
             .collect::<Vec<_>>()
     );
 }
+
+#[test]
+#[cfg_attr(
+    not(has_chromium),
+    ignore = "needs Chromium: Debian's package `chromium`, or set CHROMIUM"
+)]
+fn the_op_graph_shows_the_layer_table_s_nodes_and_leads_to_them() {
+    let file = symbolic_page("mobilenet_graph", "mobilenet_v2");
+    let browser = Browser::launch();
+    let page = browser.open(&file, "batch=32&height=320&width=320");
+    let json = report(
+        "mobilenet_v2",
+        &[("batch", 32), ("height", 320), ("width", 320)],
+    );
+    let macs: BTreeMap<&str, i64> = json["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| (n["name"].as_str().unwrap(), n["macs"].as_i64().unwrap()))
+        .collect();
+    // One box per row of the layer table, each with the node's MACs at these dims.
+    let boxes: Vec<(String, String)> = page.eval(
+        "Array.from(document.querySelectorAll('#graph-chart g[data-node]'), \
+         (g) => [g.dataset.node, g.dataset.v])",
+    );
+    let rows: usize = page.eval("document.querySelector('table.sortable').tBodies[0].rows.length");
+    assert_eq!(boxes.len(), rows);
+    for (name, v) in &boxes {
+        assert_eq!(
+            v.parse::<i64>().ok(),
+            macs.get(name.as_str()).copied(),
+            "{name}"
+        );
+    }
+    // Every box but the first is reached by an edge, and edges point down the page.
+    let edges: usize = page.eval("document.querySelectorAll('#graph-chart path').length");
+    assert!(
+        edges >= boxes.len() - 1,
+        "{edges} edges for {} boxes",
+        boxes.len()
+    );
+    // A click finds the node in the layer table.
+    let conv = &boxes
+        .iter()
+        .find(|(name, _)| name.ends_with("features.2/conv/conv.0/conv.0.0/Conv"))
+        .expect("a conv in features.2")
+        .0;
+    page.click(&format!("#graph-chart g[data-node='{conv}']"));
+    let shown: Vec<String> = page.eval(
+        "Array.from(document.querySelector('table.sortable').tBodies[0].rows)\
+         .filter((r) => !r.hidden).map((r) => r.cells[1].textContent)",
+    );
+    assert_eq!(shown.len(), 1, "{shown:?}");
+    assert!(shown[0].starts_with(conv.as_str()), "{shown:?}");
+}

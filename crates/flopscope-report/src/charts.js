@@ -243,6 +243,74 @@
     box.replaceChildren(s);
   }
 
+  // ---- the op graph --------------------------------------------------------------------------
+  // Laid out in Rust (layout.rs): drawn once, then only recoloured as the dims move.
+  const GRAPH_BY = [["macs", "MACs", "MACs", 4], ["flops", "FLOPs", "FLOPs", 5], ["bytes", "memory traffic", "B", 6]];
+  let graph = null;
+  // From pale blue (nothing) to amber (the heaviest node), on a square-root scale so that
+  // light nodes stay visible beside a heavy one.
+  function heat(share) {
+    const t = Math.sqrt(Math.max(0, Math.min(1, share)));
+    const mix = (a, b) => Math.round(a + (b - a) * t);
+    return `rgb(${mix(239, 217)},${mix(246, 119)},${mix(255, 6)})`;
+  }
+  function buildGraph() {
+    const g = data.graph, box = document.getElementById("graph-chart");
+    const select = document.getElementById("graph-by");
+    select.replaceChildren(...GRAPH_BY.map(([key, label]) => new Option(label, key)));
+    select.addEventListener("change", drawGraph);
+    const BW = 120, BH = 20, DX = 136, DY = 38, PAD = 8;
+    const W = Math.max(g.width, 1) * DX + 2 * PAD, H = Math.max(g.layers, 1) * DY + 2 * PAD;
+    // Each layer centred.
+    const counts = new Map();
+    for (const n of g.nodes) counts.set(n[1], Math.max(counts.get(n[1]) || 0, n[2] + 1));
+    const at = (n) => [PAD + (g.width - counts.get(n[1])) * DX / 2 + n[2] * DX, PAD + n[1] * DY];
+    const s = svg(W, H, "op graph");
+    const edges = add(s, "g", { stroke: "#9ca3af", fill: "none" });
+    for (const [a, b] of g.edges) {
+      const [x1, y1] = at(g.nodes[a]), [x2, y2] = at(g.nodes[b]);
+      const xa = x1 + BW / 2, ya = y1 + BH, xb = x2 + BW / 2, yb = y2;
+      const mid = (ya + yb) / 2;
+      add(edges, "path", { d: `M${xa},${ya}C${xa},${mid} ${xb},${mid} ${xb},${yb}` });
+    }
+    const cells = g.nodes.map((n, k) => {
+      const [x, y] = at(n);
+      const name = data.memory.names[n[0]];
+      const el = add(s, "g", { "data-node": name, "data-k": k, style: "cursor:pointer" });
+      const tip = add(el, "title", {}, "");
+      const rect = add(el, "rect", { x, y, width: BW, height: BH, rx: 4,
+        stroke: n[7] ? "#6b7280" : "#dc2626", "stroke-width": n[7] ? 0.5 : 2,
+        "stroke-dasharray": n[7] ? "" : "3 2" });
+      add(el, "text", { x: x + 6, y: y + 14, fill: "#111827", "font-size": 11 }, fit(n[3], BW - 10));
+      el.addEventListener("click", () => {
+        // Find it in the layer table: filter by its name, and go there.
+        const filter = document.querySelector("input.filter");
+        if (!filter) return;
+        filter.value = name;
+        filter.dispatchEvent(new Event("input"));
+        filter.scrollIntoView({ block: "start" });
+      });
+      return { n, name, el, tip, rect };
+    });
+    box.replaceChildren(s);
+    return { cells };
+  }
+  function drawGraph() {
+    if (!data.graph || data.graph.nodes.length === 0 || !document.getElementById("graph-chart")) return;
+    if (!graph) graph = buildGraph();
+    const [, label, unit, col] = GRAPH_BY.find(([k]) => k === document.getElementById("graph-by").value);
+    const values = graph.cells.map((c) => fs.f(c.n[col]));
+    const max = values.reduce((m, v) => (v > m ? v : m), 0n);
+    const total = values.reduce((t, v) => t + v, 0n);
+    graph.cells.forEach((c, k) => {
+      const v = values[k];
+      c.rect.setAttribute("fill", heat(max > 0n ? Number(v) / Number(max) : 0));
+      c.el.dataset.v = v.toString();
+      c.tip.textContent = `${c.name} (${c.n[3]}): ${fs.exact(v)}${unit ? " " + unit : ""}` +
+        ` (${pct(v, total).toFixed(2)}% of the graph's ${label})` + (c.n[7] ? "" : ", not counted");
+    });
+  }
+
   // ---- the sweep -----------------------------------------------------------------------------
   const kind = (name) => {
     const n = name.toLowerCase();
@@ -352,7 +420,7 @@
     box.replaceChildren(s);
   }
 
-  fs.drawers.push(drawBars, drawIcicles, drawMemory, drawSweep);
+  fs.drawers.push(drawBars, drawIcicles, drawMemory, drawGraph, drawSweep);
   let resize;
   window.addEventListener("resize", () => {
     clearTimeout(resize);

@@ -324,6 +324,7 @@ td.n, th.n { text-align: right; font-variant-numeric: tabular-nums; }
 .controls { font-size: 13px; margin: 6px 0; display: flex; flex-wrap: wrap; gap: 12px; align-items: center; }
 .controls input[type=number] { width: 6em; }
 #crumbs a { color: #2563eb; text-decoration: none; }
+.chart.graph { max-height: 640px; overflow: auto; }
 .sides { display: grid; grid-template-columns: 1fr 1fr; gap: 12px; }
 .sides h3 { margin: 6px 0; }
 input.filter { margin: 4px 0; padding: 3px 6px; width: 22em; }
@@ -604,6 +605,7 @@ pub fn render_html(report: &Report, o: &ViewOptions) -> String {
     out.push_str("<a href=\"#chart\">Chart</a>");
     out.push_str("<a href=\"#modules\" class=\"js\" hidden>Modules</a>");
     out.push_str("<a href=\"#timeline\" class=\"js\" hidden>Memory over time</a>");
+    out.push_str("<a href=\"#graph\" class=\"js\" hidden>Op graph</a>");
     if !free.is_empty() {
         out.push_str("<a href=\"#sweep\" class=\"js\" hidden>Sweep</a>");
     }
@@ -632,6 +634,14 @@ pub fn render_html(report: &Report, o: &ViewOptions) -> String {
          value still to be read); weights are not included.</p>\n\
          <div class=\"chart\" id=\"memory-chart\"></div>\n<p class=\"meta\" id=\"memory-at\"></p>\n\
          </section>\n",
+    );
+    out.push_str(
+        "<section id=\"graph\" class=\"js\" hidden>\n<h2>Op graph</h2>\n\
+         <p class=\"meta\">The nodes of the layer table, top to bottom in dependency order (data \
+         movement and constants looked through), coloured by their cost; an uncounted node is \
+         outlined in red. Click a node to find it in the layer table.</p>\n\
+         <div class=\"controls\"><label>colour by <select id=\"graph-by\"></select></label></div>\n\
+         <div class=\"chart graph\" id=\"graph-chart\"></div>\n</section>\n",
     );
     if !free.is_empty() {
         out.push_str(

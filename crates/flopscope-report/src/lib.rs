@@ -17,6 +17,7 @@ pub mod generation;
 pub mod hardware;
 pub mod html;
 mod json;
+mod layout;
 mod live;
 mod model;
 mod sweep;

@@ -1,7 +1,7 @@
 //! What the live HTML page carries for its script (`live.js`, `charts.js`): the dims left free
 //! with their controls' ranges, and every formula the charts re-evaluate when a dim moves (the
-//! module tree, the chart's bars, the live activation memory along the execution order and the
-//! totals). Formulas are stored once in a table and referred to by index, so that a page with a
+//! module tree, the chart's bars, the live activation memory along the execution order, the op
+//! graph and the totals). Formulas are stored once in a table and referred to by index, so that a page with a
 //! thousand nodes stays small.
 
 use std::collections::HashMap;
@@ -164,6 +164,30 @@ pub(crate) fn payload(report: &Report, free: &[FreeDim], chart: &Chart) -> Value
             .map(|n| f.id(&n.live_activation_bytes))
             .collect::<Vec<_>>(),
     });
+    // The op graph: each shown node's place and costs, edges between places.
+    let l = crate::layout::layout(&report.nodes);
+    let graph = json!({
+        "nodes": l
+            .nodes
+            .iter()
+            .map(|&(i, layer, slot)| {
+                let n = &report.nodes[i];
+                json!([
+                    i,
+                    layer,
+                    slot,
+                    flopscope_ir::op_label(&n.domain, &n.op_type),
+                    f.id(&n.macs),
+                    f.id(&n.flops),
+                    f.id(&n.bytes),
+                    u8::from(n.counted)
+                ])
+            })
+            .collect::<Vec<_>>(),
+        "edges": l.edges.iter().map(|&(a, b)| json!([a, b])).collect::<Vec<_>>(),
+        "layers": l.layers,
+        "width": l.width,
+    });
     let (free, bound) = dims(free, &[report]);
     json!({
         "free": free,
@@ -171,6 +195,7 @@ pub(crate) fn payload(report: &Report, free: &[FreeDim], chart: &Chart) -> Value
         "icicles": icicles,
         "chart": chart,
         "memory": memory,
+        "graph": graph,
         "totals": totals,
         "f": f.list,
     })
