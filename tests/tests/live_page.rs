@@ -634,3 +634,33 @@ fn the_op_graph_shows_the_layer_table_s_nodes_and_leads_to_them() {
     assert_eq!(shown.len(), 1, "{shown:?}");
     assert!(shown[0].starts_with(conv.as_str()), "{shown:?}");
 }
+
+#[test]
+#[cfg_attr(
+    not(has_chromium),
+    ignore = "needs Chromium: Debian's package `chromium`, or set CHROMIUM"
+)]
+fn the_page_s_links_keep_the_view_in_the_address() {
+    let file = symbolic_page("mobilenet_links", "mobilenet_v2");
+    let browser = Browser::launch();
+    let page = browser.open(&file, "batch=4&height=256&width=256&zoom=features");
+    let view = "#batch=4&height=256&width=256&zoom=features";
+    page.click("nav a[href='#layers']");
+    assert_eq!(page.eval::<String>("location.hash"), view);
+    assert!(page.eval::<f64>("window.scrollY") > 500.0);
+    // An address with an anchor opens there, with the dims it names.
+    let anchored = browser.open(&file, "batch=4&height=256&width=256&graph");
+    assert_at(
+        &anchored,
+        "mobilenet_v2",
+        &[("batch", 4), ("height", 256), ("width", 256)],
+    );
+    let (top, scroll): (f64, f64) = anchored.eval(
+        "new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(() => \
+         r([document.getElementById('graph').getBoundingClientRect().top, window.scrollY]))))",
+    );
+    assert!(
+        scroll > 500.0 && top.abs() < 5.0,
+        "top {top}, scrollY {scroll}"
+    );
+}

@@ -269,6 +269,12 @@
     const edges = add(s, "g", { stroke: "#9ca3af", fill: "none" });
     for (const [a, b] of g.edges) {
       const [x1, y1] = at(g.nodes[a]), [x2, y2] = at(g.nodes[b]);
+      if (x1 === x2 && y2 - y1 > DY) {
+        // A skip over nodes in the same column: an arc on the right, not a line through them.
+        const bulge = x1 + BW + Math.min(DX - BW, 12 + 2 * (y2 - y1) / DY);
+        add(edges, "path", { d: `M${x1 + BW},${y1 + BH / 2}C${bulge},${y1 + BH / 2} ${bulge},${y2 + BH / 2} ${x2 + BW},${y2 + BH / 2}` });
+        continue;
+      }
       const xa = x1 + BW / 2, ya = y1 + BH, xb = x2 + BW / 2, yb = y2;
       const mid = (ya + yb) / 2;
       add(edges, "path", { d: `M${xa},${ya}C${xa},${mid} ${xb},${mid} ${xb},${yb}` });

@@ -325,6 +325,7 @@ td.n, th.n { text-align: right; font-variant-numeric: tabular-nums; }
 .controls input[type=number] { width: 6em; }
 #crumbs a { color: #2563eb; text-decoration: none; }
 .chart.graph { max-height: 640px; overflow: auto; }
+.chart.graph svg { display: block; margin: 0 auto; }
 .sides { display: grid; grid-template-columns: 1fr 1fr; gap: 12px; }
 .sides h3 { margin: 6px 0; }
 input.filter { margin: 4px 0; padding: 3px 6px; width: 22em; }

@@ -179,7 +179,8 @@
     const out = {};
     for (const part of location.hash.replace(/^#/, "").split("&")) {
       const [k, v] = part.split("=");
-      if (k && v !== undefined) out[decodeURIComponent(k)] = decodeURIComponent(v);
+      // A key without a value is an anchor (`#layers`).
+      if (k) out[decodeURIComponent(k)] = v === undefined ? "" : decodeURIComponent(v);
     }
     return out;
   }
@@ -233,7 +234,7 @@
   const given = readFragment();
   for (const d of data.free) env[d.name] = /^\d+$/.test(given[d.name] || "") ? BigInt(given[d.name]) : BigInt(d.start);
   for (const [k, v] of Object.entries(data.bound)) env[k] = BigInt(v);
-  for (const [k, v] of Object.entries(given)) if (!(k in env)) view[k] = v;
+  for (const [k, v] of Object.entries(given)) if (!(k in env) && v !== "") view[k] = v;
   for (const d of data.free) {
     const range = document.getElementById("dim-range-" + d.name);
     const box = document.getElementById("dim-box-" + d.name);
@@ -249,6 +250,18 @@
   }
   const dims = document.getElementById("dims");
   if (dims) dims.hidden = data.free.length === 0;
+  // The page's own links scroll without replacing the fragment (it holds the view); a bare
+  // `#id` opened from elsewhere still scrolls there.
+  for (const a of document.querySelectorAll("nav a[href^='#']")) {
+    a.addEventListener("click", (e) => {
+      const target = document.getElementById(a.getAttribute("href").slice(1));
+      if (!target) return;
+      e.preventDefault();
+      target.scrollIntoView();
+    });
+  }
+  const anchor = Object.keys(given).find((k) => given[k] === "" && document.getElementById(k));
+  if (anchor) requestAnimationFrame(() => document.getElementById(anchor).scrollIntoView());
   for (const el of document.querySelectorAll(".js[hidden]")) el.hidden = false;
   window.flopscope = {
     // For tests and the console: a formula's value at the given dims, as a decimal string.
