@@ -423,6 +423,7 @@ impl ReportDiff {
                     unit: if whole.is_some() { "" } else { unit }.to_owned(),
                     human: whole.is_none() && units == Units::Human,
                     signed: whole.is_some(),
+                    prefix: String::new(),
                 };
                 let symbolic = [&t.old, &t.new, &t.delta]
                     .iter()
@@ -579,6 +580,7 @@ fn signed_cell(delta: &Dim, unit: &str, units: Units) -> LiveCell {
         unit: unit.to_owned(),
         human: units == Units::Human,
         signed: true,
+        prefix: String::new(),
     }
 }
 

@@ -2,16 +2,18 @@
 //! self-contained HTML page (`--format html`) with the totals, that chart and every view's
 //! tables. Nothing is fetched: no scripts, fonts or stylesheets from elsewhere.
 
+use std::cell::RefCell;
 use std::fmt::Write as _;
 
 use flopscope_ir::Dim;
 
 use crate::diff::ReportDiff;
+use crate::live::Formulas;
 use crate::model::Report;
 use crate::totals::TotalKind;
 use crate::units::human;
 use crate::views::{
-    Module, Section, Units, View, ViewOptions, header_lines, module_tree, sections,
+    LiveCell, Module, Section, Units, View, ViewOptions, header_lines, module_tree, sections,
 };
 
 /// Bars the chart shows at most.
@@ -344,12 +346,14 @@ const LIVE_JS: &str = include_str!("live.js");
 /// execution order and the sweep.
 const CHARTS_JS: &str = include_str!("charts.js");
 
-/// The attributes live.js reads: `data-f` the formula, `data-w` the whole of a percentage,
-/// `data-u` the unit, `data-h` an SI prefix.
-fn live_attrs(cell: &crate::views::LiveCell) -> String {
-    let mut a = format!(" data-f=\"{}\"", esc(&cell.formula));
+/// The attributes live.js reads: `data-f` the formula (its index in the page's table of
+/// formulas), `data-w` the whole of a percentage (also an index), `data-u` the unit, `data-h`
+/// an SI prefix, `data-s` a sign, `data-p` a prefix.
+fn live_attrs(cell: &LiveCell, formulas: &RefCell<Formulas>) -> String {
+    let mut f = formulas.borrow_mut();
+    let mut a = format!(" data-f=\"{}\"", f.id_text(&cell.formula));
     if let Some(w) = &cell.whole {
-        let _ = write!(a, " data-w=\"{}\"", esc(w));
+        let _ = write!(a, " data-w=\"{}\"", f.id_text(w));
     }
     if !cell.unit.is_empty() {
         let _ = write!(a, " data-u=\"{}\"", esc(&cell.unit));
@@ -360,10 +364,19 @@ fn live_attrs(cell: &crate::views::LiveCell) -> String {
     if cell.signed {
         a.push_str(" data-s=\"1\"");
     }
+    if !cell.prefix.is_empty() {
+        let _ = write!(a, " data-p=\"{}\"", esc(&cell.prefix));
+    }
     a
 }
 
-fn section_html(out: &mut String, s: &Section, tree: bool, sortable: bool) {
+fn section_html(
+    out: &mut String,
+    s: &Section,
+    tree: bool,
+    sortable: bool,
+    formulas: &RefCell<Formulas>,
+) {
     let _ = writeln!(out, "<h3>{}</h3>", esc(&s.title));
     if !s.rows.is_empty() {
         out.push_str(if sortable {
@@ -398,7 +411,7 @@ fn section_html(out: &mut String, s: &Section, tree: bool, sortable: bool) {
                     .live
                     .iter()
                     .find(|(lr, lc, _)| *lr == r && *lc == i)
-                    .map_or_else(String::new, |(_, _, cell)| live_attrs(cell));
+                    .map_or_else(String::new, |(_, _, cell)| live_attrs(cell, formulas));
                 let _ = write!(out, "<td{class}{live}>{}</td>", esc(c));
             }
             out.push_str("</tr>\n");
@@ -490,23 +503,20 @@ pub fn render_html(report: &Report, o: &ViewOptions) -> String {
     // follows it (live.js, which also sorts and filters the layer table).
     let free = crate::live::free_dims(&[report]);
     dim_controls(&mut out, &free, &report.bindings);
-    // `data-f`: the formula a figure is; `data-u` its unit; `data-h` shown with an SI prefix;
-    // `data-p` a prefix (≥ for a lower bound).
+    // The figures that depend on free dims carry their formula (`live_attrs`).
+    let formulas = RefCell::new(Formulas::default());
     let live = |d: &Dim, unit: &str, human: bool, prefix: &str| -> String {
         if free.is_empty() || d.as_i64().is_some() {
             return String::new();
         }
-        format!(
-            " data-f=\"{}\" data-u=\"{}\"{}{}",
-            esc(&d.to_string()),
-            esc(unit),
-            if human { " data-h=\"1\"" } else { "" },
-            if prefix.is_empty() {
-                String::new()
-            } else {
-                format!(" data-p=\"{}\"", esc(prefix))
-            }
-        )
+        let cell = LiveCell {
+            formula: d.to_string(),
+            unit: unit.to_owned(),
+            human,
+            prefix: prefix.to_owned(),
+            ..LiveCell::default()
+        };
+        live_attrs(&cell, &formulas)
     };
 
     out.push_str("<div class=\"cards\">\n");
@@ -697,11 +707,12 @@ pub fn render_html(report: &Report, o: &ViewOptions) -> String {
                 s,
                 view == View::Tree,
                 view == View::Layers && i == 0,
+                &formulas,
             );
         }
     }
     {
-        let payload = crate::live::payload(report, &free, &live_chart);
+        let payload = crate::live::payload(report, &free, &live_chart, formulas.into_inner());
         scripts(&mut out, &payload);
     }
     let _ = writeln!(
@@ -747,23 +758,20 @@ pub fn render_diff_html(diff: &ReportDiff, old: &Report, new: &Report, units: Un
         Some(v) if v > 0 => format!("+{}", human(d, unit)),
         _ => human(d, unit),
     };
-    let live = |d: &Dim, unit: &str, whole: Option<&Dim>, sign: bool| -> String {
+    let formulas = RefCell::new(Formulas::default());
+    let live = |d: &Dim, unit: &str, whole: Option<&Dim>, signed: bool| -> String {
         if free.is_empty() || (d.as_i64().is_some() && whole.is_none_or(|w| w.as_i64().is_some())) {
             return String::new();
         }
-        let mut a = format!(" data-f=\"{}\"", esc(&d.to_string()));
-        match whole {
-            Some(w) => {
-                let _ = write!(a, " data-w=\"{}\"", esc(&w.to_string()));
-            }
-            None => {
-                let _ = write!(a, " data-u=\"{}\" data-h=\"1\"", esc(unit));
-            }
-        }
-        if sign {
-            a.push_str(" data-s=\"1\"");
-        }
-        a
+        let cell = LiveCell {
+            formula: d.to_string(),
+            whole: whole.map(Dim::to_string),
+            unit: if whole.is_some() { "" } else { unit }.to_owned(),
+            human: whole.is_none(),
+            signed,
+            ..LiveCell::default()
+        };
+        live_attrs(&cell, &formulas)
     };
     out.push_str("<div class=\"cards\">\n");
     for kind in [
@@ -813,9 +821,12 @@ pub fn render_diff_html(diff: &ReportDiff, old: &Report, new: &Report, units: Un
         out.push_str("<p>No differences: every total, module and node is the same.</p>\n");
     }
     for s in &diff.sections(units, false) {
-        section_html(&mut out, s, false, false);
+        section_html(&mut out, s, false, false, &formulas);
     }
-    scripts(&mut out, &crate::live::diff_payload(old, new, &free));
+    scripts(
+        &mut out,
+        &crate::live::diff_payload(old, new, &free, formulas.into_inner()),
+    );
     let _ = writeln!(
         out,
         "<footer>{} {} · every number here is in the JSON diff (<code>--format json</code>)\

@@ -1,5 +1,5 @@
-// flopscope's live report: every figure marked with its formula (`data-f`) is evaluated again
-// when a dim's control moves. Exact: the formulas are evaluated over rationals of BigInts (the
+// flopscope's live report: every figure marked with its formula (`data-f`, an index into the
+// page's table of formulas) is evaluated again when a dim's control moves. Exact: the formulas are evaluated over rationals of BigInts (the
 // report's expression syntax: integers, dims, + - * /, parentheses, floor, ceil, min, max), so
 // the integers shown are the Rust evaluator's. The dims' values live in the URL fragment
 // (#batch=32&height=320), so a link shares a view.
@@ -203,10 +203,10 @@
     memo = new Map();
     for (const el of document.querySelectorAll("[data-f]")) {
       try {
-        const v = current(el.dataset.f);
+        const v = current(data.f[el.dataset.f]);
         if (el.dataset.w !== undefined) {
           // A share: part / whole as a percentage with two decimals.
-          const w = current(el.dataset.w);
+          const w = current(data.f[el.dataset.w]);
           const text = w === 0n ? "-" : (el.dataset.s && v > 0n ? "+" : "") + (Number(v) / Number(w) * 100).toFixed(2) + "%";
           el.dataset.v = w === 0n ? "0" : String(Number(v) / Number(w) * 100);
           if (el.textContent !== text) el.textContent = text;
@@ -218,7 +218,7 @@
         el.dataset.v = v.toString();
         if (el.textContent !== text) el.textContent = text;
       } catch (e) {
-        el.textContent = el.dataset.f;
+        el.textContent = data.f[el.dataset.f];
       }
     }
     for (const draw of drawers) draw();

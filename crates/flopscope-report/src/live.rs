@@ -73,21 +73,24 @@ pub(crate) fn free_dims(reports: &[&Report]) -> Vec<FreeDim> {
         .collect()
 }
 
-/// Formulas by index, each stored once.
+/// Formulas by index, each stored once: the page's cells (`data-f`) and charts refer to them.
 #[derive(Debug, Default)]
-struct Formulas {
+pub(crate) struct Formulas {
     list: Vec<String>,
     index: HashMap<String, usize>,
 }
 
 impl Formulas {
-    fn id(&mut self, d: &Dim) -> usize {
-        let text = d.to_string();
-        if let Some(&i) = self.index.get(&text) {
+    pub(crate) fn id(&mut self, d: &Dim) -> usize {
+        self.id_text(&d.to_string())
+    }
+
+    pub(crate) fn id_text(&mut self, text: &str) -> usize {
+        if let Some(&i) = self.index.get(text) {
             return i;
         }
-        self.list.push(text.clone());
-        self.index.insert(text, self.list.len() - 1);
+        self.list.push(text.to_owned());
+        self.index.insert(text.to_owned(), self.list.len() - 1);
         self.list.len() - 1
     }
 }
@@ -131,8 +134,7 @@ fn icicle(id: &str, title: &str, report: &Report, f: &mut Formulas) -> Value {
 }
 
 /// The report page's data (`<script type="application/json" id="fs-data">`).
-pub(crate) fn payload(report: &Report, free: &[FreeDim], chart: &Chart) -> Value {
-    let mut f = Formulas::default();
+pub(crate) fn payload(report: &Report, free: &[FreeDim], chart: &Chart, mut f: Formulas) -> Value {
     let icicles = vec![icicle("icicle", "", report, &mut f)];
     let t = &report.totals;
     let totals: Vec<Value> = [
@@ -202,8 +204,7 @@ pub(crate) fn payload(report: &Report, free: &[FreeDim], chart: &Chart) -> Value
 }
 
 /// The diff page's data: both module trees, side by side.
-pub(crate) fn diff_payload(old: &Report, new: &Report, free: &[FreeDim]) -> Value {
-    let mut f = Formulas::default();
+pub(crate) fn diff_payload(old: &Report, new: &Report, free: &[FreeDim], mut f: Formulas) -> Value {
     let icicles = vec![
         icicle("icicle-old", &old.model.path, old, &mut f),
         icicle("icicle-new", &new.model.path, new, &mut f),

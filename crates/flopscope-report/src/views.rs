@@ -112,6 +112,8 @@ pub struct LiveCell {
     pub human: bool,
     /// A change: `+` before a positive value.
     pub signed: bool,
+    /// Text before the value (`≥ ` for a lower bound).
+    pub prefix: String,
 }
 
 impl Fmt {
@@ -124,6 +126,7 @@ impl Fmt {
             unit: unit.to_owned(),
             human: self.units == Units::Human,
             signed: false,
+            prefix: String::new(),
         })
     }
 
@@ -137,6 +140,7 @@ impl Fmt {
             unit: String::new(),
             human: false,
             signed: false,
+            prefix: String::new(),
         })
     }
 }
