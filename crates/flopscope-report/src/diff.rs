@@ -620,31 +620,13 @@ mod tests {
     #[test]
     fn repeated_and_empty_names_get_distinct_keys() {
         let node = |name: &str, out: &str| NodeReport {
-            name: name.into(),
-            op_type: "Relu".into(),
-            domain: "ai.onnx".into(),
-            class: flopscope_counters::OpClass::Other,
-            inputs: Vec::new(),
             outputs: vec![TensorReport {
                 name: out.into(),
                 dtype: None,
                 shape: None,
                 value: None,
             }],
-            attributes: BTreeMap::new(),
-            macs: Dim::zero(),
-            macs_dtype: None,
-            flops: Dim::zero(),
-            flops_by_kind: crate::model::FlopsByKindReport::default(),
-            bytes: Dim::zero(),
-            params: Dim::zero(),
-            buffers: Dim::zero(),
-            live_activation_bytes: Dim::zero(),
-            module: Vec::new(),
-            counted: true,
-            constant: false,
-            convention: None,
-            estimate: None,
+            ..NodeReport::stub(name, "Relu")
         };
         let keys = node_keys(&[node("r", "a"), node("r", "b"), node("", "c")]);
         assert_eq!(

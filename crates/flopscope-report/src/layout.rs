@@ -169,26 +169,10 @@ mod tests {
     /// A node reading `ins` and making `out`; `flops` 0 makes it data movement (hidden).
     fn node(name: &str, ins: &[&str], out: &str, flops: i64) -> NodeReport {
         NodeReport {
-            name: name.to_owned(),
-            op_type: "Op".into(),
-            domain: "ai.onnx".into(),
-            class: crate::conventions::OpClass::Other,
             inputs: ins.iter().map(|i| tensor(i)).collect(),
             outputs: vec![tensor(out)],
-            attributes: Default::default(),
-            macs: Dim::zero(),
-            macs_dtype: None,
             flops: Dim::from_i64(flops),
-            flops_by_kind: Default::default(),
-            bytes: Dim::zero(),
-            params: Dim::zero(),
-            buffers: Dim::zero(),
-            live_activation_bytes: Dim::zero(),
-            module: Vec::new(),
-            counted: true,
-            constant: false,
-            convention: None,
-            estimate: None,
+            ..NodeReport::stub(name, "Op")
         }
     }
 

@@ -241,6 +241,36 @@ pub struct NodeReport {
     pub estimate: Option<crate::hardware::Estimate>,
 }
 
+impl NodeReport {
+    /// A counted node of the default domain, with no inputs, outputs or cost: for tests to
+    /// fill in what they need.
+    #[cfg(test)]
+    pub(crate) fn stub(name: &str, op_type: &str) -> NodeReport {
+        NodeReport {
+            name: name.to_owned(),
+            op_type: op_type.to_owned(),
+            domain: "ai.onnx".into(),
+            class: OpClass::Other,
+            inputs: Vec::new(),
+            outputs: Vec::new(),
+            attributes: BTreeMap::new(),
+            macs: Dim::zero(),
+            macs_dtype: None,
+            flops: Dim::zero(),
+            flops_by_kind: FlopsByKindReport::default(),
+            bytes: Dim::zero(),
+            params: Dim::zero(),
+            buffers: Dim::zero(),
+            live_activation_bytes: Dim::zero(),
+            module: Vec::new(),
+            counted: true,
+            constant: false,
+            convention: None,
+            estimate: None,
+        }
+    }
+}
+
 fn other_class() -> OpClass {
     OpClass::Other
 }

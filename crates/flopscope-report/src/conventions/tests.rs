@@ -30,29 +30,13 @@ impl N {
     /// A counted node named `name` (a legacy-exporter scope path) with one output.
     fn new(op: &str, name: &str, inputs: Vec<TensorReport>, output: &[i64]) -> N {
         N(NodeReport {
-            name: name.to_owned(),
-            op_type: op.to_owned(),
-            domain: "ai.onnx".into(),
             // The class the op's record gives it.
             class: flopscope_counters::registry()
                 .lookup("", op, 21)
                 .map_or(OpClass::Other, |d| d.class),
             inputs,
             outputs: vec![tensor(&format!("{name}_output_0"), output)],
-            attributes: BTreeMap::new(),
-            macs: Dim::zero(),
-            macs_dtype: None,
-            flops: Dim::zero(),
-            flops_by_kind: FlopsByKindReport::default(),
-            bytes: Dim::zero(),
-            params: Dim::zero(),
-            buffers: Dim::zero(),
-            live_activation_bytes: Dim::zero(),
-            module: Vec::new(),
-            counted: true,
-            constant: false,
-            convention: None,
-            estimate: None,
+            ..NodeReport::stub(name, op)
         })
     }
 
