@@ -365,6 +365,10 @@ fn the_charts_follow_the_dims() {
         json["totals"]["peak_activation_bytes"].as_i64().unwrap()
     );
     assert_eq!(json["nodes"][step]["name"], json["totals"]["peak_at"]);
+    // The headline card and the memory view's peak row show that same peak.
+    let peaks: Vec<String> =
+        page.eval("Array.from(document.querySelectorAll('[data-peak=value]'), (e) => e.dataset.v)");
+    assert_eq!(peaks, [peak.clone(), peak.clone()]);
     // The bars: the chart Rust draws at these dims (`--format svg`), re-weighed in the page.
     let svg = run_ok(&[
         "profile",

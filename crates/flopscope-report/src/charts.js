@@ -191,15 +191,11 @@
     let peak = 0;
     steps.forEach((s, i) => { if (s > steps[peak]) peak = i; });
     const max = steps[peak] > 0n ? steps[peak] : 1n;
-    // The headline's peak is this one: every step's largest at the current dims.
+    // The page's peak figures are this one: every step's largest at the current dims.
     if (data.free.length > 0) {
       for (const el of document.querySelectorAll("[data-peak]")) {
-        if (el.dataset.peak === "node") {
-          el.textContent = "at " + mem.names[peak];
-        } else {
-          el.dataset.v = steps[peak].toString();
-          el.textContent = fs.human(steps[peak], "B");
-        }
+        if (el.dataset.peak === "node") el.textContent = "at " + mem.names[peak];
+        else fs.show(el, steps[peak]);
       }
     }
     const W = width(box, 1200), H = 220, L = 70, T = 16, B = 28, R = 16;

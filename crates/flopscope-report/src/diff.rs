@@ -424,6 +424,7 @@ impl ReportDiff {
                     human: whole.is_none() && units == Units::Human,
                     signed: whole.is_some(),
                     prefix: String::new(),
+                    peak: false,
                 };
                 let symbolic = [&t.old, &t.new, &t.delta]
                     .iter()
@@ -581,6 +582,7 @@ fn signed_cell(delta: &Dim, unit: &str, units: Units) -> LiveCell {
         human: units == Units::Human,
         signed: true,
         prefix: String::new(),
+        peak: false,
     }
 }
 

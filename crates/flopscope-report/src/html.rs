@@ -367,6 +367,9 @@ fn live_attrs(cell: &LiveCell, formulas: &RefCell<Formulas>) -> String {
     if !cell.prefix.is_empty() {
         let _ = write!(a, " data-p=\"{}\"", esc(&cell.prefix));
     }
+    if cell.peak {
+        a.push_str(" data-peak=\"value\"");
+    }
     a
 }
 
@@ -557,15 +560,15 @@ pub fn render_html(report: &Report, o: &ViewOptions) -> String {
             TotalKind::PeakActivationBytes.label(),
             human(&t.peak_activation_bytes, "B"),
             // The report's peak formula is the largest of the steps that peak at sample sizes;
-            // the page takes the largest of every step at the dims shown (charts.js), as
-            // `profile --dim` does, and the node where it is reached.
-            if free.is_empty() {
-                String::new()
-            } else {
-                format!(
-                    "{} data-peak=\"value\"",
-                    live(&t.peak_activation_bytes, "B", true, "")
-                )
+            // the page shows the largest of every step at the dims shown (charts.js), as
+            // `profile --dim` does, and the node where it is reached (`data-peak`).
+            {
+                let a = live(&t.peak_activation_bytes, "B", true, "");
+                if a.is_empty() {
+                    a
+                } else {
+                    a + " data-peak=\"value\""
+                }
             },
             t.peak_at
                 .as_deref()

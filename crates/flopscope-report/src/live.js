@@ -196,6 +196,15 @@
       // A page that cannot change its address (sandboxed frames) still works, unshared.
     }
   }
+  // A cell's value as its attributes say: `data-u` unit, `data-h` SI prefix, `data-s` sign,
+  // `data-p` prefix. Unchanged text is not written again.
+  function show(el, v) {
+    const unit = el.dataset.u || "";
+    const text = (el.dataset.p || "") + (el.dataset.s && v > 0n ? "+" : "") +
+      (el.dataset.h ? human(v, unit) : exact(v) + (unit ? " " + unit : ""));
+    el.dataset.v = v.toString();
+    if (el.textContent !== text) el.textContent = text;
+  }
   // Drawers the charts register: called after the cells on every update.
   const drawers = [];
   function update() {
@@ -204,18 +213,14 @@
     for (const el of document.querySelectorAll("[data-f]")) {
       try {
         const v = current(data.f[el.dataset.f]);
-        if (el.dataset.w !== undefined) {
-          // A share: part / whole as a percentage with two decimals.
-          const w = current(data.f[el.dataset.w]);
-          const text = w === 0n ? "-" : (el.dataset.s && v > 0n ? "+" : "") + (Number(v) / Number(w) * 100).toFixed(2) + "%";
-          el.dataset.v = w === 0n ? "0" : String(Number(v) / Number(w) * 100);
-          if (el.textContent !== text) el.textContent = text;
+        if (el.dataset.w === undefined) {
+          show(el, v);
           continue;
         }
-        const unit = el.dataset.u || "";
-        const text = (el.dataset.p || "") + (el.dataset.s && v > 0n ? "+" : "") +
-          (el.dataset.h ? human(v, unit) : exact(v) + (unit ? " " + unit : ""));
-        el.dataset.v = v.toString();
+        // A share: part / whole as a percentage with two decimals.
+        const w = current(data.f[el.dataset.w]);
+        const text = w === 0n ? "-" : (el.dataset.s && v > 0n ? "+" : "") + (Number(v) / Number(w) * 100).toFixed(2) + "%";
+        el.dataset.v = w === 0n ? "0" : String(Number(v) / Number(w) * 100);
         if (el.textContent !== text) el.textContent = text;
       } catch (e) {
         el.textContent = data.f[el.dataset.f];
@@ -268,7 +273,7 @@
     value: (text, bindings) => value(text, Object.fromEntries(
       Object.entries(bindings).map(([k, v]) => [k, BigInt(v)]))).toString(),
     // For the charts: the payload, a formula (by index) at the current dims or at `at`.
-    data, env, view, drawers, update, save, exact, human, sortTable, filterTable,
+    data, env, view, drawers, update, save, show, exact, human, sortTable, filterTable,
     f: (i) => current(data.f[i]),
     at: (i, at) => value(data.f[i], at),
     cmp: (a, b) => (a < b ? -1 : a > b ? 1 : 0),

@@ -114,6 +114,9 @@ pub struct LiveCell {
     pub signed: bool,
     /// Text before the value (`≥ ` for a lower bound).
     pub prefix: String,
+    /// The figure is the peak live activation memory: the page shows the largest live step
+    /// at the dims shown, exactly (the report's formula is exact at sample sizes).
+    pub peak: bool,
 }
 
 impl Fmt {
@@ -127,6 +130,7 @@ impl Fmt {
             human: self.units == Units::Human,
             signed: false,
             prefix: String::new(),
+            peak: false,
         })
     }
 
@@ -141,6 +145,7 @@ impl Fmt {
             human: false,
             signed: false,
             prefix: String::new(),
+            peak: false,
         })
     }
 }
@@ -899,7 +904,10 @@ fn memory(report: &Report, o: &ViewOptions) -> Vec<Section> {
         ]
         .iter()
         .enumerate()
-        .map(|(r, d)| (r, 1, f.live(d, "B")))
+        .map(|(r, d)| {
+            let cell = f.live(d, "B").map(|c| LiveCell { peak: r == 2, ..c });
+            (r, 1, cell)
+        })
         .collect::<Vec<_>>(),
     );
     let largest_live = live_of(
