@@ -76,6 +76,21 @@ pub fn run_ok(args: &[&str]) -> String {
     run.stdout
 }
 
+/// The JSON that `flopscope ARGS...` printed, which must succeed.
+pub fn json_ok(args: &[&str]) -> serde_json::Value {
+    serde_json::from_str(&run_ok(args)).expect("the output is JSON")
+}
+
+/// A report node's module path (its JSON `module`), outermost scope first.
+pub fn module_path(node: &serde_json::Value) -> Vec<&str> {
+    node["module"]
+        .as_array()
+        .expect("a module path")
+        .iter()
+        .map(|s| s.as_str().expect("a scope name"))
+        .collect()
+}
+
 /// Runs `flopscope ARGS...` in-process.
 pub fn flopscope(args: &[&str]) -> Run {
     let mut out = Vec::new();

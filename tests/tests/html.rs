@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde_json::Value;
-use tests::{fixture, model, run_ok};
+use tests::{fixture, json_ok, model, module_path, run_ok};
 
 const MOBILENET: &str = "input=1x3x224x224";
 
@@ -71,23 +71,17 @@ fn the_chart_shows_the_heaviest_modules_with_their_macs() {
     let chart = bars(&svg);
     // Independently: the MACs of each block, summed over the nodes of the JSON report whose
     // module path is features/features.N (or classifier/...).
-    let report: Value = serde_json::from_str(&run_ok(&[
+    let report: Value = json_ok(&[
         "profile",
         &model("mobilenet_v2"),
         "--input",
         MOBILENET,
         "--format",
         "json",
-    ]))
-    .unwrap();
+    ]);
     let mut blocks: BTreeMap<String, i64> = BTreeMap::new();
     for n in report["nodes"].as_array().unwrap() {
-        let module: Vec<&str> = n["module"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|s| s.as_str().unwrap())
-            .collect();
+        let module = module_path(n);
         let block = match module.as_slice() {
             ["features", block, ..] => (*block).to_owned(),
             ["classifier", ..] => "classifier".to_owned(),
@@ -346,7 +340,7 @@ fn the_fragment_sets_the_dims_and_the_figures_follow() {
         "#batch=32&height=320&width=320",
     );
     // What `flopscope profile --dim batch=32 --dim height=320 --dim width=320` gives.
-    let r: Value = serde_json::from_str(&run_ok(&[
+    let r: Value = json_ok(&[
         "profile",
         &model("mobilenet_v2"),
         "--dim",
@@ -357,8 +351,7 @@ fn the_fragment_sets_the_dims_and_the_figures_follow() {
         "width=320",
         "--format",
         "json",
-    ]))
-    .unwrap();
+    ]);
     let macs = r["totals"]["macs"].as_i64().unwrap();
     assert_eq!(macs, 19_599_769_600);
     let with_commas = |v: i64| {
@@ -433,13 +426,12 @@ fn the_page_evaluates_formulas_as_the_rust_evaluator_does() {
         "exports/swin_t_legacy.onnx",
         "exports/tiny_wav2vec2_dynamo.onnx",
     ] {
-        let r: Value = serde_json::from_str(&run_ok(&[
+        let r: Value = json_ok(&[
             "profile",
             &fixture(file).display().to_string(),
             "--format",
             "json",
-        ]))
-        .unwrap();
+        ]);
         let mut formulas: Vec<String> = Vec::new();
         for n in r["nodes"].as_array().unwrap() {
             for key in ["macs", "flops", "bytes"] {
@@ -532,15 +524,14 @@ fn the_layer_table_sorts_and_filters() {
         let i = dom.find(&key).unwrap_or_else(|| panic!("no {key}")) + key.len();
         dom[i..i + dom[i..].find('"').unwrap()].to_owned()
     };
-    let r: Value = serde_json::from_str(&run_ok(&[
+    let r: Value = json_ok(&[
         "profile",
         &model("mobilenet_v2"),
         "--input",
         MOBILENET,
         "--format",
         "json",
-    ]))
-    .unwrap();
+    ]);
     let convs: Vec<&Value> = r["nodes"]
         .as_array()
         .unwrap()

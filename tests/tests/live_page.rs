@@ -14,7 +14,7 @@ use std::path::PathBuf;
 
 use serde_json::Value;
 use tests::browser::{Browser, Page};
-use tests::{model, run_ok};
+use tests::{json_ok, model, module_path, run_ok};
 
 /// `flopscope profile MODEL --format html`, every dim left free, written to `NAME.html` (a file
 /// per test: tests run in parallel).
@@ -221,7 +221,7 @@ fn report(model_name: &str, dims: &[(&str, u64)]) -> Value {
     for d in &dims {
         args.extend(["--dim", d]);
     }
-    serde_json::from_str(&run_ok(&args)).unwrap()
+    json_ok(&args)
 }
 
 /// The sum of `field` over the report's nodes inside the module at `key` (scopes joined by
@@ -233,12 +233,7 @@ fn module_sum(report: &Value, key: &str, field: &str) -> i64 {
         .unwrap()
         .iter()
         .filter(|n| {
-            let module: Vec<&str> = n["module"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|s| s.as_str().unwrap())
-                .collect();
+            let module = module_path(n);
             module.starts_with(&path)
         })
         .map(|n| n[field].as_i64().unwrap())
@@ -434,7 +429,7 @@ fn a_diff_page_puts_both_models_side_by_side() {
     std::fs::write(&file, run_ok(&["diff", &old, &new, "--format", "html"])).unwrap();
     let browser = Browser::launch();
     let page = browser.open(&file, "batch=32&height=320&width=320&by=flops");
-    let diff: Value = serde_json::from_str(&run_ok(&[
+    let diff: Value = json_ok(&[
         "diff",
         &old,
         &new,
@@ -446,11 +441,9 @@ fn a_diff_page_puts_both_models_side_by_side() {
         "width=320",
         "--format",
         "json",
-    ]))
-    .unwrap();
+    ]);
     // The same diff with the dims free: what the page was made from.
-    let symbolic: Value =
-        serde_json::from_str(&run_ok(&["diff", &old, &new, "--format", "json"])).unwrap();
+    let symbolic: Value = json_ok(&["diff", &old, &new, "--format", "json"]);
     let total = |diff: &Value, key: &str, side: &str| -> Value {
         diff["totals"]
             .as_array()

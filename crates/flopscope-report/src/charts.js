@@ -40,35 +40,41 @@
   }
 
   // ---- the heaviest modules: the bars the report chose, re-weighed and re-sorted -------------
-  // Only on pages with free dims: with every dim bound the static chart is already exact.
+  // The chart is Rust's (html.rs `chart_svg`) at the controls' start values; each bar carries
+  // its formula (`data-bar`), and moves to its rank with its width and figures updated.
+  let barColours = null;
   function drawBars() {
-    const c = data.chart;
     const box = document.getElementById("live-chart");
-    if (!box || !c || data.free.length === 0 || c.bars.length === 0) return;
+    const chart = box && box.querySelector("svg");
+    if (!chart) return;
     document.getElementById("static-chart").hidden = true;
     box.hidden = false;
-    const total = fs.f(c.total);
-    const bars = c.bars.map(([label, i]) => ({ label, v: fs.f(i) }))
-      .sort((a, b) => fs.cmp(b.v, a.v));
-    const values = bars.map((b) => `${fs.human(b.v, c.unit)} · ${pct(b.v, total).toFixed(2)}%`);
-    const labelW = Math.min(420, Math.max(120, ...bars.map((b) => b.label.length * 6.6)));
-    const valueW = Math.max(140, ...values.map((t) => t.length * 6.6));
-    const x0 = 16 + labelW + 8, barW = 420, row = 22, top = 40;
-    const W = Math.ceil(x0 + barW + 8 + valueW + 16), H = Math.ceil(top + bars.length * row + 16);
-    const max = bars.reduce((m, b) => (b.v > m ? b.v : m), 1n);
-    const s = svg(W, H, c.title);
-    add(s, "rect", { width: W, height: H, fill: "#ffffff" });
-    add(s, "text", { x: 16, y: 24, "font-size": 15, "font-weight": 600, fill: "#1f2937" }, c.title);
-    bars.forEach((b, i) => {
-      const y = top + i * row, w = Math.max(1, Number(b.v) / Number(max) * barW);
-      const g = add(s, "g", { "data-v": b.v.toString() });
-      title(g, `${b.label}: ${fs.exact(b.v)} ${c.unit} (${pct(b.v, total).toFixed(2)}%)`);
-      add(g, "text", { x: x0 - 8, y: y + 15, "text-anchor": "end", fill: "#374151" }, b.label);
-      add(g, "rect", { x: x0, y: y + 4, width: w.toFixed(1), height: row - 6, rx: 2,
-        fill: i === 0 ? "#d97706" : "#3b82f6" });
-      add(g, "text", { x: (x0 + w + 6).toFixed(1), y: y + 15, fill: "#111827" }, values[i]);
+    const unit = chart.dataset.unit, total = fs.f(chart.dataset.total);
+    const barW = Number(chart.dataset.barw), row = Number(chart.dataset.row);
+    const bars = Array.from(chart.querySelectorAll("g[data-bar]"), (g, i) => {
+      if (g.dataset.slot === undefined) g.dataset.slot = i;
+      return { g, slot: Number(g.dataset.slot), v: fs.f(g.dataset.bar) };
     });
-    box.replaceChildren(s);
+    if (!barColours) {
+      // The heaviest bar's colour and the others', as Rust drew them.
+      const fill = (slot) => bars.find((b) => b.slot === slot).g.querySelector("rect").getAttribute("fill");
+      barColours = [fill(0), bars.length > 1 ? fill(1) : fill(0)];
+    }
+    bars.sort((a, b) => fs.cmp(b.v, a.v) || a.slot - b.slot);
+    const max = bars[0].v > 0n ? bars[0].v : 1n;
+    bars.forEach((b, rank) => {
+      const [title, label, rect, value] = b.g.children;
+      const w = Math.max(1, Number(b.v) / Number(max) * barW);
+      const share = pct(b.v, total).toFixed(2);
+      b.g.setAttribute("transform", `translate(0 ${(rank - b.slot) * row})`);
+      b.g.dataset.v = b.v.toString();
+      rect.setAttribute("width", w.toFixed(1));
+      rect.setAttribute("fill", barColours[rank === 0 ? 0 : 1]);
+      value.setAttribute("x", (Number(rect.getAttribute("x")) + w + 6).toFixed(1));
+      value.textContent = `${fs.human(b.v, unit)} · ${share}%`;
+      title.textContent = `${label.textContent}: ${fs.exact(b.v)} ${unit} (${share}%)`;
+      chart.appendChild(b.g);
+    });
   }
 
   // ---- the module icicles --------------------------------------------------------------------
@@ -109,8 +115,7 @@
     const select = document.getElementById("icicle-by");
     if (select.options.length === 0) {
       select.replaceChildren(...METRICS.map(([key, label]) => new Option(label, key)));
-      const chartUnit = data.chart ? data.chart.unit : "MACs";
-      select.value = METRICS.some(([k]) => k === fs.view.by) ? fs.view.by : (chartUnit === "FLOPs" ? "flops" : "macs");
+      select.value = METRICS.some(([k]) => k === fs.view.by) ? fs.view.by : (data.metric || "macs");
       select.addEventListener("change", () => { fs.view.by = select.value; drawIcicles(); fs.save(); });
     }
     return METRICS.find(([k]) => k === select.value);
@@ -118,7 +123,7 @@
   function drawIcicles() {
     if (icicles.length === 0) return;
     const [key, label, unit, col] = metric();
-    fs.view.by = key === "macs" ? undefined : key;
+    fs.view.by = key === (data.metric || "macs") ? undefined : key;
     // The path back up, from the first tree: each name zooms out to it.
     const crumbs = document.getElementById("crumbs");
     crumbs.replaceChildren();
@@ -314,18 +319,13 @@
   }
 
   // ---- the sweep -----------------------------------------------------------------------------
-  const kind = (name) => {
-    const n = name.toLowerCase();
-    return ["height", "width", "size"].some((k) => n.includes(k)) ? "size"
-      : ["seq", "len", "token", "past", "position"].some((k) => n.includes(k)) ? "seq" : "count";
-  };
-  const DEFAULTS = { size: [[64, 512], [224, 320]], seq: [[1, 2048], [128, 512, 2048]], count: [[1, 64], [1, 8, 32]] };
+  // Each dim's kind and sweep defaults come with the page (live.rs, `DimKind`).
+  const dimOf = (name) => data.free.find((d) => d.name === name);
   function sweepAxes() {
     // Each free dim, and height and width together when both are free.
-    const names = data.free.map((d) => d.name);
-    const axes = names.map((n) => [n, [n]]);
-    const h = names.find((n) => /height/i.test(n)), w = names.find((n) => /width/i.test(n));
-    if (h && w) axes.unshift([`${h} = ${w}`, [h, w]]);
+    const axes = data.free.map((d) => [d.name, [d.name]]);
+    const h = data.free.find((d) => d.kind === "height"), w = data.free.find((d) => d.kind === "width");
+    if (h && w) axes.unshift([`${h.name} = ${w.name}`, [h.name, w.name]]);
     return axes;
   }
   function setupSweep() {
@@ -344,21 +344,22 @@
       // Keep the series the user chose if it still applies, else the first one there is.
       const kept = keep !== "" && [...series.options].some((o) => o.value === keep);
       series.value = kept ? keep : (series.options[1] ? series.options[1].value : "");
-      const k = kind(taken[0]);
-      document.getElementById("sweep-from").value = DEFAULTS[k][0][0];
-      document.getElementById("sweep-to").value = DEFAULTS[k][0][1];
-      const sk = series.value ? kind(axes.find(([l]) => l === series.value)[1][0]) : null;
-      document.getElementById("sweep-values").value = sk ? DEFAULTS[sk][1].join(", ") : "";
+      const along = dimOf(taken[0]);
+      document.getElementById("sweep-from").value = along.sweep[0];
+      document.getElementById("sweep-to").value = along.sweep[1];
+      seriesDefaults();
     };
-    // Batch along x and the image size as the series when there are both, else the first.
-    xs.value = axes.some(([l]) => kind(l) === "count") ? axes.find(([l]) => kind(l) === "count")[0] : axes[0][0];
+    // The series' default values: those of its (first) dim.
+    const seriesDefaults = () => {
+      const axis = axes.find(([l]) => l === series.value);
+      document.getElementById("sweep-values").value = axis ? dimOf(axis[1][0]).series.join(", ") : "";
+    };
+    // A count (the batch) along x and the image size as the series when there are both.
+    const count = axes.find(([, ns]) => dimOf(ns[0]).kind === "count");
+    xs.value = (count || axes[0])[0];
     fill();
     xs.addEventListener("change", () => { fill(); drawSweep(); });
-    series.addEventListener("change", () => {
-      const sk = series.value ? kind(axes.find(([l]) => l === series.value)[1][0]) : null;
-      document.getElementById("sweep-values").value = sk ? DEFAULTS[sk][1].join(", ") : "";
-      drawSweep();
-    });
+    series.addEventListener("change", () => { seriesDefaults(); drawSweep(); });
     for (const id of ["sweep-total", "sweep-from", "sweep-to", "sweep-values"]) {
       document.getElementById(id).addEventListener("change", drawSweep);
     }

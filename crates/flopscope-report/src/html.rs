@@ -35,6 +35,8 @@ pub struct Chart {
     pub title: String,
     pub unit: &'static str,
     pub total: i64,
+    /// The formula of `total` (the model's MACs or FLOPs).
+    pub total_formula: Dim,
     pub bars: Vec<Bar>,
     pub why: Option<String>,
 }
@@ -56,6 +58,11 @@ fn label(path: &[String]) -> String {
 
 const OWN: &str = "(own ops)";
 
+/// The charts weigh by FLOPs when the model has no MACs, else by MACs.
+pub(crate) fn by_flops(t: &crate::model::TotalsReport) -> bool {
+    t.macs == Dim::zero()
+}
+
 /// The heaviest modules: starting from the top of the module tree, the heaviest module that has
 /// children is replaced by them while at most [`MAX_BARS`] remain. A chain of single children
 /// is followed to its end, and modules that cost nothing are left out. A report without
@@ -68,7 +75,7 @@ pub fn heaviest(report: &Report) -> Chart {
 /// dims' start values, then re-weighs the same bars as they move).
 pub fn heaviest_at(report: &Report, lookup: &dyn Fn(&str) -> Option<i64>) -> Chart {
     let t = &report.totals;
-    let (metric, unit): (fn(&Module) -> &Dim, _) = if t.macs == Dim::zero() {
+    let (metric, unit): (fn(&Module) -> &Dim, _) = if by_flops(t) {
         (|m| &m.flops, "FLOPs")
     } else {
         (|m| &m.macs, "MACs")
@@ -79,6 +86,7 @@ pub fn heaviest_at(report: &Report, lookup: &dyn Fn(&str) -> Option<i64>) -> Cha
             title: format!("Heaviest modules by {unit}"),
             unit,
             total: 0,
+            total_formula: total_dim.clone(),
             bars: Vec::new(),
             why: Some(format!(
                 "The {unit} depend on the model's dims ({}): give --input or --dim to chart them.",
@@ -108,6 +116,7 @@ pub fn heaviest_at(report: &Report, lookup: &dyn Fn(&str) -> Option<i64>) -> Cha
             title: format!("Heaviest nodes by {unit} (the model has no module scopes)"),
             unit,
             total,
+            total_formula: total_dim.clone(),
             why: bars.is_empty().then(|| format!("No node has {unit}.")),
             bars,
         };
@@ -171,6 +180,7 @@ pub fn heaviest_at(report: &Report, lookup: &dyn Fn(&str) -> Option<i64>) -> Cha
         title: format!("Heaviest modules by {unit}"),
         unit,
         total,
+        total_formula: total_dim.clone(),
         why: bars.is_empty().then(|| format!("No module has {unit}.")),
         bars,
     }
@@ -202,7 +212,7 @@ fn share(part: i64, whole: i64) -> f64 {
 
 /// The chart as a standalone SVG document.
 pub fn render_svg(report: &Report) -> String {
-    chart_svg(&heaviest(report), true)
+    chart_svg(&heaviest(report), true, None)
 }
 
 /// Approximate width of `text` in pixels at 12 px sans-serif.
@@ -210,7 +220,10 @@ fn text_width(text: &str) -> f64 {
     text.chars().count() as f64 * 6.6
 }
 
-fn chart_svg(chart: &Chart, standalone: bool) -> String {
+/// The chart as SVG. With `formulas` (the live page), the SVG and each bar carry the formula
+/// of the total and of the bar (`data-total`, `data-bar`) and the layout the script needs to
+/// re-weigh and re-sort the same bars as the dims move.
+fn chart_svg(chart: &Chart, standalone: bool, formulas: Option<&RefCell<Formulas>>) -> String {
     const ROW: f64 = 22.0;
     const BAR_W: f64 = 420.0;
     const TOP: f64 = 40.0;
@@ -245,12 +258,19 @@ fn chart_svg(chart: &Chart, standalone: bool) -> String {
     if standalone {
         s.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     }
+    let live = formulas.map_or(String::new(), |f| {
+        format!(
+            " data-total=\"{}\" data-unit=\"{}\" data-barw=\"{BAR_W}\" data-row=\"{ROW}\"",
+            f.borrow_mut().id(&chart.total_formula),
+            chart.unit
+        )
+    });
     let _ = writeln!(
         s,
         "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{height}\" \
          viewBox=\"0 0 {width} {height}\" role=\"img\" aria-label=\"{}\" \
          font-family=\"system-ui, -apple-system, 'Segoe UI', Roboto, Helvetica, Arial, sans-serif\" \
-         font-size=\"12\">",
+         font-size=\"12\"{live}>",
         esc(&chart.title)
     );
     let _ = writeln!(
@@ -274,9 +294,12 @@ fn chart_svg(chart: &Chart, standalone: bool) -> String {
         let y = TOP + i as f64 * ROW;
         let w = (bar.value as f64 / max as f64 * BAR_W).max(1.0);
         let fill = if i == 0 { "#d97706" } else { "#3b82f6" };
+        let live = formulas.map_or(String::new(), |f| {
+            format!(" data-bar=\"{}\"", f.borrow_mut().id(&bar.formula))
+        });
         let _ = writeln!(
             s,
-            "<g><title>{label}: {exact} {unit} ({pct:.2}%)</title>\
+            "<g{live}><title>{label}: {exact} {unit} ({pct:.2}%)</title>\
              <text x=\"{lx:.1}\" y=\"{ty:.1}\" text-anchor=\"end\" fill=\"#374151\">{label}</text>\
              <rect x=\"{x0:.1}\" y=\"{ry:.1}\" width=\"{w:.1}\" height=\"{h:.1}\" rx=\"2\" fill=\"{fill}\"/>\
              <text x=\"{vx:.1}\" y=\"{ty:.1}\" fill=\"#111827\">{value}</text></g>",
@@ -508,18 +531,24 @@ pub fn render_html(report: &Report, o: &ViewOptions) -> String {
     dim_controls(&mut out, &free, &report.bindings);
     // The figures that depend on free dims carry their formula (`live_attrs`).
     let formulas = RefCell::new(Formulas::default());
-    let live = |d: &Dim, unit: &str, human: bool, prefix: &str| -> String {
+    let live_cell = |d: &Dim, cell: LiveCell| -> String {
         if free.is_empty() || d.as_i64().is_some() {
             return String::new();
         }
         let cell = LiveCell {
             formula: d.to_string(),
+            ..cell
+        };
+        live_attrs(&cell, &formulas)
+    };
+    let live = |d: &Dim, unit: &str, human: bool, prefix: &str| -> String {
+        let cell = LiveCell {
             unit: unit.to_owned(),
             human,
             prefix: prefix.to_owned(),
             ..LiveCell::default()
         };
-        live_attrs(&cell, &formulas)
+        live_cell(d, cell)
     };
 
     out.push_str("<div class=\"cards\">\n");
@@ -562,14 +591,15 @@ pub fn render_html(report: &Report, o: &ViewOptions) -> String {
             // The report's peak formula is the largest of the steps that peak at sample sizes;
             // the page shows the largest of every step at the dims shown (charts.js), as
             // `profile --dim` does, and the node where it is reached (`data-peak`).
-            {
-                let a = live(&t.peak_activation_bytes, "B", true, "");
-                if a.is_empty() {
-                    a
-                } else {
-                    a + " data-peak=\"value\""
-                }
-            },
+            live_cell(
+                &t.peak_activation_bytes,
+                LiveCell {
+                    unit: "B".into(),
+                    human: true,
+                    peak: true,
+                    ..LiveCell::default()
+                },
+            ),
             t.peak_at
                 .as_deref()
                 .map_or(String::new(), |n| format!("at {n}")),
@@ -609,9 +639,6 @@ pub fn render_html(report: &Report, o: &ViewOptions) -> String {
         (View::Ops, "ops", "Op types"),
         (View::Memory, "memory", "Memory"),
     ];
-    // The start values of the free dims: the live chart's bars are chosen there.
-    let start = |name: &str| free.iter().find(|d| d.name == name).map(|d| d.start);
-    let live_chart = heaviest_at(report, &start);
     let roofline = report.hardware.is_some() || report.bench.is_some();
     // Sections the script draws are hidden without it (their links too): the page without
     // scripts is the static report.
@@ -633,10 +660,22 @@ pub fn render_html(report: &Report, o: &ViewOptions) -> String {
 
     let _ = writeln!(
         out,
-        "<h2 id=\"chart\">Where the cost is</h2>\n<div class=\"chart\" id=\"static-chart\">\n{}</div>\n\
-         <div class=\"chart\" id=\"live-chart\" hidden></div>",
-        chart_svg(&heaviest(report), false)
+        "<h2 id=\"chart\">Where the cost is</h2>\n<div class=\"chart\" id=\"static-chart\">\n{}</div>",
+        chart_svg(&heaviest(report), false, None)
     );
+    // With free dims, the script shows this chart instead: the bars chosen at the controls'
+    // start values, re-weighed and re-sorted as the dims move.
+    if !free.is_empty() {
+        let start = |name: &str| free.iter().find(|d| d.name == name).map(|d| d.start);
+        let live = heaviest_at(report, &start);
+        if !live.bars.is_empty() {
+            let _ = writeln!(
+                out,
+                "<div class=\"chart\" id=\"live-chart\" hidden>\n{}</div>",
+                chart_svg(&live, false, Some(&formulas))
+            );
+        }
+    }
     out.push_str(
         "<section id=\"modules\" class=\"js\" hidden>\n<h2>Modules</h2>\n\
          <p class=\"meta\">Each module is as wide as its share of its parent; click one to zoom \
@@ -715,7 +754,7 @@ pub fn render_html(report: &Report, o: &ViewOptions) -> String {
         }
     }
     {
-        let payload = crate::live::payload(report, &free, &live_chart, formulas.into_inner());
+        let payload = crate::live::payload(report, &free, formulas.into_inner());
         scripts(&mut out, &payload);
     }
     let _ = writeln!(

@@ -10,7 +10,7 @@
 use std::collections::{HashMap, HashSet};
 
 use crate::model::NodeReport;
-use crate::views::is_data_movement;
+use crate::views::shown_by_default as shown;
 
 /// Down-and-up ordering sweeps.
 const SWEEPS: usize = 4;
@@ -23,11 +23,6 @@ pub(crate) struct Layout {
     pub(crate) edges: Vec<(usize, usize)>,
     pub(crate) layers: usize,
     pub(crate) width: usize,
-}
-
-/// Shown in the graph: what the layer table shows by default.
-fn shown(n: &NodeReport) -> bool {
-    !n.constant && !is_data_movement(n)
 }
 
 /// Lays out the shown nodes of `nodes` (in execution order: a node's producers come first).

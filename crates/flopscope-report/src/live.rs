@@ -1,31 +1,90 @@
 //! What the live HTML page carries for its script (`live.js`, `charts.js`): the dims left free
 //! with their controls' ranges, and every formula the charts re-evaluate when a dim moves (the
-//! module tree, the chart's bars, the live activation memory along the execution order, the op
-//! graph and the totals). Formulas are stored once in a table and referred to by index, so that a page with a
-//! thousand nodes stays small.
+//! module tree, the live activation memory along the execution order, the op graph and the
+//! totals; the chart's bars carry theirs in the page). Formulas are stored once in a table and
+//! referred to by index, so that a page with a thousand nodes stays small.
 
 use std::collections::HashMap;
 
 use flopscope_ir::Dim;
 use serde_json::{Value, json};
 
-use crate::html::Chart;
 use crate::model::Report;
 use crate::totals::TotalKind;
 use crate::views::{Module, module_tree};
+
+/// What a free dim measures, read from its name: it sets the dim's control and the sweep's
+/// defaults, and height and width can be swept together.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum DimKind {
+    Height,
+    Width,
+    /// Another image size (`size`, `resolution`).
+    Size,
+    /// A sequence length or position count.
+    Seq,
+    /// Anything else: a batch, a count.
+    Count,
+}
+
+impl DimKind {
+    fn of(name: &str) -> DimKind {
+        let lower = name.to_ascii_lowercase();
+        let has = |keys: &[&str]| keys.iter().any(|k| lower.contains(k));
+        if has(&["height"]) {
+            DimKind::Height
+        } else if has(&["width"]) {
+            DimKind::Width
+        } else if has(&["size", "resolution"]) {
+            DimKind::Size
+        } else if has(&["seq", "len", "token", "past", "position"]) {
+            DimKind::Seq
+        } else {
+            DimKind::Count
+        }
+    }
+
+    fn key(self) -> &'static str {
+        match self {
+            DimKind::Height => "height",
+            DimKind::Width => "width",
+            DimKind::Size => "size",
+            DimKind::Seq => "seq",
+            DimKind::Count => "count",
+        }
+    }
+
+    /// The control's start value and range.
+    fn control(self) -> (i64, i64, i64) {
+        match self {
+            DimKind::Height | DimKind::Width | DimKind::Size => (224, 16, 1024),
+            DimKind::Seq => (128, 1, 8192),
+            DimKind::Count => (1, 1, 256),
+        }
+    }
+
+    /// The sweep's default range along the dim, and its default values as a series.
+    fn sweep(self) -> ([i64; 2], &'static [i64]) {
+        match self {
+            DimKind::Height | DimKind::Width | DimKind::Size => ([64, 512], &[224, 320]),
+            DimKind::Seq => ([1, 2048], &[128, 512, 2048]),
+            DimKind::Count => ([1, 64], &[1, 8, 32]),
+        }
+    }
+}
 
 /// A dim left free in the report, with its control's start value and range.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct FreeDim {
     pub(crate) name: String,
+    pub(crate) kind: DimKind,
     pub(crate) start: i64,
     pub(crate) min: i64,
     pub(crate) max: i64,
 }
 
-/// The dims the reports' totals depend on, sorted, each with a start value and a slider range:
-/// 224 in 16..=1024 for image sizes, 128 in 1..=8192 for sequence lengths, 1 in 1..=256
-/// otherwise.
+/// The dims the reports' totals depend on, sorted, each with its kind, start value and slider
+/// range ([`DimKind::control`]).
 pub(crate) fn free_dims(reports: &[&Report]) -> Vec<FreeDim> {
     let mut names: Vec<String> = reports
         .iter()
@@ -49,22 +108,11 @@ pub(crate) fn free_dims(reports: &[&Report]) -> Vec<FreeDim> {
     names
         .into_iter()
         .map(|name| {
-            let lower = name.to_ascii_lowercase();
-            let (start, min, max) = if ["height", "width", "size"]
-                .iter()
-                .any(|k| lower.contains(k))
-            {
-                (224, 16, 1024)
-            } else if ["seq", "len", "token", "past", "position"]
-                .iter()
-                .any(|k| lower.contains(k))
-            {
-                (128, 1, 8192)
-            } else {
-                (1, 1, 256)
-            };
+            let kind = DimKind::of(&name);
+            let (start, min, max) = kind.control();
             FreeDim {
                 name,
+                kind,
                 start,
                 min,
                 max,
@@ -115,7 +163,18 @@ fn tree_rows(m: &Module, depth: usize, f: &mut Formulas, out: &mut Vec<Value>) {
 fn dims(free: &[FreeDim], bound: &[&Report]) -> (Value, Value) {
     (
         free.iter()
-            .map(|d| json!({"name": d.name, "start": d.start, "min": d.min, "max": d.max}))
+            .map(|d| {
+                let (range, series) = d.kind.sweep();
+                json!({
+                    "name": d.name,
+                    "kind": d.kind.key(),
+                    "start": d.start,
+                    "min": d.min,
+                    "max": d.max,
+                    "sweep": range,
+                    "series": series,
+                })
+            })
             .collect(),
         bound
             .iter()
@@ -134,7 +193,7 @@ fn icicle(id: &str, title: &str, report: &Report, f: &mut Formulas) -> Value {
 }
 
 /// The report page's data (`<script type="application/json" id="fs-data">`).
-pub(crate) fn payload(report: &Report, free: &[FreeDim], chart: &Chart, mut f: Formulas) -> Value {
+pub(crate) fn payload(report: &Report, free: &[FreeDim], mut f: Formulas) -> Value {
     let icicles = vec![icicle("icicle", "", report, &mut f)];
     let t = &report.totals;
     let totals: Vec<Value> = [
@@ -148,16 +207,6 @@ pub(crate) fn payload(report: &Report, free: &[FreeDim], chart: &Chart, mut f: F
     .iter()
     .map(|k| json!([k.label(), k.unit(), f.id(&k.of(t))]))
     .collect();
-    let chart = json!({
-        "title": chart.title,
-        "unit": chart.unit,
-        "total": f.id(if chart.unit == "MACs" { &t.macs } else { &t.flops }),
-        "bars": chart
-            .bars
-            .iter()
-            .map(|b| json!([b.label, f.id(&b.formula)]))
-            .collect::<Vec<_>>(),
-    });
     let memory = json!({
         "names": report.nodes.iter().map(|n| n.name.as_str()).collect::<Vec<_>>(),
         "live": report
@@ -195,7 +244,8 @@ pub(crate) fn payload(report: &Report, free: &[FreeDim], chart: &Chart, mut f: F
         "free": free,
         "bound": bound,
         "icicles": icicles,
-        "chart": chart,
+        // What the module icicle weighs by first: the chart's measure.
+        "metric": if crate::html::by_flops(t) { "flops" } else { "macs" },
         "memory": memory,
         "graph": graph,
         "totals": totals,

@@ -198,6 +198,12 @@ pub fn is_data_movement(n: &NodeReport) -> bool {
     n.counted && n.flops == Dim::zero() && n.params == Dim::zero() && n.buffers == Dim::zero()
 }
 
+/// A node the layer table (and the page's op graph) shows without `--all`: it runs, and it is
+/// not only data movement.
+pub(crate) fn shown_by_default(n: &NodeReport) -> bool {
+    !n.constant && !is_data_movement(n)
+}
+
 /// The model, its inputs and the values given to its dims.
 pub(crate) fn header_lines(report: &Report) -> String {
     let mut out = String::new();
@@ -308,7 +314,7 @@ fn layers(report: &Report, o: &ViewOptions) -> Vec<Section> {
     let shown: Vec<&NodeReport> = report
         .nodes
         .iter()
-        .filter(|n| o.all_nodes || (!n.constant && !is_data_movement(n)))
+        .filter(|n| o.all_nodes || shown_by_default(n))
         .collect();
     let mut rows = Vec::with_capacity(shown.len());
     let mut live = Vec::new();
