@@ -170,10 +170,19 @@ impl Page<'_> {
     }
 
     /// Clicks the middle of the first element matching `css`, with the mouse, after scrolling it
-    /// into view.
+    /// into view. Finding and clicking are two protocol calls: when the page drew the element
+    /// again in between (a chart redrawn on resize), the new one is found and clicked.
     pub fn click(&self, css: &str) {
+        let click = || async { self.page.find_element(css).await?.click().await.map(drop) };
         self.browser
-            .block_on(async { self.page.find_element(css).await?.click().await.map(drop) })
+            .block_on(async {
+                match click().await {
+                    Err(CdpError::Chrome(e)) if e.message.contains("Could not find node") => {
+                        click().await
+                    }
+                    done => done,
+                }
+            })
             .unwrap_or_else(|why| panic!("cannot click {css}: {why}"));
     }
 

@@ -124,10 +124,17 @@
     if (icicles.length === 0) return;
     const [key, label, unit, col] = metric();
     fs.view.by = key === (data.metric || "macs") ? undefined : key;
-    // The path back up, from the first tree: each name zooms out to it.
+    // The path back up, from the first tree: each name zooms out to it (built again only
+    // when the zoom moves).
     const crumbs = document.getElementById("crumbs");
+    const at = zoomed(icicles[0]);
+    if (crumbs.dataset.key === at.key) {
+      for (const ic of icicles) drawIcicle(ic, label, unit, col);
+      return;
+    }
+    crumbs.dataset.key = at.key;
     crumbs.replaceChildren();
-    path(zoomed(icicles[0])).forEach((m, k, all) => {
+    path(at).forEach((m, k, all) => {
       if (k > 0) crumbs.append(" › ");
       if (k === all.length - 1) { const b = document.createElement("b"); b.textContent = m.name; crumbs.append(b); return; }
       const a = document.createElement("a");
